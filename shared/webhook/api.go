@@ -1,0 +1,121 @@
+package webhook
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// MaxPayloadBytes is the largest payload send accepts (the JSON value of "payload").
+const MaxPayloadBytes = 256 << 10
+
+// Error kinds. Every error the Service returns for bad input or a missing thing wraps one of these,
+// inside an *Error that carries a stable machine code and a human message.
+var (
+	ErrInvalid  = errors.New("invalid request")   // 400
+	ErrNotFound = errors.New("not found")         // 404
+	ErrConflict = errors.New("conflict")          // 409
+	ErrTooLarge = errors.New("payload too large") // 413
+)
+
+// Error is a client-facing error: Kind is one of the sentinels above, Code a stable snake_case string
+// (e.g. "invalid_type", "unknown_set", "event_not_found", "idempotency_key_reused"), Message says what to fix.
+type Error struct {
+	Kind    error
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+func (e *Error) Unwrap() error { return e.Kind }
+
+// SendRequest is the body of POST /v1/webhooks/{set}/events plus the Idempotency-Key header.
+type SendRequest struct {
+	Type           string          `json:"type"`
+	Payload        json.RawMessage `json:"payload"`
+	UserID         string          `json:"userId,omitempty"`
+	IdempotencyKey string          `json:"-"`
+}
+
+// SendResult is what send answers (HTTP 202).
+type SendResult struct {
+	EventID    string           `json:"eventId"`
+	Deliveries []QueuedDelivery `json:"deliveries"`
+}
+
+// QueuedDelivery is one endpoint's entry in a SendResult.
+type QueuedDelivery struct {
+	Endpoint  string `json:"endpoint"`
+	Status    string `json:"status"` // "queued"
+	AttemptID string `json:"attemptId"`
+}
+
+// Delivery and event statuses.
+const (
+	StatusQueued    = "queued"    // no attempt finished yet
+	StatusRetrying  = "retrying"  // an attempt failed, another is scheduled
+	StatusDelivered = "delivered" // a 2xx was received
+	StatusFailed    = "failed"    // every attempt failed
+	// StatusPending is an event status: some deliveries are still queued or retrying.
+	StatusPending = "pending"
+)
+
+// Event is the event log's view of one event (GET .../events/{id} and the items of a list).
+type Event struct {
+	ID         string          `json:"id"`
+	Set        string          `json:"set"`
+	Type       string          `json:"type"`
+	Payload    json.RawMessage `json:"payload"`
+	UserID     string          `json:"userId,omitempty"`
+	Status     string          `json:"status"` // pending | delivered | failed
+	CreatedAt  time.Time       `json:"createdAt"`
+	UpdatedAt  time.Time       `json:"updatedAt"`
+	Deliveries []Delivery      `json:"deliveries"`
+}
+
+// Delivery is one endpoint's deliveries of an event.
+type Delivery struct {
+	Endpoint      string     `json:"endpoint"`
+	URL           string     `json:"url"`
+	Status        string     `json:"status"` // queued | retrying | delivered | failed
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+	Attempts      []Attempt  `json:"attempts"`
+}
+
+// Attempt is one POST.
+type Attempt struct {
+	ID             string            `json:"id"`
+	Number         int               `json:"number"`
+	StartedAt      time.Time         `json:"startedAt"`
+	DurationMs     int64             `json:"durationMs"`
+	RequestHeaders map[string]string `json:"requestHeaders"`
+	ResponseStatus int               `json:"responseStatus,omitempty"`
+	ResponseBody   string            `json:"responseBody,omitempty"`
+	Error          string            `json:"error,omitempty"`
+}
+
+// ListQuery is GET /v1/webhooks/{set}/events's query string.
+type ListQuery struct {
+	Direction string // must be "outbound" (empty means outbound)
+	Limit     int    // 1..100; 0 means the default, 50
+	Cursor    string
+}
+
+// EventList is one page of events, newest first.
+type EventList struct {
+	Events     []Event `json:"events"`
+	NextCursor string  `json:"nextCursor,omitempty"`
+}
+
+// SecretVersion is one value of a user's managed secret.
+type SecretVersion struct {
+	Value     string     `json:"value"`
+	CreatedAt time.Time  `json:"createdAt"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"` // set on the previous value: the end of the rotation window
+}
+
+// UserSecret is GET .../users/{userId}/secret and what rotate answers.
+type UserSecret struct {
+	Current  SecretVersion  `json:"current"`
+	Previous *SecretVersion `json:"previous,omitempty"`
+}
