@@ -102,12 +102,13 @@ type Store interface {
 	CreateEvent(ctx context.Context, ev Event) (Event, error)
 
 	// GetEvent returns the event with all its attempts, or ErrNotFound (also for an event of another set).
+	// It reads its own writes: an event created or an attempt put just before is returned (strongly consistent).
 	GetEvent(ctx context.Context, set, id string) (Record, error)
 
 	// ListEvents pages the events of a set, newest first (by ID, which is time-sortable).
 	ListEvents(ctx context.Context, set string, opts ListOptions) (Page, error)
 
 	// PutAttempt records an attempt. It returns ErrConflict if an attempt with the same
-	// (EventID, Endpoint, Number) exists, and ErrNotFound if the event does not exist.
+	// (EventID, Endpoint, Number) exists. It need not check that the event exists: the domain has just read it.
 	PutAttempt(ctx context.Context, a Attempt) error
 }
