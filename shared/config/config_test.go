@@ -1,0 +1,410 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/shared/config"
+)
+
+// seedConfig is testdata/valid.yaml built in Go, before defaults.
+func seedConfig() *config.Config {
+	return &config.Config{Sets: []config.Set{
+		{
+			Name: "billing-events",
+			Endpoints: []config.Endpoint{
+				{
+					Name: "crm",
+					URL:  "https://crm.example.com/hooks/outhook",
+					Signing: &config.Signing{
+						Header:          "x-outhook-signature",
+						TimestampHeader: "x-outhook-timestamp",
+						Algorithm:       "hmac-sha256",
+						Encoding:        "hex",
+						Secret:          "CRM_WEBHOOK_SIGNING_SECRET",
+					},
+				},
+				{Name: "warehouse", URL: "https://warehouse.example.com/events"},
+			},
+		},
+		{
+			Name:                  "customer-events",
+			RotationWindowSeconds: 3600,
+			Endpoints:             []config.Endpoint{{Name: "customer", URL: "https://customer.example.com/hooks"}},
+		},
+		{
+			Name:          "partner-events",
+			RetentionDays: 90,
+			Endpoints: []config.Endpoint{{
+				Name:           "partner",
+				URL:            "https://partner.example.com/webhooks",
+				TimeoutSeconds: 10,
+				Signing: &config.Signing{
+					Header:          "x-outhook-signature",
+					TimestampHeader: "x-outhook-timestamp",
+					SignedPayload:   "timestamp.rawBody",
+					Secret:          "PARTNER_SIGNING_SECRET",
+				},
+				Retry: &config.Retry{Attempts: 8, Backoff: "exponential", InitialDelaySeconds: 10, MaxDelaySeconds: 600},
+			}},
+		},
+	}}
+}
+
+func TestLoad_ValidYAML(t *testing.T) {
+	t.Parallel()
+
+	cfg, err := config.Load(filepath.Join("testdata", "valid.yaml"))
+	require.NoError(t, err)
+
+	billing, ok := cfg.Set("billing-events")
+	require.True(t, ok)
+	crm, ok := billing.Endpoint("crm")
+	require.True(t, ok)
+	require.Equal(t, &config.Signing{
+		Header:          "x-outhook-signature",
+		TimestampHeader: "x-outhook-timestamp",
+		SignedPayload:   "id.timestamp.rawBody",
+		Algorithm:       "hmac-sha256",
+		Encoding:        "hex",
+		Secret:          "CRM_WEBHOOK_SIGNING_SECRET",
+	}, crm.Signing)
+	require.Equal(t, 15*time.Second, crm.Timeout())
+	require.Equal(t, &config.Retry{Attempts: 5, Backoff: "exponential", InitialDelaySeconds: 30, MaxDelaySeconds: 3600},
+		crm.Retry)
+	require.Equal(t, 24*time.Hour, billing.RotationWindow())
+	require.Equal(t, 30*24*time.Hour, billing.Retention())
+
+	warehouse, ok := billing.Endpoint("warehouse")
+	require.True(t, ok)
+	require.Nil(t, warehouse.Signing)
+	require.False(t, warehouse.AllowPrivateNetwork)
+
+	customer, ok := cfg.Set("customer-events")
+	require.True(t, ok)
+	require.Equal(t, time.Hour, customer.RotationWindow())
+
+	partner, ok := cfg.Set("partner-events")
+	require.True(t, ok)
+	require.Equal(t, 90*24*time.Hour, partner.Retention())
+	p, ok := partner.Endpoint("partner")
+	require.True(t, ok)
+	require.Equal(t, &config.Retry{Attempts: 8, Backoff: "exponential", InitialDelaySeconds: 10, MaxDelaySeconds: 600},
+		p.Retry)
+	require.Equal(t, 10*time.Second, p.Timeout())
+	require.Equal(t, "base64", p.Signing.Encoding)
+
+	_, ok = cfg.Set("nope")
+	require.False(t, ok)
+	_, ok = billing.Endpoint("nope")
+	require.False(t, ok)
+
+	require.Equal(t, []string{"CRM_WEBHOOK_SIGNING_SECRET", "PARTNER_SIGNING_SECRET"}, cfg.SecretNames())
+}
+
+func TestLoad_ValidJSON(t *testing.T) {
+	t.Parallel()
+
+	cfg, err := config.Load(filepath.Join("testdata", "valid.json"))
+	require.NoError(t, err)
+	set, ok := cfg.Set("orders")
+	require.True(t, ok)
+	erp, ok := set.Endpoint("erp")
+	require.True(t, ok)
+	require.True(t, erp.AllowPrivateNetwork)
+	require.Equal(t, &config.Signing{Secret: "ERP_SECRET", Algorithm: "hmac-sha256"}, erp.Signing)
+	require.Equal(t, &config.Retry{Attempts: 3, Backoff: "fixed", InitialDelaySeconds: 1, MaxDelaySeconds: 3600},
+		erp.Retry)
+}
+
+func TestLoad_MissingFile(t *testing.T) {
+	t.Parallel()
+
+	_, err := config.Load(filepath.Join(t.TempDir(), "absent.yaml"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestConfig_Validate_GoMatchesYAML(t *testing.T) {
+	t.Parallel()
+
+	fromYAML, err := config.Load(filepath.Join("testdata", "valid.yaml"))
+	require.NoError(t, err)
+	fromGo := seedConfig()
+	require.NoError(t, fromGo.Validate())
+	require.Equal(t, fromYAML, fromGo)
+
+	// Idempotent: validating again changes nothing.
+	require.NoError(t, fromGo.Validate())
+	require.Equal(t, fromYAML, fromGo)
+}
+
+func TestConfig_Validate_Nil(t *testing.T) {
+	t.Parallel()
+
+	var c *config.Config
+	require.Error(t, c.Validate())
+}
+
+func TestParse_Errors(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		yaml string
+		want []string // every substring must appear in the error
+	}{
+		{"empty", ``, []string{"config is empty"}},
+		{"syntax", "sets: [", []string{"parse config"}},
+		{"two documents", "sets: []\n---\nsets: []\n", []string{"more than one YAML document"}},
+		{"top level not a mapping", "- a\n", []string{"(top level): must be a mapping"}},
+		{"unknown top-level key", "sets: []\nset: []\n", []string{"set: unknown field (line 2)"}},
+		{"unknown endpoint key", `
+sets:
+  - name: a
+    endpoints:
+      - name: e
+        url: https://x.example
+        sigining: {secret: S}
+`, []string{"sets[0].endpoints[0].sigining: unknown field (line 7)"}},
+		{"unknown signing key", `
+sets:
+  - name: a
+    endpoints:
+      - name: e
+        url: https://x.example
+        signing: {secret: S, encodng: hex}
+`, []string{"sets[0].endpoints[0].signing.encodng: unknown field"}},
+		{"duplicate key", `
+sets:
+  - name: a
+    name: b
+    endpoints: [{name: e, url: https://x.example}]
+`, []string{"sets[0].name: duplicate key, first at line 3"}},
+		{"wrong type int", `
+sets:
+  - name: a
+    endpoints:
+      - {name: e, url: https://x.example, timeoutSeconds: soon}
+`, []string{"sets[0].endpoints[0].timeoutSeconds: must be an integer (line 5)"}},
+		{"wrong type bool", `
+sets:
+  - name: a
+    endpoints:
+      - {name: e, url: https://x.example, allowPrivateNetwork: [1]}
+`, []string{"sets[0].endpoints[0].allowPrivateNetwork: must be a single value"}},
+		{"sets not a list", "sets: {a: 1}\n", []string{"sets: must be a list (line 1)"}},
+		{"retry not a mapping", `
+sets:
+  - name: a
+    endpoints:
+      - {name: e, url: https://x.example, retry: 3}
+`, []string{"sets[0].endpoints[0].retry: must be a mapping"}},
+		{"no sets", "sets: []\n", []string{"sets: at least one set is required"}},
+		{"several errors at once", `
+sets:
+  - name: Bad
+    endpoints:
+      - {name: e, url: "ftp://x.example"}
+`, []string{"sets[0].name:", "sets[0].endpoints[0].url: must be an absolute http or https URL"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Parse([]byte(tt.yaml))
+			require.Error(t, err)
+			for _, w := range tt.want {
+				require.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestConfig_Validate_Errors(t *testing.T) {
+	t.Parallel()
+
+	valid := func() *config.Config {
+		return &config.Config{Sets: []config.Set{
+			{Name: "a", Endpoints: []config.Endpoint{{Name: "e", URL: "https://x.example/hook"}}},
+			{Name: "b", Endpoints: []config.Endpoint{
+				{Name: "e", URL: "https://y.example/hook"},
+				{Name: "f", URL: "https://z.example/hook", Signing: &config.Signing{Secret: "S"},
+					Retry: &config.Retry{Attempts: 3}},
+			}},
+		}}
+	}
+	require.NoError(t, valid().Validate())
+
+	tests := []struct {
+		name   string
+		mutate func(c *config.Config)
+		path   string
+		msg    string
+	}{
+		{"no sets", func(c *config.Config) { c.Sets = nil }, "sets", "at least one set"},
+		{"empty set name", func(c *config.Config) { c.Sets[0].Name = "" }, "sets[0].name", "is required"},
+		{"upper-case set name", func(c *config.Config) { c.Sets[0].Name = "Billing" }, "sets[0].name", "must match"},
+		{"set name starts with dash", func(c *config.Config) { c.Sets[0].Name = "-a" }, "sets[0].name", "must match"},
+		{"set name too long", func(c *config.Config) { c.Sets[0].Name = strings.Repeat("a", 65) },
+			"sets[0].name", "at most 64"},
+		{"duplicate set", func(c *config.Config) { c.Sets[1].Name = "a" }, "sets[1].name", `duplicate set name "a"`},
+		{"no endpoints", func(c *config.Config) { c.Sets[0].Endpoints = nil }, "sets[0].endpoints", "at least one"},
+		{"empty endpoint name", func(c *config.Config) { c.Sets[1].Endpoints[1].Name = "" },
+			"sets[1].endpoints[1].name", "is required"},
+		{"bad endpoint name", func(c *config.Config) { c.Sets[1].Endpoints[1].Name = "a b" },
+			"sets[1].endpoints[1].name", "must match"},
+		{"duplicate endpoint", func(c *config.Config) { c.Sets[1].Endpoints[1].Name = "e" },
+			"sets[1].endpoints[1].name", `duplicate endpoint name "e"`},
+		{"missing url", func(c *config.Config) { c.Sets[0].Endpoints[0].URL = "" }, "sets[0].endpoints[0].url",
+			"is required"},
+		{"relative url", func(c *config.Config) { c.Sets[0].Endpoints[0].URL = "/hook" }, "sets[0].endpoints[0].url",
+			"absolute http or https"},
+		{"ftp url", func(c *config.Config) { c.Sets[0].Endpoints[0].URL = "ftp://x.example/" },
+			"sets[0].endpoints[0].url", "absolute http or https"},
+		{"url without host", func(c *config.Config) { c.Sets[0].Endpoints[0].URL = "https:///hook" },
+			"sets[0].endpoints[0].url", "must have a host"},
+		{"unparsable url", func(c *config.Config) { c.Sets[0].Endpoints[0].URL = "https://x.example/%zz" },
+			"sets[0].endpoints[0].url", "not a valid URL"},
+		{"url with credentials", func(c *config.Config) { c.Sets[0].Endpoints[0].URL = "https://u:p@x.example/" },
+			"sets[0].endpoints[0].url", "must not contain credentials"},
+		{"negative timeout", func(c *config.Config) { c.Sets[0].Endpoints[0].TimeoutSeconds = -1 },
+			"sets[0].endpoints[0].timeoutSeconds", "between 1 and 900"},
+		{"timeout too long", func(c *config.Config) { c.Sets[0].Endpoints[0].TimeoutSeconds = 901 },
+			"sets[0].endpoints[0].timeoutSeconds", "between 1 and 900"},
+		{"negative rotation window", func(c *config.Config) { c.Sets[1].RotationWindowSeconds = -1 },
+			"sets[1].rotationWindowSeconds", "between 1 and"},
+		{"rotation window too long", func(c *config.Config) { c.Sets[1].RotationWindowSeconds = 400 * 86400 },
+			"sets[1].rotationWindowSeconds", "between 1 and"},
+		{"negative retention", func(c *config.Config) { c.Sets[1].RetentionDays = -1 },
+			"sets[1].retentionDays", "between 1 and 3650"},
+		{"retention too long", func(c *config.Config) { c.Sets[1].RetentionDays = 3651 },
+			"sets[1].retentionDays", "between 1 and 3650"},
+		{"attempts zero", func(c *config.Config) { c.Sets[1].Endpoints[1].Retry.Attempts = 0 },
+			"sets[1].endpoints[1].retry.attempts", "must be at least 1"},
+		{"attempts too many", func(c *config.Config) { c.Sets[1].Endpoints[1].Retry.Attempts = 51 },
+			"sets[1].endpoints[1].retry.attempts", "at most 50"},
+		{"bad backoff", func(c *config.Config) { c.Sets[1].Endpoints[1].Retry.Backoff = "linear" },
+			"sets[1].endpoints[1].retry.backoff", `"linear" is not supported`},
+		{"negative initial", func(c *config.Config) { c.Sets[1].Endpoints[1].Retry.InitialDelaySeconds = -1 },
+			"sets[1].endpoints[1].retry.initialDelaySeconds", "between 0 and 604800"},
+		{"initial too long", func(c *config.Config) { c.Sets[1].Endpoints[1].Retry.InitialDelaySeconds = 604801 },
+			"sets[1].endpoints[1].retry.initialDelaySeconds", "between 0 and 604800"},
+		{"negative max", func(c *config.Config) { c.Sets[1].Endpoints[1].Retry.MaxDelaySeconds = -1 },
+			"sets[1].endpoints[1].retry.maxDelaySeconds", "between 1 and 604800"},
+		{"max too long", func(c *config.Config) { c.Sets[1].Endpoints[1].Retry.MaxDelaySeconds = 604801 },
+			"sets[1].endpoints[1].retry.maxDelaySeconds", "between 1 and 604800"},
+		{"initial above max", func(c *config.Config) {
+			c.Sets[1].Endpoints[1].Retry.InitialDelaySeconds = 60
+			c.Sets[1].Endpoints[1].Retry.MaxDelaySeconds = 10
+		}, "sets[1].endpoints[1].retry.initialDelaySeconds", "must not exceed maxDelaySeconds (10)"},
+		{"initial above default max", func(c *config.Config) { c.Sets[1].Endpoints[1].Retry.InitialDelaySeconds = 7200 },
+			"sets[1].endpoints[1].retry.maxDelaySeconds", "is required when initialDelaySeconds exceeds"},
+		{"bad algorithm", func(c *config.Config) { c.Sets[1].Endpoints[1].Signing.Algorithm = "hmac-sha1" },
+			"sets[1].endpoints[1].signing.algorithm", `"hmac-sha1" is not supported`},
+		{"bad secret name", func(c *config.Config) { c.Sets[1].Endpoints[1].Signing.Secret = "MY SECRET" },
+			"sets[1].endpoints[1].signing.secret", "must be a secret name"},
+		{"secret name too long", func(c *config.Config) { c.Sets[1].Endpoints[1].Signing.Secret = strings.Repeat("S", 513) },
+			"sets[1].endpoints[1].signing.secret", "at most 512"},
+		{"encoding without header", func(c *config.Config) { c.Sets[1].Endpoints[1].Signing.Encoding = "hex" },
+			"sets[1].endpoints[1].signing.header", "is required when"},
+		{"timestamp header without header", func(c *config.Config) {
+			c.Sets[1].Endpoints[1].Signing.TimestampHeader = "x-ts"
+		}, "sets[1].endpoints[1].signing.header", "is required when"},
+		{"signed payload without header", func(c *config.Config) {
+			c.Sets[1].Endpoints[1].Signing.SignedPayload = "rawBody"
+		}, "sets[1].endpoints[1].signing.header", "is required when"},
+		{"bad header name", func(c *config.Config) {
+			c.Sets[1].Endpoints[1].Signing.Header = "x sig"
+			c.Sets[1].Endpoints[1].Signing.SignedPayload = "rawBody"
+		}, "sets[1].endpoints[1].signing.header", "not a valid HTTP header name"},
+		{"bad timestamp header name", func(c *config.Config) {
+			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
+			c.Sets[1].Endpoints[1].Signing.TimestampHeader = "x:ts"
+		}, "sets[1].endpoints[1].signing.timestampHeader", "not a valid HTTP header name"},
+		{"bad encoding", func(c *config.Config) {
+			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
+			c.Sets[1].Endpoints[1].Signing.SignedPayload = "rawBody"
+			c.Sets[1].Endpoints[1].Signing.Encoding = "base32"
+		}, "sets[1].endpoints[1].signing.encoding", `"base32" is not supported`},
+		{"bad signed payload", func(c *config.Config) {
+			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
+			c.Sets[1].Endpoints[1].Signing.SignedPayload = "body"
+		}, "sets[1].endpoints[1].signing.signedPayload", `"body" is not supported`},
+		{"default payload needs timestamp header", func(c *config.Config) {
+			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
+		}, "sets[1].endpoints[1].signing.timestampHeader", "is required when signedPayload is id.timestamp.rawBody"},
+		{"timestamp payload needs timestamp header", func(c *config.Config) {
+			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
+			c.Sets[1].Endpoints[1].Signing.SignedPayload = "timestamp.rawBody"
+		}, "sets[1].endpoints[1].signing.timestampHeader", "is required when signedPayload is timestamp.rawBody"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := valid()
+			tt.mutate(c)
+			err := c.Validate()
+			require.Error(t, err)
+			var fe *config.FieldError
+			require.ErrorAs(t, err, &fe)
+			require.Equal(t, tt.path, fe.Path, err.Error())
+			require.Contains(t, fe.Message, tt.msg)
+			require.Contains(t, err.Error(), tt.path+": ")
+		})
+	}
+}
+
+func TestConfig_Validate_ReportsEveryField(t *testing.T) {
+	t.Parallel()
+
+	c := &config.Config{Sets: []config.Set{{Name: "a", Endpoints: []config.Endpoint{
+		{Name: "e", URL: "nope", Retry: &config.Retry{Attempts: 0}},
+	}}}}
+	err := c.Validate()
+	require.Error(t, err)
+	var paths []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var fe *config.FieldError
+		require.True(t, errors.As(e, &fe))
+		paths = append(paths, fe.Path)
+	}
+	require.Equal(t, []string{"sets[0].endpoints[0].url", "sets[0].endpoints[0].retry.attempts"}, paths)
+}
+
+func TestConfig_Validate_CustomSchemeDefaults(t *testing.T) {
+	t.Parallel()
+
+	c := &config.Config{Sets: []config.Set{{Name: "a", Endpoints: []config.Endpoint{{
+		Name: "e", URL: "https://x.example", Signing: &config.Signing{Header: "x-sig", TimestampHeader: "x-ts"},
+	}}}}}
+	require.NoError(t, c.Validate())
+	require.Equal(t, &config.Signing{
+		Header: "x-sig", TimestampHeader: "x-ts", SignedPayload: "id.timestamp.rawBody", Algorithm: "hmac-sha256",
+		Encoding: "base64",
+	}, c.Sets[0].Endpoints[0].Signing)
+}
+
+func TestSet_Durations_ZeroMeansDefault(t *testing.T) {
+	t.Parallel()
+
+	var s config.Set
+	require.Equal(t, 24*time.Hour, s.RotationWindow())
+	require.Equal(t, 30*24*time.Hour, s.Retention())
+}
+
+func TestSet_Endpoint_PointsIntoSet(t *testing.T) {
+	t.Parallel()
+
+	cfg := seedConfig()
+	set, ok := cfg.Set("billing-events")
+	require.True(t, ok)
+	e, ok := set.Endpoint("warehouse")
+	require.True(t, ok)
+	e.TimeoutSeconds = 7
+	require.Equal(t, 7, cfg.Sets[0].Endpoints[1].TimeoutSeconds)
+}

@@ -1,0 +1,335 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"time"
+)
+
+// Values accepted by the signing and retry fields.
+const (
+	AlgorithmHMACSHA256 = "hmac-sha256"
+
+	EncodingHex    = "hex"
+	EncodingBase64 = "base64"
+
+	PayloadRawBody            = "rawBody"
+	PayloadTimestampRawBody   = "timestamp.rawBody"
+	PayloadIDTimestampRawBody = "id.timestamp.rawBody"
+
+	BackoffExponential = "exponential"
+	BackoffFixed       = "fixed"
+)
+
+// Limits enforced by Validate.
+const (
+	MaxNameLength            = 64
+	MaxSecretNameLength      = 512
+	MaxAttempts              = 50
+	MaxDelaySeconds          = 7 * 86400
+	MaxTimeoutSeconds        = 900
+	MaxRotationWindowSeconds = 365 * 86400
+	MaxRetentionDays         = 3650
+)
+
+var (
+	nameRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	secretNameRE = regexp.MustCompile(`^[A-Za-z0-9_./-]+$`)
+)
+
+// FieldError is one invalid field: Path is the field's path in the file, e.g.
+// `sets[1].endpoints[0].retry.attempts`.
+type FieldError struct {
+	Path    string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Message }
+
+// Validate checks the whole configuration and fills in defaults for fields left empty. It reports every
+// invalid field at once (errors.Join of *FieldError, in file order). Validate is idempotent.
+//
+// Defaults and rules worth knowing:
+//   - rotationWindowSeconds 0 means the default 86400: a rotation window cannot be switched off, only shortened
+//     (1 second at least);
+//   - retentionDays 0 means 30; timeoutSeconds 0 means 15;
+//   - an endpoint without a retry block gets attempts 5, exponential, 30 s initial, 3600 s max; in a retry block
+//     attempts is required, backoff defaults to exponential, initialDelaySeconds 0 means retry at once, and
+//     maxDelaySeconds 0 means 3600;
+//   - a signing block without `secret` signs with the user's managed secret when send gets a userId;
+//   - a signing block with only `secret` (and optionally `algorithm`) signs with the Standard Webhooks headers;
+//     any of timestampHeader, signedPayload or encoding makes it a custom scheme, which needs `header` and
+//     defaults to encoding base64 and signedPayload id.timestamp.rawBody.
+func (c *Config) Validate() error {
+	if c == nil {
+		return errors.New("config is nil")
+	}
+	v := &validator{}
+	if len(c.Sets) == 0 {
+		v.fail("sets", "at least one set is required")
+	}
+	setNames := map[string]int{}
+	for i := range c.Sets {
+		s := &c.Sets[i]
+		p := fmt.Sprintf("sets[%d]", i)
+		if v.name(p+".name", s.Name) {
+			if j, dup := setNames[s.Name]; dup {
+				v.fail(p+".name", fmt.Sprintf("duplicate set name %q (also sets[%d])", s.Name, j))
+			}
+			setNames[s.Name] = i
+		}
+		v.set(p, s)
+	}
+	return errors.Join(v.errs...)
+}
+
+type validator struct {
+	errs []error
+}
+
+func (v *validator) fail(path, msg string) {
+	v.errs = append(v.errs, &FieldError{Path: path, Message: msg})
+}
+
+// name checks a set or endpoint name and reports whether it is valid.
+func (v *validator) name(path, name string) bool {
+	switch {
+	case name == "":
+		v.fail(path, "is required")
+	case len(name) > MaxNameLength:
+		v.fail(path, fmt.Sprintf("must be at most %d characters", MaxNameLength))
+	case !nameRE.MatchString(name):
+		v.fail(path, fmt.Sprintf("%q must match [a-z0-9][a-z0-9._-]*", name))
+	default:
+		return true
+	}
+	return false
+}
+
+func (v *validator) set(p string, s *Set) {
+	switch {
+	case s.RotationWindowSeconds == 0:
+		s.RotationWindowSeconds = DefaultRotationWindowSeconds
+	case s.RotationWindowSeconds < 0 || s.RotationWindowSeconds > MaxRotationWindowSeconds:
+		v.fail(p+".rotationWindowSeconds", fmt.Sprintf("must be between 1 and %d (0 means the default %d)",
+			MaxRotationWindowSeconds, DefaultRotationWindowSeconds))
+	}
+	switch {
+	case s.RetentionDays == 0:
+		s.RetentionDays = DefaultRetentionDays
+	case s.RetentionDays < 0 || s.RetentionDays > MaxRetentionDays:
+		v.fail(p+".retentionDays", fmt.Sprintf("must be between 1 and %d (0 means the default %d)",
+			MaxRetentionDays, DefaultRetentionDays))
+	}
+	if len(s.Endpoints) == 0 {
+		v.fail(p+".endpoints", "at least one endpoint is required")
+	}
+	names := map[string]int{}
+	for i := range s.Endpoints {
+		e := &s.Endpoints[i]
+		ep := fmt.Sprintf("%s.endpoints[%d]", p, i)
+		if v.name(ep+".name", e.Name) {
+			if j, dup := names[e.Name]; dup {
+				v.fail(ep+".name", fmt.Sprintf("duplicate endpoint name %q (also endpoints[%d])", e.Name, j))
+			}
+			names[e.Name] = i
+		}
+		v.endpoint(ep, e)
+	}
+}
+
+func (v *validator) endpoint(p string, e *Endpoint) {
+	v.url(p+".url", e.URL)
+	switch {
+	case e.TimeoutSeconds == 0:
+		e.TimeoutSeconds = DefaultTimeoutSeconds
+	case e.TimeoutSeconds < 0 || e.TimeoutSeconds > MaxTimeoutSeconds:
+		v.fail(p+".timeoutSeconds", fmt.Sprintf("must be between 1 and %d (0 means the default %d)",
+			MaxTimeoutSeconds, DefaultTimeoutSeconds))
+	}
+	if e.Signing != nil {
+		v.signing(p+".signing", e.Signing)
+	}
+	if e.Retry == nil {
+		e.Retry = &Retry{
+			Attempts:            DefaultAttempts,
+			Backoff:             BackoffExponential,
+			InitialDelaySeconds: DefaultInitialDelaySeconds,
+			MaxDelaySeconds:     DefaultMaxDelaySeconds,
+		}
+		return
+	}
+	v.retry(p+".retry", e.Retry)
+}
+
+func (v *validator) url(p, raw string) {
+	if raw == "" {
+		v.fail(p, "is required")
+		return
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		v.fail(p, "is not a valid URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		v.fail(p, "must be an absolute http or https URL")
+	case u.Host == "" || u.Hostname() == "":
+		v.fail(p, "must have a host")
+	case u.User != nil:
+		v.fail(p, "must not contain credentials (they would be stored in the event log)")
+	}
+}
+
+func (v *validator) signing(p string, s *Signing) {
+	switch s.Algorithm {
+	case "":
+		s.Algorithm = AlgorithmHMACSHA256
+	case AlgorithmHMACSHA256:
+	default:
+		v.fail(p+".algorithm", fmt.Sprintf("%q is not supported (want %s)", s.Algorithm, AlgorithmHMACSHA256))
+	}
+	switch {
+	case s.Secret == "":
+		// No named secret: deliveries sent with a userId are signed with that user's managed secret.
+	case len(s.Secret) > MaxSecretNameLength:
+		v.fail(p+".secret", fmt.Sprintf("must be at most %d characters", MaxSecretNameLength))
+	case !secretNameRE.MatchString(s.Secret):
+		v.fail(p+".secret", "must be a secret name matching [A-Za-z0-9_./-]+")
+	}
+	custom := s.TimestampHeader != "" || s.SignedPayload != "" || s.Encoding != ""
+	if s.Header == "" {
+		if custom {
+			v.fail(p+".header", "is required when timestampHeader, signedPayload or encoding is set "+
+				"(leave them all out to use the Standard Webhooks headers)")
+		}
+		return
+	}
+	v.headerName(p+".header", s.Header)
+	if s.TimestampHeader != "" {
+		v.headerName(p+".timestampHeader", s.TimestampHeader)
+	}
+	switch s.Encoding {
+	case "":
+		s.Encoding = EncodingBase64
+	case EncodingHex, EncodingBase64:
+	default:
+		v.fail(p+".encoding", fmt.Sprintf("%q is not supported (want hex or base64)", s.Encoding))
+	}
+	switch s.SignedPayload {
+	case "":
+		s.SignedPayload = PayloadIDTimestampRawBody
+	case PayloadRawBody, PayloadTimestampRawBody, PayloadIDTimestampRawBody:
+	default:
+		v.fail(p+".signedPayload", fmt.Sprintf("%q is not supported (want rawBody, timestamp.rawBody or "+
+			"id.timestamp.rawBody)", s.SignedPayload))
+	}
+	if s.SignedPayload != PayloadRawBody && s.TimestampHeader == "" {
+		v.fail(p+".timestampHeader", fmt.Sprintf("is required when signedPayload is %s (the default is "+
+			"id.timestamp.rawBody; set signedPayload: rawBody to sign the body alone)", s.SignedPayload))
+	}
+}
+
+// headerName checks an HTTP header name (an RFC 9110 token).
+func (v *validator) headerName(p, h string) {
+	for _, r := range h {
+		if !isTokenChar(r) {
+			v.fail(p, fmt.Sprintf("%q is not a valid HTTP header name", h))
+			return
+		}
+	}
+}
+
+func isTokenChar(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return true
+	default:
+		return r < 128 && slices.Contains([]byte("!#$%&'*+-.^_`|~"), byte(r))
+	}
+}
+
+func (v *validator) retry(p string, r *Retry) {
+	if r.Attempts < 1 || r.Attempts > MaxAttempts {
+		v.fail(p+".attempts", fmt.Sprintf("must be at least 1 and at most %d (the total, including the first)",
+			MaxAttempts))
+	}
+	switch r.Backoff {
+	case "":
+		r.Backoff = BackoffExponential
+	case BackoffExponential, BackoffFixed:
+	default:
+		v.fail(p+".backoff", fmt.Sprintf("%q is not supported (want exponential or fixed)", r.Backoff))
+	}
+	if r.InitialDelaySeconds < 0 || r.InitialDelaySeconds > MaxDelaySeconds {
+		v.fail(p+".initialDelaySeconds", fmt.Sprintf("must be between 0 and %d", MaxDelaySeconds))
+		return
+	}
+	switch {
+	case r.MaxDelaySeconds == 0:
+		r.MaxDelaySeconds = DefaultMaxDelaySeconds
+		if r.InitialDelaySeconds > r.MaxDelaySeconds {
+			v.fail(p+".maxDelaySeconds", fmt.Sprintf("is required when initialDelaySeconds exceeds the default "+
+				"maximum %d", DefaultMaxDelaySeconds))
+		}
+	case r.MaxDelaySeconds < 0 || r.MaxDelaySeconds > MaxDelaySeconds:
+		v.fail(p+".maxDelaySeconds", fmt.Sprintf("must be between 1 and %d (0 means the default %d)",
+			MaxDelaySeconds, DefaultMaxDelaySeconds))
+	case r.InitialDelaySeconds > r.MaxDelaySeconds:
+		v.fail(p+".initialDelaySeconds", fmt.Sprintf("must not exceed maxDelaySeconds (%d)", r.MaxDelaySeconds))
+	}
+}
+
+// Set returns the set with the given name.
+func (c *Config) Set(name string) (*Set, bool) {
+	for i := range c.Sets {
+		if c.Sets[i].Name == name {
+			return &c.Sets[i], true
+		}
+	}
+	return nil, false
+}
+
+// SecretNames returns the named signing secrets the endpoints reference, sorted, without duplicates.
+func (c *Config) SecretNames() []string {
+	var names []string
+	for _, s := range c.Sets {
+		for _, e := range s.Endpoints {
+			if e.Signing != nil && e.Signing.Secret != "" {
+				names = append(names, e.Signing.Secret)
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// Endpoint returns the set's endpoint with the given name. The pointer refers to the set's own element.
+func (s Set) Endpoint(name string) (*Endpoint, bool) {
+	for i := range s.Endpoints {
+		if s.Endpoints[i].Name == name {
+			return &s.Endpoints[i], true
+		}
+	}
+	return nil, false
+}
+
+// RotationWindow is how long a user's previous managed secret keeps signing after a rotation
+// (the default 24 h when the field is 0).
+func (s Set) RotationWindow() time.Duration {
+	if s.RotationWindowSeconds == 0 {
+		return DefaultRotationWindowSeconds * time.Second
+	}
+	return time.Duration(s.RotationWindowSeconds) * time.Second
+}
+
+// Retention is how long the set's events are kept (the default 30 days when the field is 0).
+func (s Set) Retention() time.Duration {
+	days := s.RetentionDays
+	if days == 0 {
+		days = DefaultRetentionDays
+	}
+	return time.Duration(days) * 24 * time.Hour
+}
