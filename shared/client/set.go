@@ -16,6 +16,9 @@ import (
 type SendResult struct {
 	EventID    string           `json:"eventId"`
 	Deliveries []QueuedDelivery `json:"deliveries"`
+	// Replayed is true when the send repeated an earlier one with the same idempotency key: this is the
+	// first call's result (the Idempotent-Replayed answer header).
+	Replayed bool `json:"-"`
 }
 
 // QueuedDelivery is one endpoint's entry in a SendResult.
@@ -152,7 +155,8 @@ func (s *Set) Send(ctx context.Context, eventType string, payload any, opts ...S
 	}
 	h := http.Header{"Idempotency-Key": {o.idempotencyKey}}
 	var res SendResult
-	if err := s.c.do(ctx, call{method: http.MethodPost, path: s.path("events"), header: h, body: body}, &res); err != nil {
+	replayed := func(h http.Header) { res.Replayed = h.Get("Idempotent-Replayed") == "true" }
+	if err := s.c.do(ctx, call{method: http.MethodPost, path: s.path("events"), header: h, body: body, onSuccess: replayed}, &res); err != nil {
 		return nil, fmt.Errorf("send %s to %s: %w", eventType, s.name, err)
 	}
 	return &res, nil
