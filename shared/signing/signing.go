@@ -1,0 +1,255 @@
+// Package signing signs outbound webhook requests and verifies them, with HMAC-SHA256 in two schemes:
+//
+//   - Standard Webhooks (https://www.standardwebhooks.com): `webhook-timestamp: <unix seconds>` and
+//     `webhook-signature: v1,<base64 HMAC of id.timestamp.body>`, the id being the `webhook-id` header;
+//   - a configurable scheme (config.Signing with a header): the signature header carries the bare hex or
+//     base64 HMAC of rawBody, timestamp.rawBody or id.timestamp.rawBody (parts joined with "."), and the
+//     timestamp header, when configured, carries unix seconds.
+//
+// In both schemes, signing with several keys (during a secret rotation window) puts one signature per key in
+// the signature header, separated by single spaces, in the order of the keys; a receiver accepts the request
+// if any signature matches any key it holds. Sign never sets `webhook-id`: the sender always sends it itself.
+package signing
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/outhook/outhook/shared/config"
+)
+
+// Header names of the Standard Webhooks scheme.
+const (
+	IDHeader        = "Webhook-Id"
+	TimestampHeader = "Webhook-Timestamp"
+	SignatureHeader = "Webhook-Signature"
+)
+
+// DefaultTolerance is the timestamp tolerance Verify applies when given none.
+const DefaultTolerance = 5 * time.Minute
+
+// Errors returned by Verify and Key. They never contain secret, key or signature values.
+var (
+	ErrNoKeys             = errors.New("signing: no verification keys")
+	ErrNoSignature        = errors.New("signing: no signature header")
+	ErrMissingID          = errors.New("signing: no webhook-id header")
+	ErrMissingTimestamp   = errors.New("signing: no timestamp header")
+	ErrInvalidTimestamp   = errors.New("signing: timestamp is not unix seconds")
+	ErrTimestampTolerance = errors.New("signing: timestamp outside the tolerance")
+	ErrSignatureMismatch  = errors.New("signing: no signature matches")
+	ErrInvalidSecret      = errors.New("signing: invalid secret")
+)
+
+// Scheme says which headers carry the signature and the timestamp, what is signed and how the MAC is
+// encoded. Use Standard or SchemeFor; the zero Scheme is not usable.
+type Scheme struct {
+	// Header carries the signatures (canonical MIME form).
+	Header string
+	// TimestampHeader carries the unix-seconds timestamp (canonical MIME form); "" for none.
+	TimestampHeader string
+	// SignedPayload is config.PayloadRawBody, config.PayloadTimestampRawBody or config.PayloadIDTimestampRawBody.
+	SignedPayload string
+	// Encoding is config.EncodingHex or config.EncodingBase64 (standard, padded).
+	Encoding string
+	// Versioned prefixes each signature with "v1," (the Standard Webhooks form).
+	Versioned bool
+}
+
+// Standard is the Standard Webhooks scheme.
+var Standard = Scheme{
+	Header:          SignatureHeader,
+	TimestampHeader: TimestampHeader,
+	SignedPayload:   config.PayloadIDTimestampRawBody,
+	Encoding:        config.EncodingBase64,
+	Versioned:       true,
+}
+
+const versionPrefix = "v1,"
+
+// SchemeFor returns the scheme of an endpoint's signing block: Standard when s is nil or has no header,
+// else the configurable scheme (encoding base64 and signedPayload id.timestamp.rawBody when left empty).
+func SchemeFor(s *config.Signing) Scheme {
+	if s == nil || s.Header == "" {
+		return Standard
+	}
+	sc := Scheme{
+		Header:        textproto.CanonicalMIMEHeaderKey(s.Header),
+		SignedPayload: s.SignedPayload,
+		Encoding:      s.Encoding,
+	}
+	if s.TimestampHeader != "" {
+		sc.TimestampHeader = textproto.CanonicalMIMEHeaderKey(s.TimestampHeader)
+	}
+	if sc.SignedPayload == "" {
+		sc.SignedPayload = config.PayloadIDTimestampRawBody
+	}
+	if sc.Encoding == "" {
+		sc.Encoding = config.EncodingBase64
+	}
+	return sc
+}
+
+// Headers returns the names of the headers Sign sets, in canonical MIME form.
+func (s Scheme) Headers() []string {
+	if s.TimestampHeader == "" {
+		return []string{s.Header}
+	}
+	return []string{s.Header, s.TimestampHeader}
+}
+
+// Key turns a secret into HMAC key bytes: a `whsec_` or `whcms_` secret is the prefix followed by the
+// standard base64 of the key; any other string is used as its raw bytes.
+func Key(secret string) ([]byte, error) {
+	if secret == "" {
+		return nil, fmt.Errorf("%w: empty", ErrInvalidSecret)
+	}
+	for _, prefix := range []string{"whsec_", "whcms_"} {
+		if rest, ok := strings.CutPrefix(secret, prefix); ok {
+			key, err := base64.StdEncoding.DecodeString(rest)
+			if err != nil || len(key) == 0 {
+				return nil, fmt.Errorf("%w: a %s secret must be followed by standard base64 key bytes",
+					ErrInvalidSecret, prefix)
+			}
+			return key, nil
+		}
+	}
+	return []byte(secret), nil
+}
+
+// Sign returns the headers that sign body for message msgID at time ts, one signature per key. With no keys
+// it returns an empty header: the delivery goes out unsigned.
+func Sign(s Scheme, msgID string, ts time.Time, body []byte, keys [][]byte) http.Header {
+	h := http.Header{}
+	if len(keys) == 0 {
+		return h
+	}
+	stamp := strconv.FormatInt(ts.Unix(), 10)
+	sigs := make([]string, len(keys))
+	for i, k := range keys {
+		sigs[i] = s.encode(mac(s, k, msgID, stamp, body))
+	}
+	h.Set(s.Header, strings.Join(sigs, " "))
+	if s.TimestampHeader != "" {
+		h.Set(s.TimestampHeader, stamp)
+	}
+	return h
+}
+
+// Verify checks that h signs body under scheme s with one of keys. When the scheme has a timestamp header,
+// the timestamp must be within tolerance of now in either direction (tolerance <= 0 means DefaultTolerance).
+// The message id, when signed, comes from the webhook-id header. Signatures are compared in constant time.
+func Verify(s Scheme, h http.Header, body []byte, keys [][]byte, tolerance time.Duration, now time.Time) error {
+	if len(keys) == 0 {
+		return ErrNoKeys
+	}
+	sigs := strings.Fields(h.Get(s.Header))
+	if len(sigs) == 0 {
+		return ErrNoSignature
+	}
+	var stamp string
+	if s.TimestampHeader != "" {
+		stamp = h.Get(s.TimestampHeader)
+		if stamp == "" {
+			return ErrMissingTimestamp
+		}
+		sec, err := strconv.ParseInt(stamp, 10, 64)
+		if err != nil {
+			return ErrInvalidTimestamp
+		}
+		if tolerance <= 0 {
+			tolerance = DefaultTolerance
+		}
+		if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
+			return ErrTimestampTolerance
+		}
+	} else if s.SignedPayload != config.PayloadRawBody {
+		return ErrMissingTimestamp
+	}
+	var msgID string
+	if s.SignedPayload == config.PayloadIDTimestampRawBody {
+		msgID = h.Get(IDHeader)
+		if msgID == "" {
+			return ErrMissingID
+		}
+	}
+
+	var got [][]byte
+	for _, sig := range sigs {
+		if b, ok := s.decode(sig); ok {
+			got = append(got, b)
+		}
+	}
+	for _, k := range keys {
+		want := mac(s, k, msgID, stamp, body)
+		for _, g := range got {
+			if hmac.Equal(want, g) {
+				return nil
+			}
+		}
+	}
+	return ErrSignatureMismatch
+}
+
+// mac computes the HMAC-SHA256 of the scheme's signed payload without copying the body.
+func mac(s Scheme, key []byte, msgID, stamp string, body []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	switch s.SignedPayload {
+	case config.PayloadTimestampRawBody:
+		writeParts(m, stamp)
+	case config.PayloadIDTimestampRawBody:
+		writeParts(m, msgID, stamp)
+	}
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+func writeParts(m hash.Hash, parts ...string) {
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{'.'})
+	}
+}
+
+func (s Scheme) encode(sum []byte) string {
+	var v string
+	if s.Encoding == config.EncodingHex {
+		v = hex.EncodeToString(sum)
+	} else {
+		v = base64.StdEncoding.EncodeToString(sum)
+	}
+	if s.Versioned {
+		return versionPrefix + v
+	}
+	return v
+}
+
+// decode parses one signature of the header; signatures of another version or encoding are skipped.
+func (s Scheme) decode(sig string) ([]byte, bool) {
+	if s.Versioned {
+		v, ok := strings.CutPrefix(sig, versionPrefix)
+		if !ok {
+			return nil, false
+		}
+		sig = v
+	}
+	var (
+		b   []byte
+		err error
+	)
+	if s.Encoding == config.EncodingHex {
+		b, err = hex.DecodeString(sig)
+	} else {
+		b, err = base64.StdEncoding.DecodeString(sig)
+	}
+	return b, err == nil
+}
