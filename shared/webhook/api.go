@@ -1,3 +1,7 @@
+// Package webhook is the domain service of outhook: it accepts events, fans them out to the endpoints of a
+// webhook set, makes and records delivery attempts with signing and retries, and manages per-user secrets.
+// It depends only on the ports in packages store, queue and secret, so the same service runs on SQLite
+// locally and on DynamoDB, SQS and Secrets Manager on AWS.
 package webhook
 
 import (
@@ -41,6 +45,8 @@ type SendRequest struct {
 type SendResult struct {
 	EventID    string           `json:"eventId"`
 	Deliveries []QueuedDelivery `json:"deliveries"`
+	// Replayed is true when an idempotent send was repeated and this is the first call's result.
+	Replayed bool `json:"-"`
 }
 
 // QueuedDelivery is one endpoint's entry in a SendResult.

@@ -1,0 +1,244 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/retry"
+	"github.com/outhook/outhook/shared/signing"
+	"github.com/outhook/outhook/shared/store"
+)
+
+// Limits of what an attempt records.
+const (
+	responseSnippetBytes = 1024     // response body kept in the attempt log
+	responseDrainBytes   = 64 << 10 // read (and dropped) beyond the snippet so the connection can be reused
+	userAgent            = "outhook/1"
+)
+
+// Process handles one queue message: it makes one delivery attempt, records it, and queues the next
+// attempt if the policy allows one. It returns nil when the message can be acknowledged (including
+// attempts that failed and were rescheduled) and an error when the message must be delivered again
+// because outhook itself could not finish (store or queue unavailable, malformed message).
+//
+// Every step is safe to repeat: an attempt is recorded under a conditional write, and a message whose
+// attempt is already recorded only makes sure the next one is queued.
+func (s *Service) Process(ctx context.Context, body []byte) error {
+	var j job
+	if err := json.Unmarshal(body, &j); err != nil || j.EventID == "" || j.Endpoint == "" || j.Attempt < 1 {
+		return fmt.Errorf("malformed delivery message (%d bytes)", len(body))
+	}
+	if wait := j.DueAt.Sub(s.now()); wait > time.Second {
+		// Longer than the queue can delay at once: hop.
+		if err := s.enqueue(ctx, j); err != nil {
+			return fmt.Errorf("re-queue delivery not yet due: %w", err)
+		}
+		return nil
+	}
+	log := s.log.With(attrEvent(j.EventID), slog.String("endpoint", j.Endpoint), slog.Int("attempt", j.Attempt))
+	set, ok := s.cfg.Set(j.Set)
+	if !ok {
+		log.Warn("dropping delivery: its webhook set is no longer configured", attrSet(j.Set))
+		return nil
+	}
+	ep, ok := set.Endpoint(j.Endpoint)
+	if !ok {
+		log.Warn("dropping delivery: its endpoint is no longer configured", attrSet(j.Set))
+		return nil
+	}
+	rec, err := s.store.GetEvent(ctx, j.Set, j.EventID)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Warn("dropping delivery: the event no longer exists (retention)")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read event %s: %w", j.EventID, err)
+	}
+	if done, err := s.alreadyAttempted(ctx, rec, j); done || err != nil {
+		return err
+	}
+
+	a := s.attempt(ctx, set, ep, rec.Event, j)
+	if a.Outcome == store.OutcomeRetrying {
+		if a.NextAttemptID, err = s.ids.next(attemptPrefix, s.now()); err != nil {
+			return err
+		}
+	}
+	switch err := s.store.PutAttempt(ctx, a); {
+	case errors.Is(err, store.ErrConflict):
+		log.Info("attempt already recorded by a concurrent worker")
+		return nil
+	case err != nil:
+		return fmt.Errorf("record attempt: %w", err)
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "delivery attempt", slog.String("outcome", string(a.Outcome)),
+		slog.Int("status", a.ResponseStatus), slog.Duration("duration", a.Duration))
+	if a.Outcome == store.OutcomeRetrying {
+		return s.enqueue(ctx, nextJob(j, a))
+	}
+	return nil
+}
+
+// alreadyAttempted handles a message whose attempt exists (a redelivered or duplicated message): it makes
+// sure the attempt's successor is queued, and reports that nothing else is to be done.
+func (s *Service) alreadyAttempted(ctx context.Context, rec store.Record, j job) (bool, error) {
+	attempts := attemptsOf(rec.Attempts, j.Endpoint)
+	var this *store.Attempt
+	for i := range attempts {
+		if attempts[i].Number == j.Attempt {
+			this = &attempts[i]
+		}
+	}
+	if this == nil {
+		return false, nil
+	}
+	last := attempts[len(attempts)-1]
+	if this.Number == last.Number && this.Outcome == store.OutcomeRetrying {
+		// The previous run recorded the attempt but may have died before queueing the next one.
+		if err := s.enqueue(ctx, nextJob(j, *this)); err != nil {
+			return true, fmt.Errorf("queue attempt %d again: %w", j.Attempt+1, err)
+		}
+	}
+	return true, nil
+}
+
+func nextJob(j job, a store.Attempt) job {
+	return job{Set: j.Set, EventID: j.EventID, Endpoint: j.Endpoint, Attempt: j.Attempt + 1,
+		AttemptID: a.NextAttemptID, Round: j.Round, DueAt: a.NextAttemptAt}
+}
+
+// attempt signs and POSTs the delivery and returns the attempt record with its outcome decided.
+func (s *Service) attempt(ctx context.Context, set *config.Set, ep *config.Endpoint, ev store.Event, j job) store.Attempt {
+	start := s.now()
+	a := store.Attempt{EventID: ev.ID, Endpoint: ep.Name, ID: j.AttemptID, Number: j.Attempt, StartedAt: msTime(start)}
+	body := deliveredBody(ev)
+	req, err := s.request(ctx, set, ep, ev, body, start)
+	var retryAfter time.Duration
+	if err == nil {
+		a.RequestHeaders = flatHeaders(req.Header)
+		reqCtx, cancel := context.WithTimeout(ctx, ep.Timeout())
+		var resp *http.Response
+		resp, err = s.http.Do(req.WithContext(reqCtx), ep.AllowPrivateNetwork)
+		if err == nil {
+			a.ResponseStatus = resp.StatusCode
+			a.ResponseBody = readSnippet(resp.Body)
+			resp.Body.Close()
+			retryAfter = retry.ParseRetryAfter(resp.Header.Get("Retry-After"), s.now())
+		}
+		cancel()
+	}
+	end := s.now()
+	a.Duration = end.Sub(start).Truncate(time.Millisecond)
+	if err != nil {
+		a.Error = err.Error()
+	}
+	if err == nil && a.ResponseStatus >= 200 && a.ResponseStatus < 300 {
+		a.Outcome = store.OutcomeSucceeded
+		return a
+	}
+	policy := retry.FromConfig(*ep.Retry)
+	delay, again := policy.Delay(j.Attempt-j.Round+1, retryAfter, s.jitter)
+	if !again {
+		a.Outcome = store.OutcomeFailed
+		return a
+	}
+	a.Outcome = store.OutcomeRetrying
+	a.NextAttemptAt = msTime(end.Add(delay))
+	return a
+}
+
+// deliveredBody is the Standard Webhooks body: the same bytes on every attempt and endpoint.
+func deliveredBody(ev store.Event) []byte {
+	body, _ := json.Marshal(struct {
+		ID        string          `json:"id"`
+		Type      string          `json:"type"`
+		Timestamp string          `json:"timestamp"`
+		Data      json.RawMessage `json:"data"`
+	}{ev.ID, ev.Type, ev.CreatedAt.UTC().Format(time.RFC3339Nano), ev.Payload})
+	return body
+}
+
+// request builds the signed POST. Its error (a signing secret that cannot be read) fails the attempt.
+func (s *Service) request(ctx context.Context, set *config.Set, ep *config.Endpoint, ev store.Event, body []byte, now time.Time) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("webhook-id", ev.ID)
+	keys, err := s.signingKeys(ctx, set, ep, ev)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) > 0 {
+		for name, values := range signing.Sign(signing.SchemeFor(ep.Signing), ev.ID, now, body, keys) {
+			req.Header[name] = values
+		}
+	}
+	return req, nil
+}
+
+// signingKeys returns the HMAC keys a delivery is signed with: the endpoint's named secret; else the
+// user's managed secret (both values during a rotation window); else none (unsigned).
+func (s *Service) signingKeys(ctx context.Context, set *config.Set, ep *config.Endpoint, ev store.Event) ([][]byte, error) {
+	if ep.Signing != nil && ep.Signing.Secret != "" {
+		if s.named == nil {
+			return nil, fmt.Errorf("signing secret %q: no named-secret source configured", ep.Signing.Secret)
+		}
+		value, err := s.named.Named(ctx, ep.Signing.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("signing secret %q: %w", ep.Signing.Secret, err)
+		}
+		key, err := signing.Key(value)
+		if err != nil {
+			return nil, fmt.Errorf("signing secret %q: %w", ep.Signing.Secret, err)
+		}
+		return [][]byte{key}, nil
+	}
+	if ev.UserID == "" {
+		return nil, nil
+	}
+	us, err := s.userSecret(ctx, set, ev.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("secret of user %q: %w", ev.UserID, err)
+	}
+	values := []string{us.Current.Value}
+	if us.Previous != nil {
+		values = append(values, us.Previous.Value)
+	}
+	keys := make([][]byte, 0, len(values))
+	for _, v := range values {
+		key, err := signing.Key(v)
+		if err != nil {
+			return nil, fmt.Errorf("secret of user %q: %w", ev.UserID, err)
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+func flatHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for name, values := range h {
+		out[strings.ToLower(name)] = strings.Join(values, ", ")
+	}
+	return out
+}
+
+// readSnippet keeps the start of a response body and drains a bounded rest.
+func readSnippet(r io.Reader) string {
+	buf := make([]byte, responseSnippetBytes)
+	n, _ := io.ReadFull(r, buf)
+	_, _ = io.Copy(io.Discard, io.LimitReader(r, responseDrainBytes))
+	return strings.ToValidUTF8(string(buf[:n]), "\uFFFD")
+}

@@ -1,0 +1,199 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/outhook/outhook/shared/queue"
+	"github.com/outhook/outhook/shared/store"
+)
+
+// Input limits.
+const (
+	maxTypeLen           = 256
+	maxIdempotencyKeyLen = 255
+)
+
+// userIDPattern is the user id rule: the characters Secrets Manager allows in a secret name, so that a
+// user's secret can be named after the user id.
+var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.@+=-]{1,128}$`)
+
+// ValidUserID reports whether id is an acceptable user id.
+func ValidUserID(id string) bool { return userIDPattern.MatchString(id) }
+
+// Send stores an event and queues one delivery per endpoint of the set. It answers only after both the
+// event and its queue messages are durable, so a returned result is never lost. With an idempotency key,
+// repeating the call returns the first result (Replayed) and queues again the deliveries that have not
+// been attempted yet (the first call may have died between storing and queueing); the same key with
+// another request is a conflict.
+func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (SendResult, error) {
+	set, err := s.set(setName)
+	if err != nil {
+		return SendResult{}, err
+	}
+	payload, err := validateSend(req)
+	if err != nil {
+		return SendResult{}, err
+	}
+	now := msTime(s.now())
+	ev := store.Event{
+		Set:            set.Name,
+		Type:           req.Type,
+		Payload:        payload,
+		UserID:         req.UserID,
+		IdempotencyKey: req.IdempotencyKey,
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(set.Retention()),
+	}
+	if req.IdempotencyKey != "" {
+		ev.RequestHash = requestHash(req.Type, req.UserID, payload)
+	}
+	if ev.ID, err = s.ids.next(eventPrefix, now); err != nil {
+		return SendResult{}, err
+	}
+	for _, ep := range set.Endpoints {
+		id, err := s.ids.next(attemptPrefix, now)
+		if err != nil {
+			return SendResult{}, err
+		}
+		ev.Deliveries = append(ev.Deliveries, store.Delivery{Endpoint: ep.Name, URL: ep.URL, FirstAttemptID: id})
+	}
+
+	stored, err := s.store.CreateEvent(ctx, ev)
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
+		return s.replay(ctx, stored, ev.RequestHash)
+	case err != nil:
+		return SendResult{}, fmt.Errorf("store event: %w", err)
+	}
+	jobs := make([]job, 0, len(ev.Deliveries))
+	for _, d := range ev.Deliveries {
+		jobs = append(jobs, firstJob(ev, d))
+	}
+	if err := s.enqueue(ctx, jobs...); err != nil {
+		return SendResult{}, fmt.Errorf("queue deliveries of %s: %w", ev.ID, err)
+	}
+	s.log.LogAttrs(ctx, levelDebug, "event accepted", attrEvent(ev.ID), attrSet(set.Name))
+	return resultOf(ev, false), nil
+}
+
+// replay answers a repeated idempotent send.
+func (s *Service) replay(ctx context.Context, first store.Event, hash string) (SendResult, error) {
+	if first.RequestHash != hash {
+		return SendResult{}, &Error{Kind: ErrConflict, Code: "idempotency_key_reused",
+			Message: "this Idempotency-Key was already used with a different request"}
+	}
+	rec, err := s.store.GetEvent(ctx, first.Set, first.ID)
+	if err != nil {
+		return SendResult{}, fmt.Errorf("read event %s for idempotent replay: %w", first.ID, err)
+	}
+	var jobs []job
+	for _, d := range rec.Event.Deliveries {
+		if len(attemptsOf(rec.Attempts, d.Endpoint)) == 0 {
+			jobs = append(jobs, firstJob(rec.Event, d))
+		}
+	}
+	if err := s.enqueue(ctx, jobs...); err != nil {
+		return SendResult{}, fmt.Errorf("queue deliveries of %s again: %w", first.ID, err)
+	}
+	return resultOf(rec.Event, true), nil
+}
+
+func validateSend(req SendRequest) (json.RawMessage, error) {
+	if req.Type == "" {
+		return nil, invalid("missing_type", "type is required")
+	}
+	if len(req.Type) > maxTypeLen {
+		return nil, invalid("invalid_type", "type must be at most %d characters", maxTypeLen)
+	}
+	if req.UserID != "" && !ValidUserID(req.UserID) {
+		return nil, invalid("invalid_user_id", "userId must be 1-128 characters of A-Z a-z 0-9 _ . @ + = -")
+	}
+	if len(req.IdempotencyKey) > maxIdempotencyKeyLen {
+		return nil, invalid("invalid_idempotency_key", "Idempotency-Key must be at most %d characters", maxIdempotencyKeyLen)
+	}
+	if len(req.Payload) == 0 {
+		return nil, invalid("missing_payload", "payload is required (any JSON value)")
+	}
+	if len(req.Payload) > MaxPayloadBytes {
+		return nil, &Error{Kind: ErrTooLarge, Code: "payload_too_large",
+			Message: fmt.Sprintf("payload is %d bytes; the limit is %d", len(req.Payload), MaxPayloadBytes)}
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, req.Payload); err != nil {
+		return nil, invalid("invalid_payload", "payload is not valid JSON")
+	}
+	return compact.Bytes(), nil
+}
+
+// requestHash identifies a send request for idempotency checks.
+func requestHash(typ, userID string, payload []byte) string {
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(typ), []byte(userID), payload} {
+		fmt.Fprintf(h, "%d:", len(part))
+		h.Write(part)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func resultOf(ev store.Event, replayed bool) SendResult {
+	res := SendResult{EventID: ev.ID, Deliveries: make([]QueuedDelivery, 0, len(ev.Deliveries)), Replayed: replayed}
+	for _, d := range ev.Deliveries {
+		res.Deliveries = append(res.Deliveries, QueuedDelivery{Endpoint: d.Endpoint, Status: StatusQueued, AttemptID: d.FirstAttemptID})
+	}
+	return res
+}
+
+// job is a queue message: make attempt Attempt of one delivery, not before DueAt.
+type job struct {
+	Set       string    `json:"set"`
+	EventID   string    `json:"eventId"`
+	Endpoint  string    `json:"endpoint"`
+	Attempt   int       `json:"attempt"`   // attempt number, 1-based over the delivery's life
+	AttemptID string    `json:"attemptId"` // id the attempt will be recorded under
+	Round     int       `json:"round"`     // attempt number that started this round: 1, or the first resent attempt
+	DueAt     time.Time `json:"dueAt"`
+}
+
+func firstJob(ev store.Event, d store.Delivery) job {
+	return job{Set: ev.Set, EventID: ev.ID, Endpoint: d.Endpoint, Attempt: 1, AttemptID: d.FirstAttemptID, Round: 1, DueAt: ev.CreatedAt}
+}
+
+// enqueue sends jobs, each delayed until its DueAt (at most the queue's MaxDelay: longer waits hop).
+func (s *Service) enqueue(ctx context.Context, jobs ...job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	now := s.now()
+	msgs := make([]queue.Message, 0, len(jobs))
+	for _, j := range jobs {
+		body, err := json.Marshal(j)
+		if err != nil {
+			return fmt.Errorf("encode job: %w", err)
+		}
+		delay := max(j.DueAt.Sub(now), 0)
+		msgs = append(msgs, queue.Message{Body: body, Delay: min(delay, s.queue.MaxDelay())})
+	}
+	if err := s.queue.Send(ctx, msgs...); err != nil {
+		return fmt.Errorf("send %d queue messages: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// attemptsOf returns the attempts of one endpoint, in number order (the store returns them ordered).
+func attemptsOf(all []store.Attempt, endpoint string) []store.Attempt {
+	var out []store.Attempt
+	for _, a := range all {
+		if a.Endpoint == endpoint {
+			out = append(out, a)
+		}
+	}
+	return out
+}

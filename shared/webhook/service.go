@@ -1,0 +1,111 @@
+package webhook
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mathrand "math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/queue"
+	"github.com/outhook/outhook/shared/secret"
+	"github.com/outhook/outhook/shared/store"
+)
+
+// Poster makes one outbound POST. allowPrivate is the endpoint's allowPrivateNetwork: without it the
+// implementation must refuse private, loopback, link-local and metadata addresses (see package egress).
+type Poster interface {
+	Do(req *http.Request, allowPrivate bool) (*http.Response, error)
+}
+
+// Options are the Service's dependencies. Config, Store, Queue and HTTP are required.
+type Options struct {
+	Config *config.Config // validated
+	Store  store.Store
+	Queue  queue.Sender
+	Named  secret.Named     // named signing secrets; required if the config references any
+	Users  secret.UserStore // per-user managed secrets; required for the secrets API and user-signed sends
+	HTTP   Poster
+
+	Now       func() time.Time // default time.Now
+	Rand      io.Reader        // ids and secret values; default crypto/rand
+	Jitter    func() float64   // in [0,1) for retry jitter; default math/rand/v2
+	Logger    *slog.Logger     // default slog.Default()
+	CursorKey []byte           // authenticates list cursors; required
+}
+
+// Service is the domain service. It is safe for concurrent use.
+type Service struct {
+	cfg    *config.Config
+	store  store.Store
+	queue  queue.Sender
+	named  secret.Named
+	users  secret.UserStore
+	http   Poster
+	now    func() time.Time
+	ids    *idSource
+	jitter func() float64
+	log    *slog.Logger
+	cursor []byte
+}
+
+// New checks the options and returns a Service.
+func New(o Options) (*Service, error) {
+	switch {
+	case o.Config == nil:
+		return nil, errors.New("webhook: Options.Config is required")
+	case o.Store == nil:
+		return nil, errors.New("webhook: Options.Store is required")
+	case o.Queue == nil:
+		return nil, errors.New("webhook: Options.Queue is required")
+	case o.HTTP == nil:
+		return nil, errors.New("webhook: Options.HTTP is required")
+	case len(o.CursorKey) == 0:
+		return nil, errors.New("webhook: Options.CursorKey is required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	if o.Jitter == nil {
+		o.Jitter = mathrand.Float64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Service{
+		cfg:    o.Config,
+		store:  o.Store,
+		queue:  o.Queue,
+		named:  o.Named,
+		users:  o.Users,
+		http:   o.HTTP,
+		now:    func() time.Time { return o.Now().UTC() },
+		ids:    newIDSource(o.Rand),
+		jitter: o.Jitter,
+		log:    o.Logger,
+		cursor: o.CursorKey,
+	}, nil
+}
+
+// set looks up a webhook set, or returns the client error for an unknown one.
+func (s *Service) set(name string) (*config.Set, error) {
+	set, ok := s.cfg.Set(name)
+	if !ok {
+		return nil, &Error{Kind: ErrNotFound, Code: "unknown_set", Message: fmt.Sprintf("webhook set %q does not exist", name)}
+	}
+	return set, nil
+}
+
+func invalid(code, format string, args ...any) error {
+	return &Error{Kind: ErrInvalid, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// msTime truncates to milliseconds in UTC: what every adapter can store exactly.
+func msTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
