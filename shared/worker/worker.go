@@ -1,0 +1,199 @@
+// Package worker runs a pool of delivery workers over a queue: the local server's equivalent of the SQS event
+// source that invokes the deliver Lambda. It leases messages (a visibility timeout), hands each body to a
+// handler concurrently, deletes the message when the handler succeeds, and lets it come back later when the
+// handler fails or the pool shuts down before finishing it.
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/outhook/outhook/shared/queue"
+)
+
+// Queue is the part of the queue port the pool uses.
+type Queue interface {
+	Receive(ctx context.Context, max int, visibility time.Duration) ([]queue.Received, error)
+	Delete(ctx context.Context, receipt string) error
+	ChangeVisibility(ctx context.Context, receipt string, d time.Duration) error
+}
+
+// Handler processes one message body. Nil acknowledges (deletes) the message; an error leaves it to be
+// received again after a backoff.
+type Handler func(ctx context.Context, body []byte) error
+
+// Options configure a Pool. Zero values take the defaults.
+type Options struct {
+	// Workers is how many handler calls run at once. Default 32 (deliveries are I/O bound).
+	Workers int
+	// Batch is the most messages one Receive asks for. Default 10, like SQS.
+	Batch int
+	// Visibility is the lease of a received message: it must outlast one handler call, or the message is
+	// handed out twice. Default 60 s.
+	Visibility time.Duration
+	// MinIdle and MaxIdle bound the pause between receives while the queue is empty: it starts at MinIdle
+	// and doubles up to MaxIdle. Defaults 25 ms and 200 ms.
+	MinIdle, MaxIdle time.Duration
+	// MaxRetryDelay caps the wait before a message whose handler failed is received again (1 s doubling
+	// with every receive). Default 1 min.
+	MaxRetryDelay time.Duration
+	// Logger receives handler and queue errors. Nil: slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) applyDefaults() {
+	if o.Workers <= 0 {
+		o.Workers = 32
+	}
+	if o.Batch <= 0 {
+		o.Batch = 10
+	}
+	if o.Visibility <= 0 {
+		o.Visibility = time.Minute
+	}
+	if o.MinIdle <= 0 {
+		o.MinIdle = 25 * time.Millisecond
+	}
+	if o.MaxIdle <= 0 {
+		o.MaxIdle = 200 * time.Millisecond
+	}
+	o.MaxIdle = max(o.MaxIdle, o.MinIdle)
+	if o.MaxRetryDelay <= 0 {
+		o.MaxRetryDelay = time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// ackTimeout bounds a Delete or ChangeVisibility, which run even while the pool shuts down.
+const ackTimeout = 5 * time.Second
+
+// Pool is a set of workers over one queue.
+type Pool struct {
+	q    Queue
+	h    Handler
+	opts Options
+}
+
+// New returns a pool that feeds the messages of q to h.
+func New(q Queue, h Handler, opts Options) *Pool {
+	opts.applyDefaults()
+	return &Pool{q: q, h: h, opts: opts}
+}
+
+// Run receives and handles messages until ctx is done. Then it stops receiving, waits up to drain for the
+// handler calls in flight, cancels those still running, makes their messages visible again at once so that
+// the next run (or another pool) picks them up, and returns. It returns nil on a shutdown by ctx.
+func (p *Pool) Run(ctx context.Context, drain time.Duration) error {
+	// Handler calls outlive ctx by up to drain: they get their own context, cancelled after the drain.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+
+	slots := make(chan struct{}, p.opts.Workers)
+	var wg sync.WaitGroup
+	idle := p.opts.MinIdle
+	for ctx.Err() == nil {
+		n := p.acquire(ctx, slots)
+		if n == 0 {
+			break
+		}
+		msgs, err := p.q.Receive(ctx, n, p.opts.Visibility)
+		if err != nil && ctx.Err() == nil {
+			p.opts.Logger.ErrorContext(ctx, "receive from the delivery queue", "error", err)
+		}
+		for range n - len(msgs) {
+			<-slots
+		}
+		if len(msgs) == 0 {
+			sleep(ctx, idle)
+			idle = min(2*idle, p.opts.MaxIdle)
+			continue
+		}
+		idle = p.opts.MinIdle
+		for _, m := range msgs {
+			wg.Go(func() {
+				defer func() { <-slots }()
+				p.handle(work, m)
+			})
+		}
+	}
+
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	timer := time.NewTimer(drain)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		p.opts.Logger.Warn("shutdown: drain deadline passed, releasing the messages still in flight")
+		cancelWork()
+		<-done
+	}
+	return nil
+}
+
+// acquire blocks until at least one worker is free (or ctx is done: 0) and takes up to Batch free slots.
+func (p *Pool) acquire(ctx context.Context, slots chan struct{}) int {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	n := 1
+	for n < p.opts.Batch {
+		select {
+		case slots <- struct{}{}:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// handle runs the handler on one message and acknowledges, delays or releases it.
+func (p *Pool) handle(work context.Context, m queue.Received) {
+	err := p.h(work, m.Body)
+	ack, cancel := context.WithTimeout(context.WithoutCancel(work), ackTimeout)
+	defer cancel()
+	switch {
+	case err == nil:
+		if err := p.q.Delete(ack, m.Receipt); err != nil && !errors.Is(err, queue.ErrNotFound) {
+			p.opts.Logger.Error("delete a handled message", "message", m.ID, "error", err)
+		}
+	case work.Err() != nil:
+		// Shutting down: make it visible now rather than after the lease.
+		if err := p.q.ChangeVisibility(ack, m.Receipt, 0); err != nil && !errors.Is(err, queue.ErrNotFound) {
+			p.opts.Logger.Error("release a message at shutdown", "message", m.ID, "error", err)
+		}
+	default:
+		delay := p.retryDelay(m.ReceiveCount)
+		p.opts.Logger.Error("handle a message", "message", m.ID, "receiveCount", m.ReceiveCount,
+			"retryIn", delay, "error", err)
+		if err := p.q.ChangeVisibility(ack, m.Receipt, delay); err != nil && !errors.Is(err, queue.ErrNotFound) {
+			p.opts.Logger.Error("delay a failed message", "message", m.ID, "error", err)
+		}
+	}
+}
+
+// retryDelay is 1 s doubled with every receive, capped at MaxRetryDelay.
+func (p *Pool) retryDelay(receiveCount int) time.Duration {
+	d := time.Second
+	for i := 1; i < receiveCount && d < p.opts.MaxRetryDelay; i++ {
+		d *= 2
+	}
+	return min(d, p.opts.MaxRetryDelay)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
