@@ -408,3 +408,45 @@ func TestSet_Endpoint_PointsIntoSet(t *testing.T) {
 	e.TimeoutSeconds = 7
 	require.Equal(t, 7, cfg.Sets[0].Endpoints[1].TimeoutSeconds)
 }
+
+func TestParse_AnchorsAndMergeKeys(t *testing.T) {
+	t.Parallel()
+
+	cfg, err := config.Parse([]byte(`
+sets:
+  - name: a
+    endpoints:
+      - name: e
+        url: https://x.example
+        retry: &quick {attempts: 3, initialDelaySeconds: 1, maxDelaySeconds: 5}
+      - name: f
+        url: https://y.example
+        retry: *quick
+      - name: g
+        url: https://z.example
+        retry:
+          <<: *quick
+          backoff: fixed
+`))
+	require.NoError(t, err)
+	quick := config.Retry{Attempts: 3, Backoff: "exponential", InitialDelaySeconds: 1, MaxDelaySeconds: 5}
+	require.Equal(t, quick, *cfg.Sets[0].Endpoints[0].Retry)
+	require.Equal(t, quick, *cfg.Sets[0].Endpoints[1].Retry)
+	quick.Backoff = "fixed"
+	require.Equal(t, quick, *cfg.Sets[0].Endpoints[2].Retry)
+
+	_, err = config.Parse([]byte(`
+sets:
+  - name: a
+    endpoints:
+      - name: e
+        url: https://x.example
+        retry: &bad {attempts: 3, tries: 2}
+      - name: f
+        url: https://y.example
+        retry:
+          <<: [*bad]
+`))
+	require.ErrorContains(t, err, "sets[0].endpoints[0].retry.tries: unknown field")
+	require.ErrorContains(t, err, "sets[0].endpoints[1].retry.tries: unknown field")
+}

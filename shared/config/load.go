@@ -78,6 +78,10 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key, val := n.Content[i], n.Content[i+1]
+			if key.Tag == "!!merge" {
+				errs = append(errs, checkMerge(val, t, path))
+				continue
+			}
 			p := join(path, key.Value)
 			if line, dup := seen[key.Value]; dup {
 				errs = append(errs, nodeError(p, key, fmt.Sprintf("duplicate key, first at line %d", line)))
@@ -114,6 +118,21 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 		}
 		return nil
 	}
+}
+
+// checkMerge checks the mappings merged into a struct's mapping by a `<<` key: one mapping or a list of them.
+func checkMerge(val *yaml.Node, t reflect.Type, path string) error {
+	if val.Kind == yaml.AliasNode {
+		val = val.Alias
+	}
+	if val.Kind != yaml.SequenceNode {
+		return checkNode(val, t, path)
+	}
+	var errs []error
+	for _, m := range val.Content {
+		errs = append(errs, checkNode(m, t, path))
+	}
+	return errors.Join(errs...)
 }
 
 func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {

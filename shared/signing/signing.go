@@ -145,14 +145,15 @@ func Sign(s Scheme, msgID string, ts time.Time, body []byte, keys [][]byte) http
 	return h
 }
 
-// Verify checks that h signs body under scheme s with one of keys. When the scheme has a timestamp header,
+// Verify checks that h signs body under scheme s with one of keys. The signatures are the space-separated
+// values of the signature header (several header lines are read as one list). When the scheme has a timestamp header,
 // the timestamp must be within tolerance of now in either direction (tolerance <= 0 means DefaultTolerance).
 // The message id, when signed, comes from the webhook-id header. Signatures are compared in constant time.
 func Verify(s Scheme, h http.Header, body []byte, keys [][]byte, tolerance time.Duration, now time.Time) error {
 	if len(keys) == 0 {
 		return ErrNoKeys
 	}
-	sigs := strings.Fields(h.Get(s.Header))
+	sigs := strings.Fields(strings.Join(h.Values(s.Header), " "))
 	if len(sigs) == 0 {
 		return ErrNoSignature
 	}

@@ -333,3 +333,15 @@ func FuzzSignVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestVerify_SeveralHeaderLines(t *testing.T) {
+	t.Parallel()
+
+	ts := time.Unix(1700000000, 0)
+	h := signing.Sign(signing.Standard, "msg_1", ts, []byte("b"), [][]byte{[]byte("k")})
+	h.Set(signing.IDHeader, "msg_1")
+	sig := h.Get(signing.SignatureHeader)
+	h.Set(signing.SignatureHeader, "v1,AAAA")
+	h.Add(signing.SignatureHeader, sig)
+	require.NoError(t, signing.Verify(signing.Standard, h, []byte("b"), [][]byte{[]byte("k")}, 0, ts))
+}
