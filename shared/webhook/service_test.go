@@ -1,0 +1,600 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/egress"
+	"github.com/outhook/outhook/shared/envsecret"
+	"github.com/outhook/outhook/shared/queue"
+	"github.com/outhook/outhook/shared/retry"
+	"github.com/outhook/outhook/shared/signing"
+	"github.com/outhook/outhook/shared/sqlite"
+)
+
+// namedSecret is the value of the named secret the tests sign with; TestMain puts it in the environment,
+// where envsecret (the local server's named-secret source) reads it.
+const (
+	namedSecretName  = "WEBHOOK_SERVICE_TEST_SECRET"
+	namedSecretValue = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+)
+
+func TestMain(m *testing.M) {
+	os.Setenv(namedSecretName, namedSecretValue)
+	os.Exit(m.Run())
+}
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.now) {
+		c.now = t
+	}
+}
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
+
+// faultyQueue is the real SQLite queue with an injectable outage, a record of the delays asked for, and
+// delays not applied (the test clock, not the wall clock, decides when an attempt is due).
+type faultyQueue struct {
+	queue.Queue
+	fail   atomic.Int32 // fail this many next Sends
+	mu     sync.Mutex
+	delays []time.Duration
+}
+
+func (q *faultyQueue) Send(ctx context.Context, msgs ...queue.Message) error {
+	if q.fail.Load() > 0 {
+		q.fail.Add(-1)
+		return errors.New("injected queue outage")
+	}
+	q.mu.Lock()
+	for i := range msgs {
+		q.delays = append(q.delays, msgs[i].Delay)
+		msgs[i].Delay = 0
+	}
+	q.mu.Unlock()
+	return q.Queue.Send(ctx, msgs...)
+}
+
+func (q *faultyQueue) MaxDelay() time.Duration { return 900 * time.Second }
+
+func (q *faultyQueue) lastDelay() time.Duration {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.delays[len(q.delays)-1]
+}
+
+// receiver is a real HTTP receiver whose answers the test scripts.
+type receiver struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	reqs    []*http.Request
+	bodies  [][]byte
+	answers []int // status per request; 200 after the script ends
+	header  http.Header
+}
+
+func newReceiver(t *testing.T, answers ...int) *receiver {
+	r := &receiver{answers: answers, header: http.Header{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		n := len(r.reqs)
+		r.reqs = append(r.reqs, req)
+		r.bodies = append(r.bodies, body)
+		status := http.StatusOK
+		if n < len(r.answers) {
+			status = r.answers[n]
+		}
+		for k, v := range r.header {
+			w.Header()[k] = v
+		}
+		r.mu.Unlock()
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "answer %d", n+1)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.reqs) }
+func (r *receiver) request(i int) (*http.Request, []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reqs[i], r.bodies[i]
+}
+
+type bundle struct {
+	svc   *Service
+	clock *clock
+	queue *faultyQueue
+	db    *sqlite.DB
+	logs  *bytes.Buffer
+	cfg   *config.Config
+}
+
+var start = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func setup(t *testing.T, sets ...config.Set) *bundle {
+	t.Helper()
+	cfg := &config.Config{Sets: sets}
+	require.NoError(t, cfg.Validate())
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "outhook.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	b := &bundle{clock: &clock{now: start}, queue: &faultyQueue{Queue: db.Queue()}, db: db, logs: &bytes.Buffer{}, cfg: cfg}
+	b.svc, err = New(Options{
+		Config: cfg, Store: db.Store(), Queue: b.queue, Named: envsecret.Env{}, Users: db.UserSecrets(),
+		HTTP: egress.New(), Now: b.clock.Now, Rand: rand.Reader, Jitter: func() float64 { return 0.5 },
+		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: b.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})), CursorKey: []byte("test cursor key"),
+	})
+	require.NoError(t, err)
+	return b
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// pump processes queued messages until the queue is empty, moving the test clock to each message's due
+// time. It returns how many messages were processed.
+func (b *bundle) pump(t *testing.T) int {
+	t.Helper()
+	ctx := context.Background()
+	n := 0
+	for {
+		msgs, err := b.queue.Receive(ctx, 10, time.Minute)
+		require.NoError(t, err)
+		if len(msgs) == 0 {
+			return n
+		}
+		for _, m := range msgs {
+			var j job
+			require.NoError(t, json.Unmarshal(m.Body, &j))
+			b.clock.Set(j.DueAt)
+			if err := b.svc.Process(ctx, m.Body); err != nil {
+				require.NoError(t, b.queue.ChangeVisibility(ctx, m.Receipt, 0))
+				t.Logf("process: %v (message released)", err)
+				continue
+			}
+			require.NoError(t, b.queue.Delete(ctx, m.Receipt))
+			n++
+		}
+	}
+}
+
+func endpoint(name string, r *receiver, mods ...func(*config.Endpoint)) config.Endpoint {
+	ep := config.Endpoint{Name: name, URL: r.srv.URL + "/" + name, AllowPrivateNetwork: true,
+		Retry: &config.Retry{Attempts: 3, Backoff: "exponential", InitialDelaySeconds: 10, MaxDelaySeconds: 60}}
+	for _, m := range mods {
+		m(&ep)
+	}
+	return ep
+}
+
+func signedHex(ep *config.Endpoint) {
+	ep.Signing = &config.Signing{Header: "x-sig", TimestampHeader: "x-ts", SignedPayload: "timestamp.rawBody", Encoding: "hex", Secret: namedSecretName}
+}
+
+func send(t *testing.T, b *bundle, set string, req SendRequest) SendResult {
+	t.Helper()
+	res, err := b.svc.Send(context.Background(), set, req)
+	require.NoError(t, err)
+	return res
+}
+
+func TestService_SendFansOutAndSigns(t *testing.T) {
+	t.Parallel()
+	crm, warehouse := newReceiver(t), newReceiver(t)
+	b := setup(t, config.Set{Name: "billing-events", Endpoints: []config.Endpoint{endpoint("crm", crm, signedHex), endpoint("warehouse", warehouse)}})
+
+	res := send(t, b, "billing-events", SendRequest{Type: "invoice.paid", Payload: json.RawMessage(`{"invoiceId": "inv_1"}`)})
+	require.True(t, validID(eventPrefix, res.EventID))
+	require.Len(t, res.Deliveries, 2)
+	for i, name := range []string{"crm", "warehouse"} {
+		require.Equal(t, name, res.Deliveries[i].Endpoint)
+		require.Equal(t, StatusQueued, res.Deliveries[i].Status)
+		require.True(t, validID(attemptPrefix, res.Deliveries[i].AttemptID))
+	}
+	require.Equal(t, 2, b.pump(t))
+	require.Equal(t, 1, crm.count())
+	require.Equal(t, 1, warehouse.count())
+
+	req, body := crm.request(0)
+	require.Equal(t, res.EventID, req.Header.Get("webhook-id"))
+	require.Equal(t, "application/json", req.Header.Get("Content-Type"))
+	var delivered struct {
+		ID, Type, Timestamp string
+		Data                map[string]string
+	}
+	require.NoError(t, json.Unmarshal(body, &delivered))
+	require.Equal(t, res.EventID, delivered.ID)
+	require.Equal(t, "invoice.paid", delivered.Type)
+	require.Equal(t, "inv_1", delivered.Data["invoiceId"])
+	key, err := signing.Key(namedSecretValue)
+	require.NoError(t, err)
+	scheme := signing.SchemeFor(b.cfg.Sets[0].Endpoints[0].Signing)
+	require.NoError(t, signing.Verify(scheme, req.Header, body, [][]byte{key}, time.Minute, start))
+
+	wreq, wbody := warehouse.request(0)
+	require.Equal(t, body, wbody, "every endpoint gets the same bytes")
+	require.Empty(t, wreq.Header.Get("x-sig"))
+	require.Empty(t, wreq.Header.Get("webhook-signature"), "an endpoint without a secret and a send without a user is unsigned")
+
+	ev, err := b.svc.GetEvent(context.Background(), "billing-events", res.EventID)
+	require.NoError(t, err)
+	require.Equal(t, StatusDelivered, ev.Status)
+	require.Equal(t, StatusDelivered, ev.Deliveries[0].Status)
+	require.Len(t, ev.Deliveries[0].Attempts, 1)
+	a := ev.Deliveries[0].Attempts[0]
+	require.Equal(t, res.Deliveries[0].AttemptID, a.ID)
+	require.Equal(t, 200, a.ResponseStatus)
+	require.Equal(t, "answer 1", a.ResponseBody)
+	require.NotEmpty(t, a.RequestHeaders["x-sig"])
+	require.NotContains(t, b.logs.String(), namedSecretValue)
+}
+
+func TestService_RetriesWithBackoffThenDelivers(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t, 500, 502)
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r)}})
+	res := send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`1`)})
+	require.Equal(t, 3, b.pump(t))
+	require.Equal(t, 3, r.count())
+
+	ev, err := b.svc.GetEvent(context.Background(), "s", res.EventID)
+	require.NoError(t, err)
+	d := ev.Deliveries[0]
+	require.Equal(t, StatusDelivered, d.Status)
+	require.Equal(t, []int{500, 502, 200}, statuses(d))
+	policy := retry.FromConfig(*b.cfg.Sets[0].Endpoints[0].Retry)
+	for i := 1; i < 3; i++ {
+		want, ok := policy.Delay(i, 0, func() float64 { return 0.5 })
+		require.True(t, ok)
+		prev := d.Attempts[i-1]
+		gap := d.Attempts[i].StartedAt.Sub(prev.StartedAt.Add(time.Duration(prev.DurationMs) * time.Millisecond))
+		require.InDelta(t, want.Seconds(), gap.Seconds(), 0.002, "delay before attempt %d", i+1)
+	}
+	for i, a := range d.Attempts {
+		require.Equal(t, i+1, a.Number)
+		require.Equal(t, res.EventID, a.RequestHeaders["webhook-id"])
+	}
+}
+
+func TestService_FailsAfterLastAttempt(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t, 500, 500, 500, 500)
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r)}})
+	res := send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
+	b.pump(t)
+	require.Equal(t, 3, r.count(), "attempts counts the first one")
+	ev, err := b.svc.GetEvent(context.Background(), "s", res.EventID)
+	require.NoError(t, err)
+	require.Equal(t, StatusFailed, ev.Status)
+	require.Equal(t, StatusFailed, ev.Deliveries[0].Status)
+	require.Nil(t, ev.Deliveries[0].NextAttemptAt)
+
+	// Resend starts a new round with a fresh budget: the receiver now answers 200 on its 4th request.
+	rs, err := b.svc.Resend(context.Background(), "s", res.EventID, "")
+	require.NoError(t, err)
+	require.Len(t, rs.Deliveries, 1)
+	b.pump(t)
+	ev, err = b.svc.GetEvent(context.Background(), "s", res.EventID)
+	require.NoError(t, err)
+	require.Equal(t, StatusDelivered, ev.Status)
+	require.Equal(t, []int{500, 500, 500, 500, 200}, statuses(ev.Deliveries[0]))
+	require.Equal(t, rs.Deliveries[0].AttemptID, ev.Deliveries[0].Attempts[3].ID)
+
+	_, err = b.svc.Resend(context.Background(), "s", res.EventID, "")
+	requireCode(t, err, ErrConflict, "nothing_to_resend")
+	_, err = b.svc.Resend(context.Background(), "s", res.EventID, "nope")
+	requireCode(t, err, ErrInvalid, "unknown_endpoint")
+}
+
+func TestService_HonoursRetryAfterAndHops(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t, 503)
+	r.header.Set("Retry-After", "45")
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r, func(ep *config.Endpoint) {
+		ep.Retry = &config.Retry{Attempts: 2, Backoff: "fixed", InitialDelaySeconds: 1, MaxDelaySeconds: 3000}
+	})}})
+	send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
+	msgs, err := b.queue.Receive(context.Background(), 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	require.NoError(t, b.svc.Process(context.Background(), msgs[0].Body))
+	require.Equal(t, 45*time.Second, b.queue.lastDelay().Round(time.Second), "Retry-After replaces the shorter fixed delay")
+
+	// A job due in 2000 s is longer than the queue's 900 s maximum: it hops without attempting.
+	far := job{Set: "s", EventID: "whevt_00000000000000000000000000", Endpoint: "e", Attempt: 1, AttemptID: "whatt_00000000000000000000000000", Round: 1, DueAt: b.clock.Now().Add(2000 * time.Second)}
+	body, err := json.Marshal(far)
+	require.NoError(t, err)
+	require.NoError(t, b.svc.Process(context.Background(), body))
+	require.Equal(t, 900*time.Second, b.queue.lastDelay())
+	require.Equal(t, 1, r.count())
+}
+
+func TestService_IdempotentSend(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r)}})
+	req := SendRequest{Type: "t", Payload: json.RawMessage(`{"a": 1}`), IdempotencyKey: "key-1"}
+	first := send(t, b, "s", req)
+	again := send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{ "a":1 }`), IdempotencyKey: "key-1"})
+	require.Equal(t, first.EventID, again.EventID)
+	require.Equal(t, first.Deliveries, again.Deliveries)
+	require.True(t, again.Replayed)
+	require.False(t, first.Replayed)
+
+	_, err := b.svc.Send(context.Background(), "s", SendRequest{Type: "t", Payload: json.RawMessage(`{"a": 2}`), IdempotencyKey: "key-1"})
+	requireCode(t, err, ErrConflict, "idempotency_key_reused")
+	b.pump(t)
+	require.GreaterOrEqual(t, r.count(), 1)
+	require.LessOrEqual(t, r.count(), 2, "a replay before the first attempt may queue a duplicate, deduplicated by the attempt write")
+	list, err := b.svc.ListEvents(context.Background(), "s", ListQuery{})
+	require.NoError(t, err)
+	require.Len(t, list.Events, 1)
+}
+
+func TestService_SendSurvivesQueueOutageBetweenWrites(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("a", r), endpoint("b", r)}})
+	req := SendRequest{Type: "t", Payload: json.RawMessage(`{}`), IdempotencyKey: "k"}
+	b.queue.fail.Store(1)
+	_, err := b.svc.Send(context.Background(), "s", req)
+	require.Error(t, err, "no 2xx when the queue write failed")
+	var apiErr *Error
+	require.False(t, errors.As(err, &apiErr), "an outage is a server error, not a client one")
+	require.Equal(t, 0, b.pump(t), "nothing was queued")
+
+	res := send(t, b, "s", req) // the client's retry with the same key
+	require.True(t, res.Replayed)
+	require.Equal(t, 2, b.pump(t))
+	require.Equal(t, 2, r.count())
+	ev, err := b.svc.GetEvent(context.Background(), "s", res.EventID)
+	require.NoError(t, err)
+	require.Equal(t, StatusDelivered, ev.Status)
+}
+
+func TestService_ProcessRecoversFromCrashBeforeNextEnqueue(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t, 500)
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r)}})
+	res := send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
+	ctx := context.Background()
+	msgs, err := b.queue.Receive(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+
+	b.queue.fail.Store(1) // the attempt is recorded, then queueing its successor fails
+	require.Error(t, b.svc.Process(ctx, msgs[0].Body))
+	require.Equal(t, 1, r.count())
+	// The message was not acknowledged: it comes back, and only the successor is queued.
+	require.NoError(t, b.svc.Process(ctx, msgs[0].Body))
+	require.Equal(t, 1, r.count(), "the recorded attempt is not made again")
+	require.NoError(t, b.queue.Delete(ctx, msgs[0].Receipt))
+	// A duplicate of the message also changes nothing.
+	require.NoError(t, b.svc.Process(ctx, msgs[0].Body))
+	b.pump(t)
+	ev, err := b.svc.GetEvent(ctx, "s", res.EventID)
+	require.NoError(t, err)
+	require.Equal(t, StatusDelivered, ev.Status)
+	require.Equal(t, []int{500, 200}, statuses(ev.Deliveries[0]))
+}
+
+func TestService_UserSecretsSignAndRotate(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	b := setup(t, config.Set{Name: "customer-events", RotationWindowSeconds: 3600, Endpoints: []config.Endpoint{endpoint("customer", r)}})
+	ctx := context.Background()
+
+	first, err := b.svc.UserSecret(ctx, "customer-events", "user_123")
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(first.Current.Value, "whcms_"))
+	key, err := signing.Key(first.Current.Value)
+	require.NoError(t, err)
+	require.Len(t, key, 32)
+	require.Nil(t, first.Previous)
+	same, err := b.svc.UserSecret(ctx, "customer-events", "user_123")
+	require.NoError(t, err)
+	require.Equal(t, first, same)
+	other, err := b.svc.UserSecret(ctx, "customer-events", "user_456")
+	require.NoError(t, err)
+	require.NotEqual(t, first.Current.Value, other.Current.Value)
+
+	std := signing.SchemeFor(nil)
+	verifyWith := func(i int, secrets ...string) error {
+		req, body := r.request(i)
+		var keys [][]byte
+		for _, s := range secrets {
+			k, err := signing.Key(s)
+			require.NoError(t, err)
+			keys = append(keys, k)
+		}
+		return signing.Verify(std, req.Header, body, keys, 5*time.Minute, b.clock.Now())
+	}
+	send(t, b, "customer-events", SendRequest{Type: "customer.updated", Payload: json.RawMessage(`{}`), UserID: "user_123"})
+	b.pump(t)
+	require.NoError(t, verifyWith(0, first.Current.Value))
+	require.Error(t, verifyWith(0, other.Current.Value))
+
+	b.clock.Add(10 * time.Second)
+	rotated, err := b.svc.RotateUserSecret(ctx, "customer-events", "user_123")
+	require.NoError(t, err)
+	require.NotEqual(t, first.Current.Value, rotated.Current.Value)
+	require.NotNil(t, rotated.Previous)
+	require.Equal(t, first.Current.Value, rotated.Previous.Value)
+	require.Equal(t, rotated.Current.CreatedAt.Add(time.Hour), *rotated.Previous.ExpiresAt)
+
+	send(t, b, "customer-events", SendRequest{Type: "customer.updated", Payload: json.RawMessage(`{}`), UserID: "user_123"})
+	b.pump(t)
+	req, _ := r.request(1)
+	require.Len(t, strings.Fields(req.Header.Get("webhook-signature")), 2, "both signatures during the window")
+	require.NoError(t, verifyWith(1, first.Current.Value))
+	require.NoError(t, verifyWith(1, rotated.Current.Value))
+
+	b.clock.Add(time.Hour)
+	send(t, b, "customer-events", SendRequest{Type: "customer.updated", Payload: json.RawMessage(`{}`), UserID: "user_123"})
+	b.pump(t)
+	req, _ = r.request(2)
+	require.Len(t, strings.Fields(req.Header.Get("webhook-signature")), 1, "only the new one after the window")
+	require.NoError(t, verifyWith(2, rotated.Current.Value))
+	require.Error(t, verifyWith(2, first.Current.Value))
+	after, err := b.svc.UserSecret(ctx, "customer-events", "user_123")
+	require.NoError(t, err)
+	require.Nil(t, after.Previous)
+
+	logs := b.logs.String()
+	for _, v := range []string{first.Current.Value, rotated.Current.Value, other.Current.Value} {
+		require.NotContains(t, logs, v)
+	}
+	_, err = b.svc.UserSecret(ctx, "customer-events", "bad/user")
+	requireCode(t, err, ErrInvalid, "invalid_user_id")
+}
+
+func TestService_RefusesPrivateAddressUnlessAllowed(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r, func(ep *config.Endpoint) {
+		ep.AllowPrivateNetwork = false
+		ep.Retry = &config.Retry{Attempts: 1}
+	})}})
+	res := send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
+	b.pump(t)
+	require.Equal(t, 0, r.count())
+	ev, err := b.svc.GetEvent(context.Background(), "s", res.EventID)
+	require.NoError(t, err)
+	require.Equal(t, StatusFailed, ev.Status)
+	require.Contains(t, ev.Deliveries[0].Attempts[0].Error, "private address")
+}
+
+func TestService_ListPagesNewestFirst(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	b := setup(t, config.Set{Name: "a", Endpoints: []config.Endpoint{endpoint("e", r)}}, config.Set{Name: "b", Endpoints: []config.Endpoint{endpoint("e", r)}})
+	ctx := context.Background()
+	var ids []string
+	for i := range 5 {
+		b.clock.Add(time.Millisecond)
+		ids = append(ids, send(t, b, "a", SendRequest{Type: fmt.Sprintf("t%d", i), Payload: json.RawMessage(`{}`)}).EventID)
+	}
+	send(t, b, "b", SendRequest{Type: "other", Payload: json.RawMessage(`{}`)})
+
+	var got []string
+	cursor := ""
+	for {
+		page, err := b.svc.ListEvents(ctx, "a", ListQuery{Direction: "outbound", Limit: 2, Cursor: cursor})
+		require.NoError(t, err)
+		for _, e := range page.Events {
+			got = append(got, e.ID)
+			require.Equal(t, StatusPending, e.Status)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+		_, err = b.svc.ListEvents(ctx, "b", ListQuery{Cursor: cursor})
+		requireCode(t, err, ErrInvalid, "invalid_cursor")
+	}
+	require.Equal(t, []string{ids[4], ids[3], ids[2], ids[1], ids[0]}, got)
+
+	for _, c := range []string{"garbage", cursor + "x", "e30.AAAAAAAAAAAAAAAAAAAAAA"} {
+		_, err := b.svc.ListEvents(ctx, "a", ListQuery{Cursor: c})
+		requireCode(t, err, ErrInvalid, "invalid_cursor")
+	}
+	page, err := b.svc.ListEvents(ctx, "a", ListQuery{Limit: 1})
+	require.NoError(t, err)
+	b.clock.Add(25 * time.Hour)
+	_, err = b.svc.ListEvents(ctx, "a", ListQuery{Cursor: page.NextCursor})
+	requireCode(t, err, ErrInvalid, "stale_cursor")
+	for _, q := range []ListQuery{{Limit: -1}, {Limit: 101}} {
+		_, err = b.svc.ListEvents(ctx, "a", q)
+		requireCode(t, err, ErrInvalid, "invalid_limit")
+	}
+	_, err = b.svc.ListEvents(ctx, "a", ListQuery{Direction: "inbound"})
+	requireCode(t, err, ErrInvalid, "invalid_direction")
+	_, err = b.svc.GetEvent(ctx, "b", ids[0])
+	requireCode(t, err, ErrNotFound, "event_not_found")
+}
+
+func TestService_RejectsBadInputAndStoresNothing(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r)}})
+	big := json.RawMessage(`"` + strings.Repeat("x", MaxPayloadBytes) + `"`)
+	cases := []struct {
+		set  string
+		req  SendRequest
+		kind error
+		code string
+	}{
+		{"nope", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)}, ErrNotFound, "unknown_set"},
+		{"s", SendRequest{Payload: json.RawMessage(`{}`)}, ErrInvalid, "missing_type"},
+		{"s", SendRequest{Type: "t"}, ErrInvalid, "missing_payload"},
+		{"s", SendRequest{Type: "t", Payload: json.RawMessage(`{`)}, ErrInvalid, "invalid_payload"},
+		{"s", SendRequest{Type: "t", Payload: big}, ErrTooLarge, "payload_too_large"},
+		{"s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), UserID: "a b"}, ErrInvalid, "invalid_user_id"},
+		{"s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), UserID: strings.Repeat("u", 129)}, ErrInvalid, "invalid_user_id"},
+		{"s", SendRequest{Type: strings.Repeat("t", 257), Payload: json.RawMessage(`{}`)}, ErrInvalid, "invalid_type"},
+		{"s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), IdempotencyKey: strings.Repeat("k", 256)}, ErrInvalid, "invalid_idempotency_key"},
+	}
+	for _, c := range cases {
+		_, err := b.svc.Send(context.Background(), c.set, c.req)
+		requireCode(t, err, c.kind, c.code)
+	}
+	list, err := b.svc.ListEvents(context.Background(), "s", ListQuery{})
+	require.NoError(t, err)
+	require.Empty(t, list.Events)
+	require.Equal(t, 0, b.pump(t))
+	_, err = b.svc.GetEvent(context.Background(), "s", "whevt_nope")
+	requireCode(t, err, ErrNotFound, "event_not_found")
+}
+
+func statuses(d Delivery) []int {
+	var out []int
+	for _, a := range d.Attempts {
+		out = append(out, a.ResponseStatus)
+	}
+	return out
+}
+
+func requireCode(t *testing.T, err error, kind error, code string) {
+	t.Helper()
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	require.ErrorIs(t, err, kind)
+	require.Equal(t, code, e.Code, e.Message)
+}
