@@ -3,6 +3,7 @@ package egress_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -154,4 +155,29 @@ func TestClient_Do_ReusesConnections(t *testing.T) {
 	}
 	require.EqualValues(t, 20, r.hits.Load())
 	require.EqualValues(t, 1, conns.Load())
+}
+
+// BenchmarkClient_Do measures concurrent POSTs to one local receiver, the shape of a delivery burst.
+func BenchmarkClient_Do(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(ok))
+	defer srv.Close()
+	c := egress.New()
+	body := strings.Repeat("x", 512)
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			resp, err := c.Do(req, true)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
 }

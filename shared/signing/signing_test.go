@@ -345,3 +345,25 @@ func TestVerify_SeveralHeaderLines(t *testing.T) {
 	h.Add(signing.SignatureHeader, sig)
 	require.NoError(t, signing.Verify(signing.Standard, h, []byte("b"), [][]byte{[]byte("k")}, 0, ts))
 }
+
+func BenchmarkSign(b *testing.B) {
+	body := []byte(strings.Repeat(`{"invoiceId":"inv_42","amount":1999}`, 30)) // ~1 KiB
+	keys := [][]byte{[]byte("current-key-32-bytes-long-------"), []byte("previous-key-32-bytes-long------")}
+	ts := time.Unix(1700000000, 0)
+	for b.Loop() {
+		signing.Sign(signing.Standard, "whevt_1", ts, body, keys)
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	body := []byte(strings.Repeat(`{"invoiceId":"inv_42","amount":1999}`, 30))
+	key := []byte("current-key-32-bytes-long-------")
+	ts := time.Unix(1700000000, 0)
+	h := signing.Sign(signing.Standard, "whevt_1", ts, body, [][]byte{key})
+	h.Set(signing.IDHeader, "whevt_1")
+	for b.Loop() {
+		if err := signing.Verify(signing.Standard, h, body, [][]byte{key}, 0, ts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
