@@ -62,5 +62,10 @@ const (
 	DefaultMaxDelaySeconds       = 3600
 )
 
-// Timeout is the endpoint's POST timeout.
-func (e Endpoint) Timeout() time.Duration { return time.Duration(e.TimeoutSeconds) * time.Second }
+// Timeout is the endpoint's POST timeout (the default 15 s when the field is 0).
+func (e Endpoint) Timeout() time.Duration {
+	if e.TimeoutSeconds == 0 {
+		return DefaultTimeoutSeconds * time.Second
+	}
+	return time.Duration(e.TimeoutSeconds) * time.Second
+}

@@ -395,6 +395,8 @@ func TestSet_Durations_ZeroMeansDefault(t *testing.T) {
 	var s config.Set
 	require.Equal(t, 24*time.Hour, s.RotationWindow())
 	require.Equal(t, 30*24*time.Hour, s.Retention())
+	var e config.Endpoint
+	require.Equal(t, 15*time.Second, e.Timeout())
 }
 
 func TestSet_Endpoint_PointsIntoSet(t *testing.T) {
