@@ -1,0 +1,459 @@
+// Package storetest is the conformance suite of the event-log port (package store). Every adapter runs it:
+//
+//	func TestStore(t *testing.T) { storetest.Run(t, func(t *testing.T) store.Store { return newAdapter(t) }) }
+//
+// The suite uses fresh set names and ids in every subtest, so newStore may hand out one shared store (a
+// DynamoDB table, say) as well as a fresh one per call. Times are built truncated to the millisecond in UTC,
+// the precision every adapter keeps.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/shared/store"
+)
+
+// Run runs the whole suite against the stores made by newStore.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"CreateEvent_RoundTrip", testCreateEventRoundTrip},
+		{"CreateEvent_LargePayload", testCreateEventLargePayload},
+		{"CreateEvent_WithoutIdempotencyKey", testCreateEventWithoutKey},
+		{"CreateEvent_Duplicate", testCreateEventDuplicate},
+		{"CreateEvent_DuplicateRace", testCreateEventDuplicateRace},
+		{"GetEvent_NotFound", testGetEventNotFound},
+		{"PutAttempt_RoundTrip", testPutAttemptRoundTrip},
+		{"PutAttempt_Conflict", testPutAttemptConflict},
+		{"PutAttempt_ConflictRace", testPutAttemptConflictRace},
+		{"PutAttempt_Order", testPutAttemptOrder},
+		{"ListEvents_Pagination", testListEventsPagination},
+		{"ListEvents_Empty", testListEventsEmpty},
+		{"ListEvents_IncludesAttempts", testListEventsIncludesAttempts},
+		{"ListEvents_InvalidCursor", testListEventsInvalidCursor},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newStore(t))
+		})
+	}
+}
+
+// idCounter makes ids unique across subtests and, with its random start, across runs sharing one backend.
+var idCounter atomic.Int64
+
+func init() {
+	n, err := rand.Int(rand.Reader, big.NewInt(1e12))
+	if err != nil {
+		panic(fmt.Sprintf("storetest: seed id counter: %v", err))
+	}
+	idCounter.Store(n.Int64())
+}
+
+// newID makes a time-sortable id shaped like the domain's (prefix + 26 characters of [0-9A-Z]): 13 digits of
+// Unix milliseconds, then 13 digits of a process-wide counter. Ids made one after the other sort in order.
+func newID(prefix string) string {
+	return fmt.Sprintf("%s%013d%013d", prefix, time.Now().UnixMilli(), idCounter.Add(1)%1e13)
+}
+
+// newSet returns a set name no other subtest or run uses.
+func newSet(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return "set-" + hex.EncodeToString(b)
+}
+
+// now is the current time as adapters keep it: UTC, whole milliseconds.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// newEvent builds an event of set with every field filled and two deliveries, listed in an order that is
+// not alphabetical so that the suite can tell delivery order from name order.
+func newEvent(set string) store.Event {
+	created := now()
+	id := newID("whevt_")
+	return store.Event{
+		ID:      id,
+		Set:     set,
+		Type:    "invoice.paid",
+		Payload: json.RawMessage(`{"invoiceId":"inv_1","amount":1250,"note":"caf\u00e9 \u2603 \"quoted\" \\ 😀"}`),
+		UserID:  "user_" + id[len(id)-6:],
+		Deliveries: []store.Delivery{
+			{Endpoint: "warehouse", URL: "https://warehouse.example.com/events", FirstAttemptID: newID("whatt_")},
+			{Endpoint: "crm", URL: "https://crm.example.com/hooks?x=1&y=2", FirstAttemptID: newID("whatt_")},
+		},
+		CreatedAt: created,
+		ExpiresAt: created.Add(30 * 24 * time.Hour),
+	}
+}
+
+// newAttempt builds attempt number n of ev's delivery to endpoint with every field filled.
+func newAttempt(ev store.Event, endpoint string, n int) store.Attempt {
+	started := now()
+	return store.Attempt{
+		EventID:  ev.ID,
+		Endpoint: endpoint,
+		ID:       newID("whatt_"),
+		Number:   n,
+
+		StartedAt: started,
+		Duration:  1234 * time.Millisecond,
+		RequestHeaders: map[string]string{
+			"content-type":      "application/json",
+			"webhook-id":        ev.ID,
+			"webhook-timestamp": "1767225600",
+			"webhook-signature": "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4= v1,Dx3l8tXyGbsmwczc4KhhrWWqwGfFC0mfZWBNFxP6R9A=",
+		},
+		ResponseStatus: 503,
+		ResponseBody:   "upstream unavailable\n<html>é</html>",
+		Error:          "",
+
+		Outcome:       store.OutcomeRetrying,
+		NextAttemptAt: started.Add(30 * time.Second),
+		NextAttemptID: newID("whatt_"),
+	}
+}
+
+// normalize puts the times of r in UTC so that records compare with require.Equal whatever location the
+// adapter returns them in.
+func normalize(r store.Record) store.Record {
+	r.Event = normalizeEvent(r.Event)
+	for i := range r.Attempts {
+		a := &r.Attempts[i]
+		a.StartedAt = a.StartedAt.UTC()
+		a.NextAttemptAt = a.NextAttemptAt.UTC()
+	}
+	return r
+}
+
+func normalizeEvent(ev store.Event) store.Event {
+	ev.CreatedAt = ev.CreatedAt.UTC()
+	ev.ExpiresAt = ev.ExpiresAt.UTC()
+	return ev
+}
+
+func mustCreate(t *testing.T, s store.Store, ev store.Event) {
+	t.Helper()
+	got, err := s.CreateEvent(context.Background(), ev)
+	require.NoError(t, err, "create event %s", ev.ID)
+	require.Equal(t, ev, normalizeEvent(got), "CreateEvent returns the stored event")
+}
+
+func mustGet(t *testing.T, s store.Store, set, id string) store.Record {
+	t.Helper()
+	rec, err := s.GetEvent(context.Background(), set, id)
+	require.NoError(t, err, "get event %s", id)
+	return normalize(rec)
+}
+
+func testCreateEventRoundTrip(t *testing.T, s store.Store) {
+	ev := newEvent(newSet(t))
+	ev.IdempotencyKey = "key-" + ev.ID
+	ev.RequestHash = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	mustCreate(t, s, ev)
+
+	rec := mustGet(t, s, ev.Set, ev.ID)
+	require.Equal(t, ev, rec.Event)
+	require.Empty(t, rec.Attempts)
+}
+
+func testCreateEventLargePayload(t *testing.T, s store.Store) {
+	ev := newEvent(newSet(t))
+	filler := bytes.Repeat([]byte("0123456789abcdef"), 256*1024/16)
+	payload := append(append([]byte(`{"blob":"`), filler[:256*1024-11]...), `"}`...)
+	require.Len(t, payload, 256*1024)
+	ev.Payload = payload
+	mustCreate(t, s, ev)
+
+	rec := mustGet(t, s, ev.Set, ev.ID)
+	require.True(t, bytes.Equal(payload, rec.Event.Payload), "payload of %d bytes round-trips", len(payload))
+}
+
+func testCreateEventWithoutKey(t *testing.T, s store.Store) {
+	set := newSet(t)
+	first, second := newEvent(set), newEvent(set)
+	mustCreate(t, s, first)
+	mustCreate(t, s, second)
+	require.Equal(t, second, mustGet(t, s, set, second.ID).Event)
+}
+
+func testCreateEventDuplicate(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	set := newSet(t)
+	first := newEvent(set)
+	first.IdempotencyKey = "order-42"
+	first.RequestHash = "hash-a"
+	mustCreate(t, s, first)
+
+	second := newEvent(set)
+	second.IdempotencyKey = first.IdempotencyKey
+	second.RequestHash = "hash-b"
+	got, err := s.CreateEvent(ctx, second)
+	require.ErrorIs(t, err, store.ErrDuplicate)
+	require.Equal(t, first, normalizeEvent(got), "the first event is returned")
+
+	_, err = s.GetEvent(ctx, set, second.ID)
+	require.ErrorIs(t, err, store.ErrNotFound, "the duplicate is not stored")
+
+	other := newEvent(newSet(t))
+	other.IdempotencyKey = first.IdempotencyKey
+	mustCreate(t, s, other) // the same key in another set is independent
+	require.Equal(t, other, mustGet(t, s, other.Set, other.ID).Event)
+}
+
+func testCreateEventDuplicateRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	set := newSet(t)
+	const racers = 10
+	events := make([]store.Event, racers)
+	for i := range events {
+		events[i] = newEvent(set)
+		events[i].IdempotencyKey = "race"
+	}
+	results := make([]store.Event, racers)
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := range events {
+		wg.Go(func() { results[i], errs[i] = s.CreateEvent(ctx, events[i]) })
+	}
+	wg.Wait()
+
+	winner := -1
+	for i, err := range errs {
+		if err == nil {
+			require.Equal(t, -1, winner, "only one CreateEvent wins")
+			winner = i
+			continue
+		}
+		require.ErrorIs(t, err, store.ErrDuplicate, "racer %d", i)
+	}
+	require.NotEqual(t, -1, winner, "one CreateEvent wins")
+	for i := range results {
+		require.Equal(t, events[winner], normalizeEvent(results[i]), "racer %d sees the winner", i)
+	}
+	for i, ev := range events {
+		_, err := s.GetEvent(ctx, set, ev.ID)
+		if i == winner {
+			require.NoError(t, err)
+		} else {
+			require.ErrorIs(t, err, store.ErrNotFound, "loser %d is not stored", i)
+		}
+	}
+}
+
+func testGetEventNotFound(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ev := newEvent(newSet(t))
+	mustCreate(t, s, ev)
+
+	_, err := s.GetEvent(ctx, ev.Set, newID("whevt_"))
+	require.ErrorIs(t, err, store.ErrNotFound, "unknown id")
+	_, err = s.GetEvent(ctx, newSet(t), ev.ID)
+	require.ErrorIs(t, err, store.ErrNotFound, "id of another set")
+}
+
+func testPutAttemptRoundTrip(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ev := newEvent(newSet(t))
+	mustCreate(t, s, ev)
+
+	retrying := newAttempt(ev, "crm", 1)
+	require.NoError(t, s.PutAttempt(ctx, retrying))
+	rec := mustGet(t, s, ev.Set, ev.ID)
+	require.Equal(t, []store.Attempt{retrying}, rec.Attempts, "an attempt is read right after it is put")
+
+	failed := newAttempt(ev, "crm", 2)
+	failed.ResponseStatus = 0
+	failed.ResponseBody = ""
+	failed.Error = "dial tcp 203.0.113.9:443: i/o timeout"
+	failed.Outcome = store.OutcomeFailed
+	failed.NextAttemptAt = time.Time{}
+	failed.NextAttemptID = ""
+	require.NoError(t, s.PutAttempt(ctx, failed))
+
+	rec = mustGet(t, s, ev.Set, ev.ID)
+	require.Equal(t, ev, rec.Event)
+	require.Equal(t, []store.Attempt{retrying, failed}, rec.Attempts)
+	require.True(t, rec.Attempts[1].NextAttemptAt.IsZero(), "an unset NextAttemptAt stays zero")
+}
+
+func testPutAttemptConflict(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ev := newEvent(newSet(t))
+	mustCreate(t, s, ev)
+
+	first := newAttempt(ev, "crm", 1)
+	require.NoError(t, s.PutAttempt(ctx, first))
+	again := newAttempt(ev, "crm", 1)
+	again.Outcome = store.OutcomeSucceeded
+	require.ErrorIs(t, s.PutAttempt(ctx, again), store.ErrConflict)
+
+	// The same number on another endpoint is another attempt.
+	require.NoError(t, s.PutAttempt(ctx, newAttempt(ev, "warehouse", 1)))
+
+	rec := mustGet(t, s, ev.Set, ev.ID)
+	require.Len(t, rec.Attempts, 2)
+	require.Equal(t, first, rec.Attempts[1], "the first write stays")
+}
+
+func testPutAttemptConflictRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ev := newEvent(newSet(t))
+	mustCreate(t, s, ev)
+
+	const racers = 20
+	attempts := make([]store.Attempt, racers)
+	for i := range attempts {
+		attempts[i] = newAttempt(ev, "warehouse", 3)
+	}
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := range attempts {
+		wg.Go(func() { errs[i] = s.PutAttempt(ctx, attempts[i]) })
+	}
+	wg.Wait()
+
+	winner := -1
+	for i, err := range errs {
+		if err == nil {
+			require.Equal(t, -1, winner, "only one PutAttempt wins")
+			winner = i
+			continue
+		}
+		require.ErrorIs(t, err, store.ErrConflict, "racer %d", i)
+	}
+	require.NotEqual(t, -1, winner, "one PutAttempt wins")
+	require.Equal(t, []store.Attempt{attempts[winner]}, mustGet(t, s, ev.Set, ev.ID).Attempts)
+}
+
+func testPutAttemptOrder(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ev := newEvent(newSet(t))
+	mustCreate(t, s, ev)
+
+	// Put out of order; numbers 2 and 10 tell numeric from lexical order, and "crm" < "warehouse" tells
+	// name order from delivery order (warehouse is the first delivery).
+	var want []store.Attempt
+	for _, endpoint := range []string{"warehouse", "crm"} {
+		for _, n := range []int{1, 2, 10} {
+			want = append(want, newAttempt(ev, endpoint, n))
+		}
+	}
+	for _, i := range []int{5, 2, 3, 0, 4, 1} {
+		require.NoError(t, s.PutAttempt(ctx, want[i]))
+	}
+	require.Equal(t, want, mustGet(t, s, ev.Set, ev.ID).Attempts)
+}
+
+// listAll walks every page of set with the given limit and checks the page shapes on the way.
+func listAll(t *testing.T, s store.Store, set string, limit int) []store.Record {
+	t.Helper()
+	var all []store.Record
+	cursor := ""
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 1000, "pagination ends")
+		page, err := s.ListEvents(context.Background(), set, store.ListOptions{Limit: limit, Cursor: cursor})
+		require.NoError(t, err, "list page %d with limit %d", pages, limit)
+		require.LessOrEqual(t, len(page.Records), limit, "a page holds at most limit records")
+		for _, r := range page.Records {
+			all = append(all, normalize(r))
+		}
+		if page.NextCursor == "" {
+			return all
+		}
+		require.Len(t, page.Records, limit, "only the last page may be short")
+		cursor = page.NextCursor
+	}
+}
+
+func testListEventsPagination(t *testing.T, s store.Store) {
+	set := newSet(t)
+	var created []store.Event
+	for range 7 {
+		ev := newEvent(set)
+		mustCreate(t, s, ev)
+		created = append(created, ev)
+	}
+	// Another set's events, created in between, must never show up.
+	mustCreate(t, s, newEvent(newSet(t)))
+
+	want := make([]store.Event, len(created))
+	for i, ev := range created {
+		want[len(created)-1-i] = ev // newest first
+	}
+	require.True(t, sort.SliceIsSorted(want, func(i, j int) bool { return want[i].ID > want[j].ID }))
+
+	for _, limit := range []int{1, 2, 3, 7, 100} {
+		records := listAll(t, s, set, limit)
+		got := make([]store.Event, len(records))
+		for i, r := range records {
+			got[i] = r.Event
+		}
+		require.Equal(t, want, got, "limit %d lists every event once, newest first", limit)
+	}
+}
+
+func testListEventsEmpty(t *testing.T, s store.Store) {
+	page, err := s.ListEvents(context.Background(), newSet(t), store.ListOptions{Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, page.Records)
+	require.Empty(t, page.NextCursor)
+}
+
+func testListEventsIncludesAttempts(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	set := newSet(t)
+	older, newer := newEvent(set), newEvent(set)
+	mustCreate(t, s, older)
+	mustCreate(t, s, newer)
+	a1 := newAttempt(older, "warehouse", 1)
+	a2 := newAttempt(older, "crm", 1)
+	a3 := newAttempt(newer, "crm", 1)
+	for _, a := range []store.Attempt{a2, a3, a1} {
+		require.NoError(t, s.PutAttempt(ctx, a))
+	}
+
+	records := listAll(t, s, set, 10)
+	require.Equal(t, []store.Record{
+		{Event: newer, Attempts: []store.Attempt{a3}},
+		{Event: older, Attempts: []store.Attempt{a1, a2}},
+	}, records)
+}
+
+func testListEventsInvalidCursor(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	set := newSet(t)
+	for range 2 {
+		mustCreate(t, s, newEvent(set))
+	}
+	page, err := s.ListEvents(ctx, set, store.ListOptions{Limit: 1})
+	require.NoError(t, err)
+	require.NotEmpty(t, page.NextCursor)
+
+	for _, cursor := range []string{
+		"%%% not a cursor %%%",
+		"aGVsbG8gd29ybGQ",      // base64 of "hello world"
+		page.NextCursor + "!!", // a real cursor, tampered with
+	} {
+		_, err := s.ListEvents(ctx, set, store.ListOptions{Limit: 1, Cursor: cursor})
+		require.ErrorIs(t, err, store.ErrInvalidCursor, "cursor %q", cursor)
+	}
+}
