@@ -1,0 +1,141 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/outhook/outhook/shared/queue"
+)
+
+// maxDelay is the longest delay the SQLite queue takes in one message: long enough that no retry policy
+// needs to hop.
+const maxDelay = 365 * 24 * time.Hour
+
+// delayQueue is the queue.Queue of a DB: rows of the queue table, leased by setting visible_at in the future.
+type delayQueue struct{ db *DB }
+
+var _ queue.Queue = delayQueue{}
+
+// Queue returns the delivery queue kept in db.
+func (db *DB) Queue() queue.Queue { return delayQueue{db: db} }
+
+func (q delayQueue) MaxDelay() time.Duration { return maxDelay }
+
+func (q delayQueue) Send(ctx context.Context, msgs ...queue.Message) error {
+	now := time.Now()
+	if len(msgs) == 1 {
+		return q.send(ctx, q.db.stmts.enqueue.ExecContext, now, msgs[0])
+	}
+	tx, err := q.db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin enqueue: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	stmt := tx.StmtContext(ctx, q.db.stmts.enqueue)
+	for _, m := range msgs {
+		if err := q.send(ctx, stmt.ExecContext, now, m); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit enqueue of %d messages: %w", len(msgs), err)
+	}
+	return nil
+}
+
+func (q delayQueue) send(ctx context.Context, exec execFunc, now time.Time, m queue.Message) error {
+	delay := min(max(m.Delay, 0), maxDelay)
+	body := m.Body
+	if body == nil {
+		body = []byte{}
+	}
+	if _, err := exec(ctx, body, now.Add(delay).UnixMilli(), now.UnixMilli()); err != nil {
+		return fmt.Errorf("enqueue message: %w", err)
+	}
+	return nil
+}
+
+func (q delayQueue) Receive(ctx context.Context, maxMessages int, visibility time.Duration) ([]queue.Received, error) {
+	if maxMessages < 1 {
+		return nil, fmt.Errorf("receive: max %d is not positive", maxMessages)
+	}
+	now := time.Now()
+	rows, err := q.db.stmts.receive.QueryContext(ctx, now.Add(max(visibility, 0)).UnixMilli(), now.UnixMilli(),
+		maxMessages)
+	if err != nil {
+		return nil, fmt.Errorf("receive: %w", err)
+	}
+	defer rows.Close() //nolint:errcheck // rows.Err reports what matters
+	got := make([]queue.Received, 0, maxMessages)
+	for rows.Next() {
+		var (
+			id      int64
+			receipt string
+			m       queue.Received
+		)
+		if err := rows.Scan(&id, &receipt, &m.Body, &m.ReceiveCount); err != nil {
+			return nil, fmt.Errorf("receive: %w", err)
+		}
+		m.ID = strconv.FormatInt(id, 10)
+		m.Receipt = m.ID + "." + receipt
+		got = append(got, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("receive: %w", err)
+	}
+	return got, nil
+}
+
+func (q delayQueue) Delete(ctx context.Context, receipt string) error {
+	id, nonce, err := parseReceipt(receipt)
+	if err != nil {
+		return fmt.Errorf("delete message: %w", err)
+	}
+	res, err := q.db.stmts.deleteMessage.ExecContext(ctx, id, nonce)
+	if err != nil {
+		return fmt.Errorf("delete message %d: %w", id, err)
+	}
+	return affectedOne(res, fmt.Sprintf("delete message %d", id))
+}
+
+func (q delayQueue) ChangeVisibility(ctx context.Context, receipt string, d time.Duration) error {
+	id, nonce, err := parseReceipt(receipt)
+	if err != nil {
+		return fmt.Errorf("change visibility: %w", err)
+	}
+	visibleAt := time.Now().Add(max(d, 0)).UnixMilli()
+	res, err := q.db.stmts.changeVisible.ExecContext(ctx, visibleAt, id, nonce)
+	if err != nil {
+		return fmt.Errorf("change visibility of message %d: %w", id, err)
+	}
+	return affectedOne(res, fmt.Sprintf("change visibility of message %d", id))
+}
+
+// execFunc is the ExecContext of a statement, in or out of a transaction.
+type execFunc func(ctx context.Context, args ...any) (sql.Result, error)
+
+// affectedOne returns queue.ErrNotFound if res touched no row: the receipt is not the message's current one.
+func affectedOne(res sql.Result, what string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, queue.ErrNotFound)
+	}
+	return nil
+}
+
+// parseReceipt splits a receipt "<message id>.<lease nonce>"; a malformed one is not found.
+func parseReceipt(receipt string) (int64, string, error) {
+	idText, nonce, ok := strings.Cut(receipt, ".")
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if !ok || err != nil || nonce == "" {
+		return 0, "", fmt.Errorf("malformed receipt: %w", queue.ErrNotFound)
+	}
+	return id, nonce, nil
+}

@@ -1,0 +1,213 @@
+// Package sqlite holds the local server's adapters: the event store, the delayed delivery queue, the per-user
+// secrets and a few persisted settings, all in one SQLite database file. It uses the pure-Go driver
+// modernc.org/sqlite, so CGO_ENABLED=0 builds keep working.
+//
+// The file is in WAL mode. Writes go through a pool of exactly one connection (SQLite has one writer at a time;
+// one connection avoids SQLITE_BUSY between our own writers), reads through a separate pool of read-only
+// connections that WAL lets run beside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+
+	sqlitedriver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// DB is an open outhook database.
+type DB struct {
+	write *sql.DB // one connection: every write
+	read  *sql.DB // read-only connections
+	stmts statements
+}
+
+// schemaVersion is stored in PRAGMA user_version; Open migrates older files up to it.
+const schemaVersion = 1
+
+// migrations[i] brings a database from user_version i to i+1.
+var migrations = []string{
+	`
+CREATE TABLE events (
+	id         TEXT PRIMARY KEY,
+	set_name   TEXT NOT NULL,
+	type       TEXT NOT NULL,
+	payload    BLOB NOT NULL,
+	user_id    TEXT NOT NULL,
+	idem_key   TEXT NOT NULL,
+	req_hash   TEXT NOT NULL,
+	deliveries TEXT NOT NULL,    -- JSON array of {endpoint, url, firstAttemptId}
+	created_at INTEGER NOT NULL, -- Unix milliseconds
+	expires_at INTEGER NOT NULL  -- Unix milliseconds, 0: never
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX events_idem ON events (set_name, idem_key) WHERE idem_key != '';
+CREATE INDEX events_set ON events (set_name, id);
+CREATE INDEX events_expires ON events (expires_at) WHERE expires_at > 0;
+
+CREATE TABLE attempts (
+	event_id        TEXT NOT NULL,
+	endpoint        TEXT NOT NULL,
+	number          INTEGER NOT NULL,
+	id              TEXT NOT NULL,
+	started_at      INTEGER NOT NULL, -- Unix milliseconds
+	duration_ns     INTEGER NOT NULL,
+	request_headers TEXT NOT NULL,    -- JSON object
+	response_status INTEGER NOT NULL,
+	response_body   TEXT NOT NULL,
+	error           TEXT NOT NULL,
+	outcome         TEXT NOT NULL,
+	next_attempt_at INTEGER NOT NULL, -- Unix milliseconds, 0: none
+	next_attempt_id TEXT NOT NULL,
+	PRIMARY KEY (event_id, endpoint, number)
+) WITHOUT ROWID;
+
+CREATE TABLE queue (
+	id            INTEGER PRIMARY KEY,
+	body          BLOB NOT NULL,
+	visible_at    INTEGER NOT NULL, -- Unix milliseconds
+	receipt       TEXT NOT NULL,    -- of the current lease, '' before the first receive
+	receive_count INTEGER NOT NULL,
+	created_at    INTEGER NOT NULL  -- Unix milliseconds
+);
+CREATE INDEX queue_visible ON queue (visible_at);
+
+CREATE TABLE user_secrets (
+	set_name            TEXT NOT NULL,
+	user_id             TEXT NOT NULL,
+	current_value       TEXT NOT NULL,
+	current_created_at  INTEGER NOT NULL, -- Unix milliseconds
+	previous_value      TEXT,             -- NULL until the first rotation
+	previous_created_at INTEGER,
+	PRIMARY KEY (set_name, user_id)
+) WITHOUT ROWID;
+
+CREATE TABLE settings (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+) WITHOUT ROWID;
+`,
+}
+
+// Open opens the database file at path, creating it and its schema if needed.
+func Open(ctx context.Context, path string) (*DB, error) {
+	// synchronous=NORMAL in WAL mode: a commit is durable once written to the WAL file, which survives the
+	// process being killed (SIGKILL, a crash: what the durability test checks). Only a power loss or OS
+	// crash can lose the last commits, which FULL would cost an fsync per commit to prevent.
+	params := url.Values{}
+	params.Set("_journal_mode", "WAL")
+	params.Set("_synchronous", "NORMAL")
+	params.Set("_busy_timeout", "10000")
+	params.Set("_txlock", "immediate")
+	if strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open %s: the path may not contain '?'", path)
+	}
+	write, err := sql.Open("sqlite", path+"?"+params.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+
+	if err := migrate(ctx, write); err != nil {
+		return nil, errors.Join(fmt.Errorf("open %s: %w", path, err), write.Close())
+	}
+
+	params.Del("_journal_mode") // already WAL: it is a property of the file
+	params.Del("_txlock")
+	params.Set("_query_only", "true")
+	read, err := sql.Open("sqlite", path+"?"+params.Encode())
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open %s for reading: %w", path, err), write.Close())
+	}
+	readers := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(readers)
+	read.SetMaxIdleConns(readers)
+
+	db := &DB{write: write, read: read}
+	if err := db.stmts.prepare(ctx, write, read); err != nil {
+		return nil, errors.Join(fmt.Errorf("open %s: %w", path, err), db.Close())
+	}
+	return db, nil
+}
+
+// migrate creates or upgrades the schema inside one transaction.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin migration: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version > schemaVersion {
+		return fmt.Errorf("schema version %d is newer than this binary's %d", version, schemaVersion)
+	}
+	for v := version; v < schemaVersion; v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+		return fmt.Errorf("write schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit migration: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database. Calls still running may fail.
+func (db *DB) Close() error {
+	db.stmts.close()
+	return errors.Join(db.read.Close(), db.write.Close())
+}
+
+// Setting returns the persisted value of key. The first call for a key stores what init returns; later calls
+// (also after a restart) return that value. Used for values generated once, like the local API key.
+func (db *DB) Setting(ctx context.Context, key string, init func() (string, error)) (string, error) {
+	var value string
+	err := db.stmts.getSetting.QueryRowContext(ctx, key).Scan(&value)
+	if err == nil {
+		return value, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("read setting %s: %w", key, err)
+	}
+	value, err = init()
+	if err != nil {
+		return "", fmt.Errorf("initialise setting %s: %w", key, err)
+	}
+	// If another caller stored the key first, the insert does nothing and the winner's value is read back.
+	if _, err := db.stmts.insertSetting.ExecContext(ctx, key, value); err != nil {
+		return "", fmt.Errorf("store setting %s: %w", key, err)
+	}
+	if err := db.stmts.getSetting.QueryRowContext(ctx, key).Scan(&value); err != nil {
+		return "", fmt.Errorf("read setting %s: %w", key, err)
+	}
+	return value, nil
+}
+
+// interpretError translates driver errors into a port's sentinels: no row becomes notFound, a violated
+// primary key or unique constraint becomes conflict. Other errors are returned as they are.
+func interpretError(err error, notFound, conflict error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound
+	}
+	var se *sqlitedriver.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			return conflict
+		}
+	}
+	return err
+}

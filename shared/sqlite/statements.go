@@ -1,0 +1,103 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// statements are the prepared statements of the hot paths. database/sql prepares each one again on every
+// connection of its pool the first time it runs there.
+type statements struct {
+	// writes
+	insertEvent   *sql.Stmt
+	insertAttempt *sql.Stmt
+	enqueue       *sql.Stmt
+	receive       *sql.Stmt
+	deleteMessage *sql.Stmt
+	changeVisible *sql.Stmt
+	insertSecret  *sql.Stmt
+	rotateSecret  *sql.Stmt
+	insertSetting *sql.Stmt
+	purgeAttempts *sql.Stmt
+	purgeEvents   *sql.Stmt
+	// reads
+	getEvent       *sql.Stmt
+	getEventByKey  *sql.Stmt
+	listEvents     *sql.Stmt
+	listEventsFrom *sql.Stmt
+	attemptsOf     *sql.Stmt
+	attemptsOfMany *sql.Stmt
+	getSecret      *sql.Stmt
+	getSetting     *sql.Stmt
+
+	all []*sql.Stmt
+}
+
+const (
+	eventColumns   = `id, set_name, type, payload, user_id, idem_key, req_hash, deliveries, created_at, expires_at`
+	attemptColumns = `event_id, endpoint, number, id, started_at, duration_ns, request_headers, response_status,
+		response_body, error, outcome, next_attempt_at, next_attempt_id`
+	secretColumns = `current_value, current_created_at, previous_value, previous_created_at`
+	// expired selects a batch of expired events; ?1 is now in Unix milliseconds, ?2 the batch size.
+	expired = `SELECT id FROM events WHERE expires_at > 0 AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2`
+)
+
+func (s *statements) prepare(ctx context.Context, write, read *sql.DB) error {
+	for _, p := range []struct {
+		db    *sql.DB
+		stmt  **sql.Stmt
+		query string
+	}{
+		{write, &s.insertEvent, `INSERT INTO events (` + eventColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{write, &s.insertAttempt, `INSERT INTO attempts (` + attemptColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{write, &s.enqueue, `INSERT INTO queue (body, visible_at, receipt, receive_count, created_at)
+			VALUES (?, ?, '', 0, ?)`},
+		// One statement leases up to ?3 visible messages: no other receiver can get them until ?1.
+		{write, &s.receive, `UPDATE queue
+			SET visible_at = ?1, receipt = lower(hex(randomblob(12))), receive_count = receive_count + 1
+			WHERE id IN (SELECT id FROM queue WHERE visible_at <= ?2 ORDER BY visible_at LIMIT ?3)
+			RETURNING id, receipt, body, receive_count`},
+		{write, &s.deleteMessage, `DELETE FROM queue WHERE id = ? AND receipt = ?`},
+		{write, &s.changeVisible, `UPDATE queue SET visible_at = ? WHERE id = ? AND receipt = ?`},
+		{write, &s.insertSecret, `INSERT INTO user_secrets (set_name, user_id, current_value, current_created_at)
+			VALUES (?, ?, ?, ?)`},
+		{write, &s.rotateSecret, `UPDATE user_secrets
+			SET previous_value = current_value, previous_created_at = current_created_at,
+				current_value = ?, current_created_at = ?
+			WHERE set_name = ? AND user_id = ?
+			RETURNING ` + secretColumns},
+		{write, &s.insertSetting, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`},
+		{write, &s.purgeAttempts, `DELETE FROM attempts WHERE event_id IN (` + expired + `)`},
+		{write, &s.purgeEvents, `DELETE FROM events WHERE id IN (` + expired + `)`},
+
+		{read, &s.getEvent, `SELECT ` + eventColumns + ` FROM events WHERE id = ? AND set_name = ?`},
+		{read, &s.getEventByKey, `SELECT ` + eventColumns + ` FROM events WHERE set_name = ? AND idem_key = ?`},
+		{read, &s.listEvents, `SELECT ` + eventColumns + ` FROM events WHERE set_name = ?
+			ORDER BY id DESC LIMIT ?`},
+		{read, &s.listEventsFrom, `SELECT ` + eventColumns + ` FROM events WHERE set_name = ? AND id < ?
+			ORDER BY id DESC LIMIT ?`},
+		{read, &s.attemptsOf, `SELECT ` + attemptColumns + ` FROM attempts WHERE event_id = ?
+			ORDER BY endpoint, number`},
+		// ?1 is a JSON array of event ids.
+		{read, &s.attemptsOfMany, `SELECT ` + attemptColumns + ` FROM attempts
+			WHERE event_id IN (SELECT value FROM json_each(?1)) ORDER BY event_id, endpoint, number`},
+		{read, &s.getSecret, `SELECT ` + secretColumns + ` FROM user_secrets WHERE set_name = ? AND user_id = ?`},
+		{read, &s.getSetting, `SELECT value FROM settings WHERE key = ?`},
+	} {
+		stmt, err := p.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+		*p.stmt = stmt
+		s.all = append(s.all, stmt)
+	}
+	return nil
+}
+
+func (s *statements) close() {
+	for _, stmt := range s.all {
+		stmt.Close() //nolint:errcheck // closing the pools reports what matters
+	}
+}

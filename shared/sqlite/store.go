@@ -1,0 +1,335 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/outhook/outhook/shared/store"
+)
+
+// eventStore is the store.Store of a DB.
+type eventStore struct{ db *DB }
+
+var _ store.Store = eventStore{}
+
+// Store returns the event store kept in db.
+func (db *DB) Store() store.Store { return eventStore{db: db} }
+
+// deliveryRow is how a store.Delivery is kept in the events.deliveries JSON column.
+type deliveryRow struct {
+	Endpoint       string `json:"endpoint"`
+	URL            string `json:"url"`
+	FirstAttemptID string `json:"firstAttemptId"`
+}
+
+func (s eventStore) CreateEvent(ctx context.Context, ev store.Event) (store.Event, error) {
+	ev.CreatedAt, ev.ExpiresAt = toMs(ev.CreatedAt), toMs(ev.ExpiresAt)
+	rows := make([]deliveryRow, len(ev.Deliveries))
+	for i, d := range ev.Deliveries {
+		rows[i] = deliveryRow(d)
+	}
+	deliveries, err := json.Marshal(rows)
+	if err != nil {
+		return store.Event{}, fmt.Errorf("encode deliveries of event %s: %w", ev.ID, err)
+	}
+	payload := []byte(ev.Payload)
+	if payload == nil {
+		payload = []byte{}
+	}
+	_, err = s.db.stmts.insertEvent.ExecContext(ctx, ev.ID, ev.Set, ev.Type, payload, ev.UserID, ev.IdempotencyKey,
+		ev.RequestHash, deliveries, unixMs(ev.CreatedAt), unixMs(ev.ExpiresAt))
+	if err == nil {
+		return ev, nil
+	}
+	err = interpretError(err, store.ErrNotFound, store.ErrConflict)
+	if errors.Is(err, store.ErrConflict) && ev.IdempotencyKey != "" {
+		// Writes are serialised, so the event holding the key has been committed and is there to read.
+		existing, gerr := scanEvent(s.db.stmts.getEventByKey.QueryRowContext(ctx, ev.Set, ev.IdempotencyKey))
+		switch {
+		case gerr == nil:
+			return existing, fmt.Errorf("create event %s with idempotency key of %s: %w", ev.ID, existing.ID,
+				store.ErrDuplicate)
+		case !errors.Is(gerr, sql.ErrNoRows):
+			return store.Event{}, fmt.Errorf("read event holding the idempotency key: %w", gerr)
+		}
+	}
+	return store.Event{}, fmt.Errorf("create event %s: %w", ev.ID, err)
+}
+
+func (s eventStore) GetEvent(ctx context.Context, set, id string) (store.Record, error) {
+	ev, err := scanEvent(s.db.stmts.getEvent.QueryRowContext(ctx, id, set))
+	if err != nil {
+		return store.Record{}, fmt.Errorf("get event %s: %w", id, interpretError(err, store.ErrNotFound, store.ErrConflict))
+	}
+	rows, err := s.db.stmts.attemptsOf.QueryContext(ctx, id)
+	if err != nil {
+		return store.Record{}, fmt.Errorf("get attempts of event %s: %w", id, err)
+	}
+	attempts, err := scanAttempts(rows)
+	if err != nil {
+		return store.Record{}, fmt.Errorf("get attempts of event %s: %w", id, err)
+	}
+	return newRecord(ev, attempts), nil
+}
+
+func (s eventStore) ListEvents(ctx context.Context, set string, opts store.ListOptions) (store.Page, error) {
+	if opts.Limit < 1 {
+		return store.Page{}, fmt.Errorf("list events of %s: limit %d is not positive", set, opts.Limit)
+	}
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	// One more than asked tells whether another page follows.
+	if opts.Cursor == "" {
+		rows, err = s.db.stmts.listEvents.QueryContext(ctx, set, opts.Limit+1)
+	} else {
+		after, ok := decodeCursor(opts.Cursor)
+		if !ok {
+			return store.Page{}, fmt.Errorf("list events of %s: %w", set, store.ErrInvalidCursor)
+		}
+		rows, err = s.db.stmts.listEventsFrom.QueryContext(ctx, set, after, opts.Limit+1)
+	}
+	if err != nil {
+		return store.Page{}, fmt.Errorf("list events of %s: %w", set, err)
+	}
+	events, err := scanEvents(rows)
+	if err != nil {
+		return store.Page{}, fmt.Errorf("list events of %s: %w", set, err)
+	}
+
+	var page store.Page
+	if len(events) > opts.Limit {
+		events = events[:opts.Limit]
+		page.NextCursor = encodeCursor(events[len(events)-1].ID)
+	}
+	if len(events) == 0 {
+		page.Records = []store.Record{}
+		return page, nil
+	}
+
+	ids := make([]string, len(events))
+	for i, ev := range events {
+		ids[i] = ev.ID
+	}
+	idsJSON, err := json.Marshal(ids)
+	if err != nil {
+		return store.Page{}, fmt.Errorf("encode event ids: %w", err)
+	}
+	arows, err := s.db.stmts.attemptsOfMany.QueryContext(ctx, idsJSON)
+	if err != nil {
+		return store.Page{}, fmt.Errorf("list attempts of events of %s: %w", set, err)
+	}
+	attempts, err := scanAttempts(arows)
+	if err != nil {
+		return store.Page{}, fmt.Errorf("list attempts of events of %s: %w", set, err)
+	}
+	byEvent := map[string][]store.Attempt{}
+	for _, a := range attempts {
+		byEvent[a.EventID] = append(byEvent[a.EventID], a)
+	}
+	page.Records = make([]store.Record, len(events))
+	for i, ev := range events {
+		page.Records[i] = newRecord(ev, byEvent[ev.ID])
+	}
+	return page, nil
+}
+
+func (s eventStore) PutAttempt(ctx context.Context, a store.Attempt) error {
+	headers, err := json.Marshal(a.RequestHeaders)
+	if err != nil {
+		return fmt.Errorf("encode headers of attempt %s: %w", a.ID, err)
+	}
+	_, err = s.db.stmts.insertAttempt.ExecContext(ctx, a.EventID, a.Endpoint, a.Number, a.ID,
+		unixMs(a.StartedAt), int64(a.Duration), headers, a.ResponseStatus, a.ResponseBody, a.Error,
+		string(a.Outcome), unixMs(a.NextAttemptAt), a.NextAttemptID)
+	if err != nil {
+		return fmt.Errorf("put attempt %d of event %s to %s: %w", a.Number, a.EventID, a.Endpoint,
+			interpretError(err, store.ErrNotFound, store.ErrConflict))
+	}
+	return nil
+}
+
+// purgeBatch bounds how many events one Purge transaction deletes, so that the writer is never held for long.
+const purgeBatch = 500
+
+// Purge deletes the events whose ExpiresAt is at or before now, with their attempts, and returns how many
+// events it deleted. The local server calls it periodically.
+func (db *DB) Purge(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := db.purgeOnce(ctx, unixMs(now))
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}
+
+func (db *DB) purgeOnce(ctx context.Context, nowMs int64) (int, error) {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("begin purge: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.StmtContext(ctx, db.stmts.purgeAttempts).ExecContext(ctx, nowMs, purgeBatch); err != nil {
+		return 0, fmt.Errorf("purge attempts: %w", err)
+	}
+	res, err := tx.StmtContext(ctx, db.stmts.purgeEvents).ExecContext(ctx, nowMs, purgeBatch)
+	if err != nil {
+		return 0, fmt.Errorf("purge events: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("count purged events: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit purge: %w", err)
+	}
+	return int(n), nil
+}
+
+// newRecord orders attempts by their endpoint's place in the event's deliveries, then by number. Attempts
+// of an endpoint the event does not list (none are expected) come last.
+func newRecord(ev store.Event, attempts []store.Attempt) store.Record {
+	order := make(map[string]int, len(ev.Deliveries))
+	for i, d := range ev.Deliveries {
+		order[d.Endpoint] = i
+	}
+	rank := func(endpoint string) int {
+		if i, ok := order[endpoint]; ok {
+			return i
+		}
+		return len(ev.Deliveries)
+	}
+	slices.SortStableFunc(attempts, func(a, b store.Attempt) int {
+		if c := rank(a.Endpoint) - rank(b.Endpoint); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Endpoint, b.Endpoint); c != 0 {
+			return c
+		}
+		return a.Number - b.Number
+	})
+	if attempts == nil {
+		attempts = []store.Attempt{}
+	}
+	return store.Record{Event: ev, Attempts: attempts}
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEvent(row scanner) (store.Event, error) {
+	var (
+		ev                 store.Event
+		payload, delivs    []byte
+		created, expiresMs int64
+	)
+	if err := row.Scan(&ev.ID, &ev.Set, &ev.Type, &payload, &ev.UserID, &ev.IdempotencyKey, &ev.RequestHash,
+		&delivs, &created, &expiresMs); err != nil {
+		return store.Event{}, err
+	}
+	var rows []deliveryRow
+	if err := json.Unmarshal(delivs, &rows); err != nil {
+		return store.Event{}, fmt.Errorf("decode deliveries of event %s: %w", ev.ID, err)
+	}
+	if rows != nil {
+		ev.Deliveries = make([]store.Delivery, len(rows))
+		for i, r := range rows {
+			ev.Deliveries[i] = store.Delivery(r)
+		}
+	}
+	ev.Payload = payload
+	ev.CreatedAt, ev.ExpiresAt = fromUnixMs(created), fromUnixMs(expiresMs)
+	return ev, nil
+}
+
+func scanEvents(rows *sql.Rows) ([]store.Event, error) {
+	defer rows.Close() //nolint:errcheck // rows.Err reports what matters
+	var events []store.Event
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, ev)
+	}
+	return events, rows.Err()
+}
+
+func scanAttempts(rows *sql.Rows) ([]store.Attempt, error) {
+	defer rows.Close() //nolint:errcheck // rows.Err reports what matters
+	var attempts []store.Attempt
+	for rows.Next() {
+		var (
+			a                  store.Attempt
+			started, next, dur int64
+			headers            []byte
+			outcome            string
+		)
+		if err := rows.Scan(&a.EventID, &a.Endpoint, &a.Number, &a.ID, &started, &dur, &headers,
+			&a.ResponseStatus, &a.ResponseBody, &a.Error, &outcome, &next, &a.NextAttemptID); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(headers, &a.RequestHeaders); err != nil {
+			return nil, fmt.Errorf("decode headers of attempt %s: %w", a.ID, err)
+		}
+		a.StartedAt, a.NextAttemptAt = fromUnixMs(started), fromUnixMs(next)
+		a.Duration = time.Duration(dur)
+		a.Outcome = store.Outcome(outcome)
+		attempts = append(attempts, a)
+	}
+	return attempts, rows.Err()
+}
+
+// Cursors are the base64 of the last id of the page before.
+
+func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+func decodeCursor(cursor string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return "", false
+	}
+	id := string(b)
+	const prefix = "whevt_"
+	if !strings.HasPrefix(id, prefix) || len(id) <= len(prefix) || len(id) > 64 {
+		return "", false
+	}
+	for _, c := range id[len(prefix):] {
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return "", false
+		}
+	}
+	return id, true
+}
+
+// Times are kept as Unix milliseconds, the zero time as 0.
+
+func unixMs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromUnixMs(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// toMs is t as it reads back: truncated to the millisecond, in UTC.
+func toMs(t time.Time) time.Time { return fromUnixMs(unixMs(t)) }
