@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/egress"
+	"github.com/outhook/outhook/shared/envsecret"
+	"github.com/outhook/outhook/shared/httpapi"
+	"github.com/outhook/outhook/shared/sqlite"
+	"github.com/outhook/outhook/shared/webhook"
+	"github.com/outhook/outhook/shared/worker"
+)
+
+var serveCommand = &command{
+	name:     "serve",
+	summary:  "run the local server: the HTTP API and the delivery workers over one SQLite file",
+	synopsis: "serve --config FILE [--addr HOST:PORT] [--data DIR] [--workers N] [--log-format text|json]",
+}
+
+// Settings kept in the database.
+const (
+	settingAPIKey    = "api_key"
+	settingCursorKey = "cursor_key"
+)
+
+// Server tuning.
+const (
+	// leaseMargin is added to the longest endpoint timeout to make the lease of a queue message: the time
+	// to sign, record the attempt and enqueue the next one.
+	leaseMargin = 30 * time.Second
+	// purgeEvery is how often expired events are deleted.
+	purgeEvery = time.Hour
+)
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := serveCommand.flags(e)
+	configPath := fs.String("config", "", "webhook-set config file, YAML or JSON (required)")
+	addr := fs.String("addr", "127.0.0.1:8080", "address the HTTP API listens on (port 0: any free port)")
+	dataDir := fs.String("data", "data", "directory of the database file outhook.db (created if missing)")
+	workers := fs.Int("workers", 32, "concurrent delivery workers")
+	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
+	drain := fs.Duration("shutdown-timeout", 20*time.Second,
+		"on SIGINT/SIGTERM, how long to wait for requests and deliveries in flight")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *configPath == "":
+		return usagef("--config is required")
+	case *workers < 1:
+		return usagef("--workers must be at least 1")
+	case *logFormat != "text" && *logFormat != "json":
+		return usagef("--log-format must be text or json")
+	}
+	log := newLogger(e.stderr, *logFormat)
+
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	named := envsecret.Env{}
+	for _, name := range cfg.SecretNames() {
+		if _, err := named.Named(ctx, name); err != nil {
+			return fmt.Errorf("the config references the signing secret %s: set the environment variable %s", name, name)
+		}
+	}
+
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return fmt.Errorf("create the data directory: %w", err)
+	}
+	dbPath := filepath.Join(*dataDir, "outhook.db")
+	db, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dbPath, err)
+	}
+	defer db.Close()
+
+	apiKey, err := loadAPIKey(ctx, e, db, dbPath)
+	if err != nil {
+		return err
+	}
+	cursorKey, err := db.Setting(ctx, settingCursorKey, func() (string, error) { return randomToken("") })
+	if err != nil {
+		return fmt.Errorf("load the cursor key: %w", err)
+	}
+
+	svc, err := webhook.New(webhook.Options{
+		Config:    cfg,
+		Store:     db.Store(),
+		Queue:     db.Queue(),
+		Named:     named,
+		Users:     db.UserSecrets(),
+		HTTP:      egress.New(),
+		Logger:    log,
+		CursorKey: []byte(cursorKey),
+	})
+	if err != nil {
+		return fmt.Errorf("build the webhook service: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           httpapi.New(svc, httpapi.Options{APIKey: apiKey, Logger: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	pool := worker.New(db.Queue(), svc.Process, worker.Options{
+		Workers:    *workers,
+		Visibility: lease(cfg),
+		Logger:     log,
+	})
+
+	runCtx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	poolDone := make(chan struct{})
+	go func() {
+		defer close(poolDone)
+		_ = pool.Run(runCtx, *drain)
+	}()
+	go purge(runCtx, log, db)
+	log.Info("outhook serving", "url", "http://"+ln.Addr().String(), "data", dbPath, "workers", *workers)
+
+	var failure error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing the requests and deliveries in flight", "timeout", *drain)
+	case err := <-serveErr:
+		// Serve returns early only on a broken listener.
+		failure = fmt.Errorf("serve HTTP: %w", err)
+	}
+	stopWorkers()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *drain)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && failure == nil {
+		failure = fmt.Errorf("shut down the HTTP server: %w", err)
+	}
+	<-poolDone
+	if failure != nil {
+		return failure
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// loadAPIKey returns the bearer key: OUTHOOK_API_KEY, or the one generated on the first start and kept in
+// the database. The generated key is printed once, when it is created: that is how the user learns it.
+func loadAPIKey(ctx context.Context, e *env, db *sqlite.DB, dbPath string) (string, error) {
+	if key := e.getenv("OUTHOOK_API_KEY"); key != "" {
+		fmt.Fprintln(e.stderr, "API key: from OUTHOOK_API_KEY")
+		return key, nil
+	}
+	created := false
+	key, err := db.Setting(ctx, settingAPIKey, func() (string, error) {
+		created = true
+		return randomToken("ohk_")
+	})
+	if err != nil {
+		return "", fmt.Errorf("load the API key: %w", err)
+	}
+	if created {
+		fmt.Fprintf(e.stderr, "API key: %s\n", key)
+	} else {
+		fmt.Fprintf(e.stderr, "API key: stored in %s (set OUTHOOK_API_KEY to choose one)\n", dbPath)
+	}
+	return key, nil
+}
+
+// randomToken is prefix + 32 random bytes in unpadded base64url.
+func randomToken(prefix string) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate a random key: %w", err)
+	}
+	return prefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// lease is the visibility timeout of a received delivery message: the longest endpoint timeout plus a margin,
+// so that a message is handed out again only if its worker died.
+func lease(cfg *config.Config) time.Duration {
+	var longest time.Duration
+	for _, s := range cfg.Sets {
+		for _, ep := range s.Endpoints {
+			longest = max(longest, ep.Timeout())
+		}
+	}
+	return longest + leaseMargin
+}
+
+// purge deletes expired events now and then every purgeEvery until ctx is done.
+func purge(ctx context.Context, log *slog.Logger, db *sqlite.DB) {
+	t := time.NewTicker(purgeEvery)
+	defer t.Stop()
+	for {
+		n, err := db.Purge(ctx, time.Now())
+		switch {
+		case err != nil && !errors.Is(err, context.Canceled):
+			log.Error("purge expired events", "error", err)
+		case n > 0:
+			log.Info("purged expired events", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}

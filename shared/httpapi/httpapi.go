@@ -1,0 +1,271 @@
+// Package httpapi serves outhook's HTTP API: send, list and get events, resend, and per-user secrets, as one
+// net/http handler. The local server mounts it behind a bearer key; the Lambdas mount the same handler behind
+// API Gateway, which decides which routes each function receives.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/outhook/outhook/shared/webhook"
+)
+
+// Service is what the handler needs from the domain; *webhook.Service implements it.
+type Service interface {
+	Send(ctx context.Context, set string, req webhook.SendRequest) (webhook.SendResult, error)
+	ListEvents(ctx context.Context, set string, q webhook.ListQuery) (webhook.EventList, error)
+	GetEvent(ctx context.Context, set, id string) (webhook.Event, error)
+	Resend(ctx context.Context, set, id, endpoint string) (webhook.SendResult, error)
+	UserSecret(ctx context.Context, set, userID string) (webhook.UserSecret, error)
+	RotateUserSecret(ctx context.Context, set, userID string) (webhook.UserSecret, error)
+}
+
+// Options configure the handler.
+type Options struct {
+	// APIKey, when not empty, is required on every /v1 route as `Authorization: Bearer <key>`.
+	APIKey string
+	// Logger receives the internal errors behind 500 answers. Nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Limits of the HTTP layer.
+const (
+	// MaxIdempotencyKeyLen is the longest Idempotency-Key header accepted.
+	MaxIdempotencyKeyLen = 255
+	// maxSendBody bounds the send request body: the payload limit plus room for the envelope (type, userId).
+	maxSendBody = webhook.MaxPayloadBytes + 16<<10
+	// maxSmallBody bounds the other request bodies (the retry body).
+	maxSmallBody = 16 << 10
+	// maxListLimit is the largest page size of the events list.
+	maxListLimit = 100
+)
+
+// Response headers.
+const (
+	headerIdempotencyKey = "Idempotency-Key"
+	headerReplayed       = "Idempotent-Replayed"
+)
+
+type handler struct {
+	svc Service
+	log *slog.Logger
+}
+
+// New returns the API handler. Every answer is JSON; errors are {"error":{"code","message"}}.
+func New(svc Service, opts Options) http.Handler {
+	h := &handler{svc: svc, log: opts.Logger}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.HandleFunc("POST /v1/webhooks/{set}/events", h.send)
+	mux.HandleFunc("GET /v1/webhooks/{set}/events", h.listEvents)
+	mux.HandleFunc("GET /v1/webhooks/{set}/events/{eventId}", h.getEvent)
+	mux.HandleFunc("POST /v1/webhooks/{set}/events/{eventId}/retry", h.retry)
+	mux.HandleFunc("GET /v1/webhooks/{set}/users/{userId}/secret", h.userSecret)
+	mux.HandleFunc("POST /v1/webhooks/{set}/users/{userId}/secret/rotate", h.rotateUserSecret)
+
+	var next http.Handler = routeErrors(mux)
+	if opts.APIKey != "" {
+		next = requireKey(opts.APIKey, next)
+	}
+	return h.recoverPanics(next)
+}
+
+// routeErrors turns the mux's plain-text 404 and 405 answers into JSON errors.
+func routeErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			mux.ServeHTTP(&routeErrorWriter{ResponseWriter: w}, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// routeErrorWriter replaces the body of a 404 or 405 written by the mux with a JSON error; the mux's
+// other answers (e.g. a redirect to a cleaned path) pass through.
+type routeErrorWriter struct {
+	http.ResponseWriter
+	rewritten bool
+}
+
+func (w *routeErrorWriter) WriteHeader(code int) {
+	switch code {
+	case http.StatusNotFound:
+		w.rewritten = true
+		writeJSONError(w.ResponseWriter, code, "not_found", "no such route")
+	case http.StatusMethodNotAllowed:
+		w.rewritten = true
+		writeJSONError(w.ResponseWriter, code, "method_not_allowed", "method not allowed on this route (see the Allow header)")
+	default:
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *routeErrorWriter) Write(b []byte) (int, error) {
+	if w.rewritten {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// requireKey answers 401 to /v1 requests without `Authorization: Bearer <key>`.
+func requireKey(key string, next http.Handler) http.Handler {
+	want := []byte(key)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		got, ok := bearer(r.Header.Get("Authorization"))
+		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="outhook"`)
+			writeJSONError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong API key: send Authorization: Bearer <key>")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearer extracts the token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// recoverPanics answers 500 instead of dropping the connection when a handler panics.
+func (h *handler) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler { // net/http's own signal to abort the response: let it through
+				panic(v)
+			}
+			h.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
+			writeJSONError(w, http.StatusInternalServerError, "internal", "internal error")
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// sendBody is the JSON body of a send.
+type sendBody struct {
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload"`
+	UserID  string          `json:"userId"`
+}
+
+func (h *handler) send(w http.ResponseWriter, r *http.Request) {
+	var body sendBody
+	if !h.decodeBody(w, r, maxSendBody, true, &body) {
+		return
+	}
+	key := r.Header.Get(headerIdempotencyKey)
+	if len(key) > MaxIdempotencyKeyLen {
+		writeJSONError(w, http.StatusBadRequest, "invalid_idempotency_key",
+			"Idempotency-Key must be at most "+strconv.Itoa(MaxIdempotencyKeyLen)+" characters")
+		return
+	}
+	res, err := h.svc.Send(r.Context(), r.PathValue("set"), webhook.SendRequest{
+		Type:           body.Type,
+		Payload:        body.Payload,
+		UserID:         body.UserID,
+		IdempotencyKey: key,
+	})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if res.Replayed {
+		w.Header().Set(headerReplayed, "true")
+	}
+	writeJSON(w, http.StatusAccepted, res)
+}
+
+func (h *handler) listEvents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	query := webhook.ListQuery{Direction: q.Get("direction"), Cursor: q.Get("cursor")}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxListLimit {
+			writeJSONError(w, http.StatusBadRequest, "invalid_limit",
+				"limit must be an integer from 1 to "+strconv.Itoa(maxListLimit))
+			return
+		}
+		query.Limit = n
+	}
+	list, err := h.svc.ListEvents(r.Context(), r.PathValue("set"), query)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if list.Events == nil {
+		list.Events = []webhook.Event{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (h *handler) getEvent(w http.ResponseWriter, r *http.Request) {
+	ev, err := h.svc.GetEvent(r.Context(), r.PathValue("set"), r.PathValue("eventId"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ev)
+}
+
+// retryBody is the optional JSON body of a retry: which endpoint to resend (empty: every failed delivery).
+type retryBody struct {
+	Endpoint string `json:"endpoint"`
+}
+
+func (h *handler) retry(w http.ResponseWriter, r *http.Request) {
+	var body retryBody
+	if !h.decodeBody(w, r, maxSmallBody, false, &body) {
+		return
+	}
+	res, err := h.svc.Resend(r.Context(), r.PathValue("set"), r.PathValue("eventId"), body.Endpoint)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, res)
+}
+
+func (h *handler) userSecret(w http.ResponseWriter, r *http.Request) {
+	s, err := h.svc.UserSecret(r.Context(), r.PathValue("set"), r.PathValue("userId"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, s)
+}
+
+func (h *handler) rotateUserSecret(w http.ResponseWriter, r *http.Request) {
+	s, err := h.svc.RotateUserSecret(r.Context(), r.PathValue("set"), r.PathValue("userId"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, s)
+}

@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/outhook/outhook/shared/webhook"
+)
+
+// errorBody is the JSON shape of every error answer.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeJSON answers v as JSON with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Every value answered here is a plain struct of the webhook package; this cannot happen.
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: message}})
+}
+
+// writeError answers a service error: a *webhook.Error with the status of its kind, anything else 500
+// with a generic message (the real error is logged).
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var we *webhook.Error
+	if errors.As(err, &we) {
+		if status, ok := statusOf(we.Kind); ok {
+			writeJSONError(w, status, we.Code, we.Message)
+			return
+		}
+	}
+	h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	writeJSONError(w, http.StatusInternalServerError, "internal", "internal error")
+}
+
+// statusOf maps an error kind of package webhook to its HTTP status.
+func statusOf(kind error) (int, bool) {
+	switch {
+	case errors.Is(kind, webhook.ErrInvalid):
+		return http.StatusBadRequest, true
+	case errors.Is(kind, webhook.ErrNotFound):
+		return http.StatusNotFound, true
+	case errors.Is(kind, webhook.ErrConflict):
+		return http.StatusConflict, true
+	case errors.Is(kind, webhook.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, true
+	}
+	return 0, false
+}
+
+// decodeBody reads a JSON object of at most limit bytes into v, rejecting unknown fields. An empty body is
+// accepted (v left as is) unless required. It answers the error itself and returns false on bad input.
+func (h *handler) decodeBody(w http.ResponseWriter, r *http.Request, limit int64, required bool, v any) bool {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeJSONError(w, http.StatusRequestEntityTooLarge, "payload_too_large",
+				fmt.Sprintf("request body exceeds %d bytes (the payload limit is %d bytes)", limit, webhook.MaxPayloadBytes))
+			return false
+		}
+		writeJSONError(w, http.StatusBadRequest, "invalid_body", "could not read the request body")
+		return false
+	}
+	data = bytes.TrimSpace(data)
+	switch {
+	case len(data) == 0 && !required:
+		return true
+	case len(data) == 0:
+		writeJSONError(w, http.StatusBadRequest, "invalid_body", "the request body must be a JSON object")
+		return false
+	case !json.Valid(data):
+		writeJSONError(w, http.StatusBadRequest, "invalid_json", "the request body is not valid JSON")
+		return false
+	case data[0] != '{':
+		writeJSONError(w, http.StatusBadRequest, "invalid_body", "the request body must be a JSON object")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSONError(w, http.StatusBadRequest, "invalid_body", decodeMessage(err))
+		return false
+	}
+	return true
+}
+
+// decodeMessage says which field of a valid JSON object did not fit.
+func decodeMessage(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type.Kind())
+	}
+	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "unknown field " + field
+	}
+	return "the request body does not match the expected object"
+}
