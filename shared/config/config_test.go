@@ -326,6 +326,18 @@ func TestConfig_Validate_Errors(t *testing.T) {
 			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
 			c.Sets[1].Endpoints[1].Signing.TimestampHeader = "x:ts"
 		}, "sets[1].endpoints[1].signing.timestampHeader", "not a valid HTTP header name"},
+		{"reserved header name", func(c *config.Config) {
+			c.Sets[1].Endpoints[1].Signing.Header = "Webhook-Id"
+			c.Sets[1].Endpoints[1].Signing.SignedPayload = "rawBody"
+		}, "sets[1].endpoints[1].signing.header", "is set by the sender"},
+		{"reserved timestamp header name", func(c *config.Config) {
+			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
+			c.Sets[1].Endpoints[1].Signing.TimestampHeader = "content-type"
+		}, "sets[1].endpoints[1].signing.timestampHeader", "is set by the sender"},
+		{"timestamp header same as header", func(c *config.Config) {
+			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
+			c.Sets[1].Endpoints[1].Signing.TimestampHeader = "X-Sig"
+		}, "sets[1].endpoints[1].signing.timestampHeader", "must differ from header"},
 		{"bad encoding", func(c *config.Config) {
 			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
 			c.Sets[1].Endpoints[1].Signing.SignedPayload = "rawBody"

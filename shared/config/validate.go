@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -210,6 +211,9 @@ func (v *validator) signing(p string, s *Signing) {
 	v.headerName(p+".header", s.Header)
 	if s.TimestampHeader != "" {
 		v.headerName(p+".timestampHeader", s.TimestampHeader)
+		if strings.EqualFold(s.TimestampHeader, s.Header) {
+			v.fail(p+".timestampHeader", "must differ from header")
+		}
 	}
 	switch s.Encoding {
 	case "":
@@ -232,13 +236,20 @@ func (v *validator) signing(p string, s *Signing) {
 	}
 }
 
-// headerName checks an HTTP header name (an RFC 9110 token).
+// reservedHeaders are set by the sender itself; a signing header may not replace them.
+var reservedHeaders = []string{"content-length", "content-type", "connection", "host", "transfer-encoding",
+	"user-agent", "webhook-id"}
+
+// headerName checks an HTTP header name (an RFC 9110 token) that the sender may set.
 func (v *validator) headerName(p, h string) {
 	for _, r := range h {
 		if !isTokenChar(r) {
 			v.fail(p, fmt.Sprintf("%q is not a valid HTTP header name", h))
 			return
 		}
+	}
+	if slices.Contains(reservedHeaders, strings.ToLower(h)) {
+		v.fail(p, fmt.Sprintf("%q is set by the sender and cannot carry a signature or timestamp", h))
 	}
 }
 

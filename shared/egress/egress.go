@@ -95,6 +95,8 @@ var blocked = []netip.Prefix{
 	netip.MustParsePrefix("192.0.0.0/24"),      // IETF protocol assignments
 	netip.MustParsePrefix("198.18.0.0/15"),     // benchmarking
 	netip.MustParsePrefix("240.0.0.0/4"),       // reserved, and the broadcast address
+	netip.MustParsePrefix("100::/64"),          // discard-only
+	netip.MustParsePrefix("fec0::/10"),         // deprecated site-local
 	netip.MustParsePrefix("fd00:ec2::254/128"), // AWS IPv6 instance metadata (also inside fc00::/7)
 }
 
