@@ -8,6 +8,7 @@ package awstest
 
 import (
 	"context"
+	_ "embed"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -109,6 +110,11 @@ func UniqueName(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
+// motoServer is the Python launcher of moto_server; see the comment at its top.
+//
+//go:embed motoserver.py
+var motoServer string
+
 // motoPath finds moto_server: $OUTHOOK_VENV/bin/moto_server, else <module root>/.venv/bin/moto_server.
 func motoPath() (string, error) {
 	venv := os.Getenv("OUTHOOK_VENV")
@@ -157,7 +163,8 @@ func startMoto() (string, error) {
 		return "", fmt.Errorf("create moto_server log: %w", err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", port)
+	python := filepath.Join(filepath.Dir(bin), "python")
+	cmd := exec.Command(python, "-c", motoServer, "-H", "127.0.0.1", "-p", port)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = sysProcAttr()

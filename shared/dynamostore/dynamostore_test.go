@@ -1,0 +1,207 @@
+package dynamostore_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/shared/awstest"
+	"github.com/outhook/outhook/shared/dynamostore"
+	"github.com/outhook/outhook/shared/store"
+)
+
+type testBundle struct {
+	client  *dynamodb.Client
+	table   string
+	store   *dynamostore.Store
+	counter *awstest.Counter
+}
+
+// setup makes a fresh table and a store on it whose requests are counted.
+func setup(t *testing.T) testBundle {
+	t.Helper()
+	cfg := awstest.Config(t)
+	table := awstest.Table(t, cfg, dynamostore.TableDefinition)
+	counter := awstest.NewCounter()
+	counter.Instrument(&cfg)
+	client := dynamodb.NewFromConfig(cfg)
+	return testBundle{
+		client:  client,
+		table:   table,
+		store:   dynamostore.New(client, table, dynamostore.Options{AttemptRetention: 48 * time.Hour}),
+		counter: counter,
+	}
+}
+
+var seq int
+
+func event(set string, n int) store.Event {
+	created := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Millisecond)
+	id := fmt.Sprintf("whevt_%013d%06d", created.UnixMilli(), n)
+	return store.Event{
+		ID: id, Set: set, Type: "invoice.paid", Payload: json.RawMessage(`{"n":` + strconv.Itoa(n) + `}`),
+		Deliveries: []store.Delivery{{Endpoint: "crm", URL: "https://crm.example.com/hooks", FirstAttemptID: "whatt_" + id[6:]}},
+		CreatedAt:  created,
+		ExpiresAt:  created.Add(30*24*time.Hour + 500*time.Millisecond),
+	}
+}
+
+func attempt(ev store.Event, n int) store.Attempt {
+	return store.Attempt{
+		EventID: ev.ID, Endpoint: "crm", ID: fmt.Sprintf("whatt_%s_%d", ev.ID[6:], n), Number: n,
+		StartedAt: ev.CreatedAt.Add(time.Second), Duration: 80 * time.Millisecond,
+		RequestHeaders: map[string]string{"webhook-id": ev.ID}, ResponseStatus: 200, ResponseBody: "ok",
+		Outcome: store.OutcomeSucceeded,
+	}
+}
+
+// rawItem reads an item as stored.
+func rawItem(t *testing.T, b testBundle, pk, sk string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := b.client.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: &b.table,
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: pk}, "sk": &types.AttributeValueMemberS{Value: sk},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	require.NoError(t, err)
+	require.NotNil(t, out.Item, "item %s/%s exists", pk, sk)
+	return out.Item
+}
+
+func numberAttr(t *testing.T, item map[string]types.AttributeValue, name string) int64 {
+	t.Helper()
+	v, ok := item[name].(*types.AttributeValueMemberN)
+	require.True(t, ok, "attribute %s is a number", name)
+	n, err := strconv.ParseInt(v.Value, 10, 64)
+	require.NoError(t, err)
+	return n
+}
+
+func TestStore_RequestsPerDelivery(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	ev := event("billing", 1)
+
+	_, err := b.store.CreateEvent(ctx, ev)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"DynamoDB.PutItem": 1}, b.counter.Counts(), "a send without key is one PutItem")
+
+	b.counter.Reset()
+	_, err = b.store.GetEvent(ctx, "billing", ev.ID)
+	require.NoError(t, err)
+	require.NoError(t, b.store.PutAttempt(ctx, attempt(ev, 1)))
+	require.Equal(t, map[string]int{"DynamoDB.Query": 1, "DynamoDB.PutItem": 1}, b.counter.Counts(),
+		"a delivery reads the event with one Query and records the attempt with one PutItem")
+
+	b.counter.Reset()
+	keyed := event("billing", 2)
+	keyed.IdempotencyKey = "order-1"
+	_, err = b.store.CreateEvent(ctx, keyed)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"DynamoDB.TransactWriteItems": 1}, b.counter.Counts(), "a send with a key is one transaction")
+}
+
+func TestStore_TTL(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	ev := event("billing", 3)
+	ev.IdempotencyKey = "k"
+	_, err := b.store.CreateEvent(ctx, ev)
+	require.NoError(t, err)
+	a := attempt(ev, 1)
+	require.NoError(t, b.store.PutAttempt(ctx, a))
+
+	// Epoch seconds, rounded up: the event's ExpiresAt has half a second.
+	wantEvent := ev.ExpiresAt.Unix() + 1
+	require.Equal(t, wantEvent, numberAttr(t, rawItem(t, b, ev.ID, "E"), dynamostore.TTLAttribute))
+	require.Equal(t, wantEvent, numberAttr(t, rawItem(t, b, "I#billing#k", "I"), dynamostore.TTLAttribute))
+	require.Equal(t, a.StartedAt.Add(48*time.Hour).Truncate(time.Second).Add(time.Second).Unix(),
+		numberAttr(t, rawItem(t, b, ev.ID, "A#crm#000001"), dynamostore.TTLAttribute), "attempts expire after AttemptRetention")
+
+	rec, err := b.store.GetEvent(ctx, "billing", ev.ID)
+	require.NoError(t, err)
+	require.Equal(t, ev.ExpiresAt, rec.Event.ExpiresAt, "ExpiresAt keeps its milliseconds")
+}
+
+func TestStore_CreateEvent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+
+	t.Run("id taken", func(t *testing.T) {
+		ev := event("billing", 10)
+		_, err := b.store.CreateEvent(ctx, ev)
+		require.NoError(t, err)
+		again := ev
+		again.Type = "other"
+		_, err = b.store.CreateEvent(ctx, again)
+		require.ErrorIs(t, err, store.ErrConflict)
+		again.IdempotencyKey = "fresh"
+		_, err = b.store.CreateEvent(ctx, again)
+		require.ErrorIs(t, err, store.ErrConflict, "also in a transaction")
+		_, err = b.store.ListEvents(ctx, "billing", store.ListOptions{Limit: 10})
+		require.NoError(t, err)
+		// The transaction wrote nothing: the key is still free.
+		fresh := event("billing", 11)
+		fresh.IdempotencyKey = "fresh"
+		_, err = b.store.CreateEvent(ctx, fresh)
+		require.NoError(t, err)
+	})
+
+	t.Run("expired key is free", func(t *testing.T) {
+		old := event("billing", 12)
+		old.IdempotencyKey = "reused"
+		old.ExpiresAt = time.Now().Add(-time.Minute).UTC().Truncate(time.Millisecond) // TTL has not deleted it yet
+		_, err := b.store.CreateEvent(ctx, old)
+		require.NoError(t, err)
+
+		ev := event("billing", 13)
+		ev.IdempotencyKey = "reused"
+		got, err := b.store.CreateEvent(ctx, ev)
+		require.NoError(t, err)
+		require.Equal(t, ev.ID, got.ID)
+	})
+}
+
+func TestStore_ListEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+
+	const n = 40 // enough to land in most of the 16 shards
+	for i := range n {
+		_, err := b.store.CreateEvent(ctx, event("busy", 100+i))
+		require.NoError(t, err)
+	}
+	shards := map[string]bool{}
+	for i := range n {
+		item := rawItem(t, b, event("busy", 100+i).ID, "E")
+		shards[item[dynamostore.IndexPartitionKey].(*types.AttributeValueMemberS).Value] = true
+	}
+	require.Greater(t, len(shards), dynamostore.Shards/2, "one set's events spread over the shards")
+
+	b.counter.Reset()
+	page, err := b.store.ListEvents(ctx, "busy", store.ListOptions{Limit: 5})
+	require.NoError(t, err)
+	require.Len(t, page.Records, 5)
+	for i, r := range page.Records {
+		require.Equal(t, event("busy", 100+n-1-i).ID, r.Event.ID, "newest first across shards")
+	}
+	require.Equal(t, map[string]int{"DynamoDB.Query": dynamostore.Shards + 5}, b.counter.Counts(),
+		"one index Query per shard and one Query per event")
+
+	_, err = b.store.ListEvents(ctx, "other", store.ListOptions{Limit: 5, Cursor: page.NextCursor})
+	require.ErrorIs(t, err, store.ErrInvalidCursor, "a cursor of another set")
+}

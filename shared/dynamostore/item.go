@@ -1,0 +1,141 @@
+package dynamostore
+
+import (
+	"time"
+
+	"github.com/outhook/outhook/shared/store"
+)
+
+// Item shapes. Attribute names are short because they are stored, and billed, in every item; docs/aws.md
+// lists them. Times are Unix milliseconds (the precision of the port), durations nanoseconds, and every item
+// carries TTLAttribute in epoch seconds for retention.
+
+// eventItem is an event and its planned deliveries: pk = id, sk = "E".
+type eventItem struct {
+	PK         string         `dynamodbav:"pk"`
+	SK         string         `dynamodbav:"sk"`
+	SetShard   string         `dynamodbav:"setShard"`
+	Set        string         `dynamodbav:"set"`
+	Type       string         `dynamodbav:"ty"`
+	Payload    []byte         `dynamodbav:"p,omitempty"`
+	UserID     string         `dynamodbav:"u,omitempty"`
+	IdemKey    string         `dynamodbav:"ik,omitempty"`
+	ReqHash    string         `dynamodbav:"rh,omitempty"`
+	Deliveries []deliveryItem `dynamodbav:"d"`
+	CreatedAt  int64          `dynamodbav:"c"`
+	ExpiresMs  int64          `dynamodbav:"x,omitempty"`
+	ExpiresAt  int64          `dynamodbav:"expiresAt,omitempty"`
+}
+
+type deliveryItem struct {
+	Endpoint       string `dynamodbav:"e"`
+	URL            string `dynamodbav:"u"`
+	FirstAttemptID string `dynamodbav:"a"`
+}
+
+// attemptItem is one attempt: pk = event id, sk = "A#<endpoint>#<number, 6 digits>".
+type attemptItem struct {
+	PK             string            `dynamodbav:"pk"`
+	SK             string            `dynamodbav:"sk"`
+	ID             string            `dynamodbav:"id"`
+	Endpoint       string            `dynamodbav:"e"`
+	Number         int               `dynamodbav:"n"`
+	StartedAt      int64             `dynamodbav:"s"`
+	Duration       int64             `dynamodbav:"du"`
+	RequestHeaders map[string]string `dynamodbav:"h,omitempty"`
+	ResponseStatus int               `dynamodbav:"rs,omitempty"`
+	ResponseBody   []byte            `dynamodbav:"rb,omitempty"`
+	Error          string            `dynamodbav:"er,omitempty"`
+	Outcome        string            `dynamodbav:"o"`
+	NextAttemptAt  int64             `dynamodbav:"na,omitempty"`
+	NextAttemptID  string            `dynamodbav:"ni,omitempty"`
+	ExpiresAt      int64             `dynamodbav:"expiresAt"`
+}
+
+// idemItem reserves an idempotency key of a set for an event: pk = "I#<set>#<key>", sk = "I".
+type idemItem struct {
+	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
+	EventID   string `dynamodbav:"ev"`
+	ExpiresAt int64  `dynamodbav:"expiresAt,omitempty"`
+}
+
+func newEventItem(ev store.Event) eventItem {
+	it := eventItem{
+		PK: ev.ID, SK: eventSK, SetShard: shardKey(ev.Set, ev.ID),
+		Set: ev.Set, Type: ev.Type, Payload: ev.Payload, UserID: ev.UserID,
+		IdemKey: ev.IdempotencyKey, ReqHash: ev.RequestHash,
+		Deliveries: make([]deliveryItem, len(ev.Deliveries)),
+		CreatedAt:  toMs(ev.CreatedAt),
+		ExpiresMs:  toMs(ev.ExpiresAt),
+		ExpiresAt:  ttl(ev.ExpiresAt),
+	}
+	for i, d := range ev.Deliveries {
+		it.Deliveries[i] = deliveryItem{Endpoint: d.Endpoint, URL: d.URL, FirstAttemptID: d.FirstAttemptID}
+	}
+	return it
+}
+
+func (it eventItem) event() store.Event {
+	ev := store.Event{
+		ID: it.PK, Set: it.Set, Type: it.Type, Payload: it.Payload, UserID: it.UserID,
+		IdempotencyKey: it.IdemKey, RequestHash: it.ReqHash,
+		Deliveries: make([]store.Delivery, len(it.Deliveries)),
+		CreatedAt:  fromMs(it.CreatedAt),
+		ExpiresAt:  fromMs(it.ExpiresMs),
+	}
+	for i, d := range it.Deliveries {
+		ev.Deliveries[i] = store.Delivery{Endpoint: d.Endpoint, URL: d.URL, FirstAttemptID: d.FirstAttemptID}
+	}
+	return ev
+}
+
+func newAttemptItem(a store.Attempt, expires time.Time) attemptItem {
+	return attemptItem{
+		PK: a.EventID, SK: attemptSK(a.Endpoint, a.Number),
+		ID: a.ID, Endpoint: a.Endpoint, Number: a.Number,
+		StartedAt: toMs(a.StartedAt), Duration: int64(a.Duration),
+		RequestHeaders: a.RequestHeaders, ResponseStatus: a.ResponseStatus, ResponseBody: []byte(a.ResponseBody),
+		Error: a.Error, Outcome: string(a.Outcome),
+		NextAttemptAt: toMs(a.NextAttemptAt), NextAttemptID: a.NextAttemptID,
+		ExpiresAt: ttl(expires),
+	}
+}
+
+func (it attemptItem) attempt() store.Attempt {
+	return store.Attempt{
+		EventID: it.PK, Endpoint: it.Endpoint, ID: it.ID, Number: it.Number,
+		StartedAt: fromMs(it.StartedAt), Duration: time.Duration(it.Duration),
+		RequestHeaders: it.RequestHeaders, ResponseStatus: it.ResponseStatus, ResponseBody: string(it.ResponseBody),
+		Error: it.Error, Outcome: store.Outcome(it.Outcome),
+		NextAttemptAt: fromMs(it.NextAttemptAt), NextAttemptID: it.NextAttemptID,
+	}
+}
+
+// toMs is t in Unix milliseconds; the zero time is 0.
+func toMs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMs is the inverse of toMs, in UTC.
+func fromMs(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// ttl is t in epoch seconds, rounded up so that nothing expires early; the zero time is 0 (never).
+func ttl(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
+}

@@ -1,0 +1,307 @@
+// Package dynamostore implements the event-log port (store.Store) on one DynamoDB table.
+//
+// An event is one item and each attempt another, under the event id as partition key, so GetEvent is one
+// strongly consistent Query and attempts never grow the event item. A sparse, keys-only index spreads each
+// set's events over Shards partitions for ListEvents. docs/aws.md has the design, its costs and its limits.
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/store"
+)
+
+// API is the part of the DynamoDB client the store uses (*dynamodb.Client implements it).
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Options tune a Store. The zero value is usable.
+type Options struct {
+	// AttemptRetention is how long attempt items are kept after they start (the port gives attempts no
+	// expiry of their own). Set it to the longest retention of any set; an attempt that outlives its event
+	// is never read. Default: config.DefaultRetentionDays.
+	AttemptRetention time.Duration
+	// Concurrency bounds the parallel requests of one ListEvents. Default 16.
+	Concurrency int
+}
+
+// Store is the DynamoDB event log.
+type Store struct {
+	api   API
+	table string
+	opts  Options
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a Store on table, which must have the shape of TableDefinition.
+func New(api API, table string, opts Options) *Store {
+	if opts.AttemptRetention <= 0 {
+		opts.AttemptRetention = config.DefaultRetentionDays * 24 * time.Hour
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
+	return &Store{api: api, table: table, opts: opts}
+}
+
+// maxTransactionTries bounds the retries of a CreateEvent transaction that conflicted with a concurrent one.
+const maxTransactionTries = 5
+
+// CreateEvent writes the event item with one conditional PutItem, or, with an idempotency key, the
+// key's item and the event item in one transaction (the only place a condition spans two items).
+func (s *Store) CreateEvent(ctx context.Context, ev store.Event) (store.Event, error) {
+	ev.CreatedAt, ev.ExpiresAt = fromMs(toMs(ev.CreatedAt)), fromMs(toMs(ev.ExpiresAt))
+	item, err := attributevalue.MarshalMap(newEventItem(ev))
+	if err != nil {
+		return store.Event{}, fmt.Errorf("marshal event %s: %w", ev.ID, err)
+	}
+	put := types.Put{
+		TableName:           &s.table,
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	}
+	if ev.IdempotencyKey == "" {
+		_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression,
+		})
+		if err != nil {
+			if isConditionFailed(err) {
+				return store.Event{}, fmt.Errorf("put event %s: id taken: %w", ev.ID, store.ErrConflict)
+			}
+			return store.Event{}, fmt.Errorf("put event %s: %w", ev.ID, err)
+		}
+		return ev, nil
+	}
+	return s.createIdempotent(ctx, ev, put)
+}
+
+func (s *Store) createIdempotent(ctx context.Context, ev store.Event, putEvent types.Put) (store.Event, error) {
+	key, err := attributevalue.MarshalMap(idemItem{
+		PK: idemPK(ev.Set, ev.IdempotencyKey), SK: idemSK, EventID: ev.ID, ExpiresAt: ttl(ev.ExpiresAt),
+	})
+	if err != nil {
+		return store.Event{}, fmt.Errorf("marshal idempotency item of event %s: %w", ev.ID, err)
+	}
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{
+			TableName: &s.table,
+			Item:      key,
+			// A key whose item outlived its TTL (DynamoDB deletes expired items lazily) is free again.
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR expiresAt < :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": number(time.Now().Unix())},
+		}},
+		{Put: &putEvent},
+	}}
+	for try := 1; ; try++ {
+		_, err := s.api.TransactWriteItems(ctx, in)
+		if err == nil {
+			return ev, nil
+		}
+		var canceled *types.TransactionCanceledException
+		if !errors.As(err, &canceled) {
+			return store.Event{}, fmt.Errorf("write event %s with idempotency key: %w", ev.ID, err)
+		}
+		reasons := canceled.CancellationReasons
+		switch {
+		case reasonIs(reasons, 0, "ConditionalCheckFailed"):
+			return s.existing(ctx, ev.Set, ev.IdempotencyKey)
+		case reasonIs(reasons, 1, "ConditionalCheckFailed"):
+			return store.Event{}, fmt.Errorf("write event %s: id taken: %w", ev.ID, store.ErrConflict)
+		case len(reasons) == 0:
+			// An endpoint that gives no reasons: the key's item tells whether it was the key.
+			existing, err := s.existing(ctx, ev.Set, ev.IdempotencyKey)
+			if errors.Is(err, store.ErrNotFound) {
+				return store.Event{}, fmt.Errorf("write event %s with idempotency key: %w", ev.ID, canceled)
+			}
+			return existing, err
+		}
+		// A concurrent transaction on the same key (TransactionConflict): try again; the condition decides.
+		if try == maxTransactionTries {
+			return store.Event{}, fmt.Errorf("write event %s with idempotency key after %d tries: %w", ev.ID, try, err)
+		}
+		select {
+		case <-ctx.Done():
+			return store.Event{}, fmt.Errorf("write event %s with idempotency key: %w", ev.ID, ctx.Err())
+		case <-time.After(time.Duration(try*try) * 20 * time.Millisecond):
+		}
+	}
+}
+
+// existing returns the event that holds an idempotency key, and ErrDuplicate.
+func (s *Store) existing(ctx context.Context, set, key string) (store.Event, error) {
+	var idem idemItem
+	found, err := s.getItem(ctx, idemPK(set, key), idemSK, &idem)
+	if err != nil {
+		return store.Event{}, fmt.Errorf("read idempotency key of set %s: %w", set, err)
+	}
+	if !found {
+		return store.Event{}, fmt.Errorf("read idempotency key of set %s: %w", set, store.ErrNotFound)
+	}
+	var it eventItem
+	found, err = s.getItem(ctx, idem.EventID, eventSK, &it)
+	if err != nil {
+		return store.Event{}, fmt.Errorf("read event %s of idempotency key: %w", idem.EventID, err)
+	}
+	if !found {
+		return store.Event{}, fmt.Errorf("event %s of an idempotency key of set %s: %w", idem.EventID, set, store.ErrNotFound)
+	}
+	return it.event(), store.ErrDuplicate
+}
+
+// getItem reads one item with a strongly consistent GetItem into out; found is false if there is none.
+func (s *Store) getItem(ctx context.Context, pk, sk string, out any) (found bool, err error) {
+	res, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.table,
+		Key:            map[string]types.AttributeValue{PartitionKey: str(pk), SortKey: str(sk)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return false, fmt.Errorf("get item: %w", err)
+	}
+	if res.Item == nil {
+		return false, nil
+	}
+	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
+		return false, fmt.Errorf("unmarshal item: %w", err)
+	}
+	return true, nil
+}
+
+// GetEvent reads the event item and its attempts with one strongly consistent Query.
+func (s *Store) GetEvent(ctx context.Context, set, id string) (store.Record, error) {
+	rec, found, err := s.record(ctx, id, true)
+	if err != nil {
+		return store.Record{}, err
+	}
+	if !found || rec.Event.Set != set {
+		return store.Record{}, fmt.Errorf("event %s of set %s: %w", id, set, store.ErrNotFound)
+	}
+	return rec, nil
+}
+
+// record queries all items of an event id; found is false if the event item is missing.
+func (s *Store) record(ctx context.Context, id string, consistent bool) (store.Record, bool, error) {
+	var (
+		rec      store.Record
+		found    bool
+		startKey map[string]types.AttributeValue
+	)
+	for {
+		res, err := s.api.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &s.table,
+			KeyConditionExpression:    aws.String("pk = :id"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(id)},
+			ConsistentRead:            aws.Bool(consistent),
+			ExclusiveStartKey:         startKey,
+		})
+		if err != nil {
+			return store.Record{}, false, fmt.Errorf("query event %s: %w", id, err)
+		}
+		for _, item := range res.Items {
+			sk, _ := item[SortKey].(*types.AttributeValueMemberS)
+			switch {
+			case sk == nil:
+			case sk.Value == eventSK:
+				var it eventItem
+				if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+					return store.Record{}, false, fmt.Errorf("unmarshal event %s: %w", id, err)
+				}
+				rec.Event, found = it.event(), true
+			case len(sk.Value) > 2 && sk.Value[:2] == "A#":
+				var it attemptItem
+				if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+					return store.Record{}, false, fmt.Errorf("unmarshal attempt %s of event %s: %w", sk.Value, id, err)
+				}
+				rec.Attempts = append(rec.Attempts, it.attempt())
+			}
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			break
+		}
+		startKey = res.LastEvaluatedKey
+	}
+	if found {
+		sortAttempts(rec)
+	}
+	return rec, found, nil
+}
+
+// sortAttempts orders attempts by their endpoint's place in the deliveries, then by number.
+func sortAttempts(rec store.Record) {
+	order := make(map[string]int, len(rec.Event.Deliveries))
+	for i, d := range rec.Event.Deliveries {
+		order[d.Endpoint] = i
+	}
+	rank := func(endpoint string) int {
+		if i, ok := order[endpoint]; ok {
+			return i
+		}
+		return len(order)
+	}
+	sort.SliceStable(rec.Attempts, func(i, j int) bool {
+		a, b := rec.Attempts[i], rec.Attempts[j]
+		if ra, rb := rank(a.Endpoint), rank(b.Endpoint); ra != rb {
+			return ra < rb
+		}
+		if a.Endpoint != b.Endpoint {
+			return a.Endpoint < b.Endpoint
+		}
+		return a.Number < b.Number
+	})
+}
+
+// PutAttempt writes the attempt item with one PutItem on condition that its key is new.
+func (s *Store) PutAttempt(ctx context.Context, a store.Attempt) error {
+	expires := a.StartedAt
+	if expires.IsZero() {
+		expires = time.Now()
+	}
+	item, err := attributevalue.MarshalMap(newAttemptItem(a, expires.Add(s.opts.AttemptRetention)))
+	if err != nil {
+		return fmt.Errorf("marshal attempt %d of event %s to %s: %w", a.Number, a.EventID, a.Endpoint, err)
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &s.table,
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if err != nil {
+		if isConditionFailed(err) {
+			return fmt.Errorf("put attempt %d of event %s to %s: %w", a.Number, a.EventID, a.Endpoint, store.ErrConflict)
+		}
+		return fmt.Errorf("put attempt %d of event %s to %s: %w", a.Number, a.EventID, a.Endpoint, err)
+	}
+	return nil
+}
+
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// reasonIs tells whether the i-th cancellation reason of a transaction has the code.
+func reasonIs(reasons []types.CancellationReason, i int, code string) bool {
+	return i < len(reasons) && aws.ToString(reasons[i].Code) == code
+}
+
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+func number(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
