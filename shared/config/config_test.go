@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/outhook/outhook/shared/config"
 )
@@ -463,4 +464,28 @@ sets:
 `))
 	require.ErrorContains(t, err, "sets[0].endpoints[0].retry.tries: unknown field")
 	require.ErrorContains(t, err, "sets[0].endpoints[1].retry.tries: unknown field")
+}
+
+// FuzzParse checks that Parse never panics, and that whatever it accepts is valid, stable under Validate and
+// survives a round trip through YAML unchanged.
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"valid.yaml", "valid.json"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		require.NoError(f, err)
+		f.Add(data)
+	}
+	f.Add([]byte("sets: [{name: a, endpoints: [{name: e, url: 'http://h', retry: {attempts: 1}}]}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := config.Parse(data)
+		if err != nil {
+			return
+		}
+		again := *cfg
+		require.NoError(t, again.Validate())
+		out, err := yaml.Marshal(cfg)
+		require.NoError(t, err)
+		back, err := config.Parse(out)
+		require.NoError(t, err, string(out))
+		require.Equal(t, cfg, back)
+	})
 }
