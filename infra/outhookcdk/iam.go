@@ -1,0 +1,70 @@
+package outhookcdk
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// DynamoDB and Secrets Manager actions per function: exactly the calls the adapters make (docs/aws.md).
+// TransactWriteItems needs no action of its own: each Put in the transaction is authorized as PutItem.
+var (
+	// sendTableActions: CreateEvent (PutItem, or a transaction of Puts with an idempotency key), the
+	// idempotency replay (GetItem, then the event's Query) and Resend (Query).
+	sendTableActions = []string{"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"}
+	// queryTableActions: GetEvent (Query on the table) and ListEvents (Query on the bySet index, then on the table).
+	queryTableActions = []string{"dynamodb:Query"}
+	// deliverTableActions: the event and its attempts (Query), then the new attempt (PutItem).
+	deliverTableActions = []string{"dynamodb:Query", "dynamodb:PutItem"}
+	// userSecretActions: the secrets function reads, creates on first use and rotates per-user secrets.
+	userSecretActions = []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret",
+		"secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"}
+	// deliverUserSecretActions: deliver reads a user's secret and creates it when the first send for a new user
+	// reaches it before any secrets call did.
+	deliverUserSecretActions = []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"}
+)
+
+// grant gives each function the actions it calls, on the resources it calls them on. Every statement is
+// written out instead of using the L2 grant helpers, which would add actions the functions never call
+// (e.g. BatchWriteItem, DeleteItem, PurgeQueue).
+func (w *webhooks) grant(namedSecrets []string) {
+	table := w.tableArn()
+	queueArn := []string{*w.queue.QueueArn()}
+	userSecrets := []string{w.secretArn(w.userPrefix + "*")}
+	named := make([]string, 0, len(namedSecrets))
+	for _, n := range namedSecrets {
+		// Secrets Manager appends "-" and six random characters to every secret's ARN.
+		named = append(named, w.secretArn(w.namedPrefix+n+"-??????"))
+	}
+
+	w.allow(FunctionSend, sendTableActions, table)
+	w.allow(FunctionSend, []string{"sqs:SendMessage"}, queueArn)
+
+	w.allow(FunctionQuery, queryTableActions, append(table, w.indexArns()...))
+
+	w.allow(FunctionSecrets, userSecretActions, userSecrets)
+
+	w.allow(FunctionDeliver, deliverTableActions, table)
+	w.allow(FunctionDeliver, []string{"sqs:SendMessage"}, queueArn)
+	w.allow(FunctionDeliver, deliverUserSecretActions, userSecrets)
+	if len(named) > 0 {
+		w.allow(FunctionDeliver, []string{"secretsmanager:GetSecretValue"}, named)
+	}
+}
+
+func (w *webhooks) allow(f Function, actions, resources []string) {
+	w.functions[f].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(actions...),
+		Resources: jsii.Strings(resources...),
+	}))
+}
+
+// secretArn is the ARN pattern of the secrets whose name matches namePattern, in this stack's account and region.
+func (w *webhooks) secretArn(namePattern string) string {
+	return *awscdk.Stack_Of(w).FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("secretsmanager"),
+		Resource:     jsii.String("secret"),
+		ResourceName: jsii.String(namePattern),
+		ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
+}

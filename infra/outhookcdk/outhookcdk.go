@@ -1,0 +1,247 @@
+// Package outhookcdk is the AWS CDK construct that deploys outhook: an HTTP API with IAM authorization in
+// front of the send, query and secrets functions, the deliver function fed by an SQS queue with a dead-letter
+// queue, the DynamoDB event log, least-privilege roles, log groups, alarms and stack outputs.
+//
+// Import it into any CDK app:
+//
+//	cfg, err := config.Load("webhooks.yaml")
+//	...
+//	hooks, err := outhookcdk.New(stack, jsii.String("Webhooks"), &outhookcdk.Props{Config: cfg, BuildDir: "build"})
+//	...
+//	hooks.GrantInvokeAPI(myAppFunction)
+//
+// The construct adds cdk-nag suppressions, each with its reason, for the findings it accepts on purpose.
+package outhookcdk
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/outhook/outhook/shared/config"
+)
+
+// Function names one of the four Lambda functions; it is also the directory of its bootstrap under BuildDir.
+type Function string
+
+// The four functions.
+const (
+	FunctionSend    Function = "send"
+	FunctionQuery   Function = "query"
+	FunctionSecrets Function = "secrets"
+	FunctionDeliver Function = "deliver"
+)
+
+// Functions lists every function, in a fixed order.
+var Functions = []Function{FunctionSend, FunctionQuery, FunctionSecrets, FunctionDeliver}
+
+// Webhooks is the deployed outhook service.
+type Webhooks interface {
+	constructs.IConstruct
+	// API is the HTTP API; every route requires SigV4 (IAM) authorization.
+	API() awsapigatewayv2.HttpApi
+	// URL is the API's base URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/.
+	URL() *string
+	// Table is the DynamoDB event log.
+	Table() awsdynamodb.Table
+	// Queue carries one message per delivery attempt to the deliver function.
+	Queue() awssqs.Queue
+	// DeadLetterQueue receives the messages deliver failed to process MaxReceiveCount times.
+	DeadLetterQueue() awssqs.Queue
+	// Function returns one of the four functions.
+	Function(f Function) awslambda.Function
+	// Alarms are the CloudWatch alarms: dead-letter queue depth, deliver errors, age of the oldest message.
+	Alarms() []awscloudwatch.Alarm
+	// UserSecretPrefix is the Secrets Manager name prefix of the per-user signing secrets.
+	UserSecretPrefix() string
+	// NamedSecretPrefix is the Secrets Manager name prefix of the config's named signing secrets: the operator
+	// creates <NamedSecretPrefix><NAME> for every `secret: NAME` of the config.
+	NamedSecretPrefix() string
+	// GrantInvokeAPI lets grantee call every route of the API (execute-api:Invoke), e.g. the application
+	// function that sends webhooks.
+	GrantInvokeAPI(grantee awsiam.IGrantable) awsiam.Grant
+}
+
+type webhooks struct {
+	constructs.Construct
+
+	api         awsapigatewayv2.HttpApi
+	table       awsdynamodb.Table
+	queue       awssqs.Queue
+	dlq         awssqs.Queue
+	functions   map[Function]awslambda.Function
+	alarms      []awscloudwatch.Alarm
+	userPrefix  string
+	namedPrefix string
+}
+
+var _ Webhooks = (*webhooks)(nil)
+
+// Durations chosen on purpose; see the comments where they are used.
+const (
+	// apiTimeout bounds the send, query and secrets functions: each does a few DynamoDB, SQS or Secrets Manager
+	// calls (with SDK retries), well under API Gateway's 30 s integration limit.
+	apiTimeout = 10 * time.Second
+	// deliverMargin is added to the largest endpoint timeout: before and after the POST, deliver reads the event
+	// and the secret and writes the attempt and maybe the next message. A batch is processed concurrently, so
+	// the batch takes about as long as its slowest POST.
+	deliverMargin = 15 * time.Second
+	// minDeliverTimeout keeps room for cold starts and SDK retries with short endpoint timeouts.
+	minDeliverTimeout = 30 * time.Second
+	// maxLambdaTimeout is Lambda's limit.
+	maxLambdaTimeout = 900 * time.Second
+	// visibilityFactor: AWS recommends a queue visibility timeout of at least six times the function timeout
+	// for SQS event sources, so messages are not redelivered while the poller retries throttled invocations.
+	visibilityFactor = 6
+	// queueRetention keeps undelivered messages as long as SQS allows, so an outage of deliver does not lose
+	// deliveries before someone fixes it.
+	queueRetention = 14 * 24 * time.Hour
+	// configFile is webhooks.json in every function package; the functions resolve it against LAMBDA_TASK_ROOT.
+	configFile = "webhooks.json"
+)
+
+// New creates the outhook service in scope. It returns an error when the props or the config are invalid
+// or a build artifact is missing.
+func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error) {
+	p, cfg, err := resolve(scope, props)
+	if err != nil {
+		return nil, err
+	}
+	deliverTimeout, err := deliverTimeoutFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	w := &webhooks{
+		functions:   map[Function]awslambda.Function{},
+		userPrefix:  "outhook/" + p.NamePrefix + "/users/",
+		namedPrefix: "outhook/" + p.NamePrefix + "/named/",
+	}
+	// The override makes w itself the jsii object, so w can be passed wherever a construct is expected.
+	constructs.NewConstruct_Override(w, scope, id)
+	assets, err := stageAssets(w, p.BuildDir, cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	if w.table, err = newTable(w, p.RemovalPolicy); err != nil {
+		return nil, err
+	}
+	w.dlq, w.queue = newQueues(w, p, deliverTimeout)
+
+	env := map[string]*string{
+		"OUTHOOK_CONFIG_FILE":         jsii.String(configFile),
+		"OUTHOOK_TABLE":               w.table.TableName(),
+		"OUTHOOK_QUEUE_URL":           w.queue.QueueUrl(),
+		"OUTHOOK_USER_SECRET_PREFIX":  jsii.String(w.userPrefix),
+		"OUTHOOK_NAMED_SECRET_PREFIX": jsii.String(w.namedPrefix),
+	}
+	for _, f := range Functions {
+		memory, timeout := p.APIMemoryMiB, apiTimeout
+		if f == FunctionDeliver {
+			memory, timeout = p.DeliverMemoryMiB, deliverTimeout
+		}
+		w.functions[f] = newFunction(w, f, assets[f], memory, timeout, env, p)
+	}
+	w.grant(cfg.SecretNames())
+	w.connectQueue(p.DeliverMaxConcurrency)
+	w.api = newAPI(w, p, w.functions)
+	w.alarms = newAlarms(w, p)
+	w.outputs()
+	suppressNagFindings(w)
+	return w, nil
+}
+
+// resolve checks props, applies their defaults and returns a validated copy of the config.
+func resolve(scope constructs.Construct, props *Props) (Props, *config.Config, error) {
+	if props == nil {
+		return Props{}, nil, errors.New("outhook props: missing")
+	}
+	p := *props
+	if p.Config == nil {
+		return Props{}, nil, errors.New("outhook props: Config is required")
+	}
+	if p.BuildDir == "" {
+		return Props{}, nil, errors.New("outhook props: BuildDir is required")
+	}
+	cfg, err := validatedCopy(p.Config)
+	if err != nil {
+		return Props{}, nil, err
+	}
+	if p.NamePrefix == "" {
+		p.NamePrefix = *awscdk.Stack_Of(scope).StackName()
+	}
+	if p.RemovalPolicy == "" {
+		p.RemovalPolicy = DefaultRemovalPolicy
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = DefaultLogRetention
+	}
+	defaults := []struct {
+		name     string
+		v        *int
+		def      int
+		min, max int
+	}{
+		{"DeliverMaxConcurrency", &p.DeliverMaxConcurrency, DefaultDeliverMaxConcurrency, 2, 1000},
+		{"APIMemoryMiB", &p.APIMemoryMiB, DefaultAPIMemoryMiB, 128, 10240},
+		{"DeliverMemoryMiB", &p.DeliverMemoryMiB, DefaultDeliverMemoryMiB, 128, 10240},
+		{"MaxReceiveCount", &p.MaxReceiveCount, DefaultMaxReceiveCount, 1, 1000},
+	}
+	for _, d := range defaults {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < d.min || *d.v > d.max {
+			return Props{}, nil, fmt.Errorf("outhook props: %s %d is outside %d..%d", d.name, *d.v, d.min, d.max)
+		}
+	}
+	if p.OldestMessageAlarmAge == 0 {
+		p.OldestMessageAlarmAge = DefaultOldestMessageAlarmAge
+	}
+	if p.OldestMessageAlarmAge < time.Minute {
+		return Props{}, nil, fmt.Errorf("outhook props: OldestMessageAlarmAge %s is under a minute", p.OldestMessageAlarmAge)
+	}
+	return p, cfg, nil
+}
+
+// deliverTimeoutFor sizes the deliver function's timeout from the largest endpoint timeout of the config.
+func deliverTimeoutFor(cfg *config.Config) (time.Duration, error) {
+	var longest time.Duration
+	for _, s := range cfg.Sets {
+		for _, e := range s.Endpoints {
+			longest = max(longest, e.Timeout())
+		}
+	}
+	timeout := max(longest+deliverMargin, minDeliverTimeout)
+	if timeout > maxLambdaTimeout {
+		return 0, fmt.Errorf("outhook config: the longest endpoint timeout %s plus %s leaves no room in Lambda's %s limit",
+			longest, deliverMargin, maxLambdaTimeout)
+	}
+	return timeout, nil
+}
+
+func seconds(d time.Duration) awscdk.Duration {
+	return awscdk.Duration_Seconds(jsii.Number(math.Ceil(d.Seconds())))
+}
+
+func (w *webhooks) API() awsapigatewayv2.HttpApi           { return w.api }
+func (w *webhooks) URL() *string                           { return w.api.Url() }
+func (w *webhooks) Table() awsdynamodb.Table               { return w.table }
+func (w *webhooks) Queue() awssqs.Queue                    { return w.queue }
+func (w *webhooks) DeadLetterQueue() awssqs.Queue          { return w.dlq }
+func (w *webhooks) Function(f Function) awslambda.Function { return w.functions[f] }
+func (w *webhooks) Alarms() []awscloudwatch.Alarm          { return w.alarms }
+func (w *webhooks) UserSecretPrefix() string               { return w.userPrefix }
+func (w *webhooks) NamedSecretPrefix() string              { return w.namedPrefix }

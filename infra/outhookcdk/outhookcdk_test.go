@@ -1,0 +1,546 @@
+package outhookcdk_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/infra/outhookcdk"
+	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/dynamostore"
+)
+
+const topicArn = "arn:aws:sns:eu-west-1:123456789012:ops-alarms"
+
+// testConfig has a named secret on one endpoint and a 30 s endpoint timeout, the longest of the config.
+func testConfig() *config.Config {
+	return &config.Config{Sets: []config.Set{
+		{Name: "billing-events", Endpoints: []config.Endpoint{
+			{Name: "crm", URL: "https://crm.example.com/hooks", TimeoutSeconds: 30, Signing: &config.Signing{
+				Header: "x-crm-signature", Encoding: "hex", SignedPayload: "rawBody", Secret: "CRM_WEBHOOK_SIGNING_SECRET",
+			}},
+			{Name: "warehouse", URL: "https://warehouse.example.com/events"},
+		}},
+		{Name: "customer-events", Endpoints: []config.Endpoint{
+			{Name: "customer", URL: "https://customer.example.com/hooks"},
+		}},
+	}}
+}
+
+// buildDir writes placeholder bootstraps, so the tests do not need `make build`.
+func buildDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range outhookcdk.Functions {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, string(f)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, string(f), "bootstrap"), []byte("placeholder "+f), 0o755))
+	}
+	return dir
+}
+
+type testBundle struct {
+	stack    awscdk.Stack
+	hooks    outhookcdk.Webhooks
+	template assertions.Template
+	tmpl     map[string]any // the template as JSON
+	outdir   string
+}
+
+// setup synthesizes one stack, with cdk-nag's AwsSolutions checks applied to the app, for all subtests.
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	outdir := t.TempDir()
+	app := awscdk.NewApp(&awscdk.AppProps{
+		Outdir: jsii.String(outdir),
+		// Asset metadata (aws:asset:path) lets the test find each function's asset directory.
+		Context: &map[string]any{"aws:cdk:enable-asset-metadata": true},
+	})
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	stack := awscdk.NewStack(app, jsii.String("Outhook"), nil)
+
+	cfg := testConfig()
+	hooks, err := outhookcdk.New(stack, jsii.String("Webhooks"), &outhookcdk.Props{
+		Config:     cfg,
+		BuildDir:   buildDir(t),
+		AlarmTopic: awssns.Topic_FromTopicArn(stack, jsii.String("Alarms"), jsii.String(topicArn)),
+	})
+	require.NoError(t, err)
+	require.Zero(t, cfg.Sets[0].Endpoints[1].TimeoutSeconds, "New must not apply defaults to the caller's config")
+
+	caller := awsiam.NewRole(stack, jsii.String("Caller"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewAccountRootPrincipal(),
+	})
+	hooks.GrantInvokeAPI(caller)
+
+	template := assertions.Template_FromStack(stack, nil)
+	var tmpl map[string]any
+	data, err := json.Marshal(template.ToJSON())
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &tmpl))
+	return &testBundle{stack: stack, hooks: hooks, template: template, tmpl: tmpl, outdir: outdir}
+}
+
+func (b *testBundle) resources(typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range b.tmpl["Resources"].(map[string]any) {
+		r := r.(map[string]any)
+		if r["Type"] == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// functionID returns the logical id of one of the construct's functions.
+func (b *testBundle) functionID(t *testing.T, f outhookcdk.Function) string {
+	t.Helper()
+	return *b.stack.GetLogicalId(b.hooks.Function(f).Node().DefaultChild().(awscdk.CfnElement))
+}
+
+// match runs a jsii template assertion, which panics on a mismatch, and turns the panic into a test failure.
+func match(t *testing.T, assertion func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("%v", r)
+		}
+	}()
+	assertion()
+}
+
+func (b *testBundle) has(t *testing.T, typ string, props map[string]any) {
+	t.Helper()
+	match(t, func() { b.template.HasResourceProperties(jsii.String(typ), props) })
+}
+
+func props(r map[string]any) map[string]any { return r["Properties"].(map[string]any) }
+
+// The tests in this package do not call t.Parallel: jsii's Go runtime talks to one node process and is not
+// safe for concurrent use (parallel first calls corrupt its stream).
+
+func TestNew(t *testing.T) {
+	b := setup(t)
+
+	t.Run("resource counts", func(t *testing.T) {
+		for typ, n := range map[string]int{
+			"AWS::Lambda::Function":           4,
+			"AWS::ApiGatewayV2::Api":          1,
+			"AWS::ApiGatewayV2::Stage":        1,
+			"AWS::ApiGatewayV2::Route":        6,
+			"AWS::ApiGatewayV2::Integration":  3,
+			"AWS::DynamoDB::Table":            1,
+			"AWS::SQS::Queue":                 2,
+			"AWS::SQS::QueuePolicy":           2,
+			"AWS::Lambda::EventSourceMapping": 1,
+			"AWS::CloudWatch::Alarm":          3,
+			"AWS::Logs::LogGroup":             5,
+			"AWS::IAM::Role":                  5,
+		} {
+			match(t, func() { b.template.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
+		}
+	})
+
+	t.Run("functions", func(t *testing.T) {
+		for _, f := range outhookcdk.Functions {
+			timeout, memory := 10, 256
+			if f == outhookcdk.FunctionDeliver {
+				timeout = 45 // the longest endpoint timeout (30 s) + 15 s
+			}
+			fn := b.resources("AWS::Lambda::Function")[b.functionID(t, f)]
+			require.NotNil(t, fn, f)
+			p := props(fn)
+			require.Equal(t, "provided.al2023", p["Runtime"], f)
+			require.Equal(t, []any{"arm64"}, p["Architectures"], f)
+			require.Equal(t, "bootstrap", p["Handler"], f)
+			require.EqualValues(t, timeout, p["Timeout"], f)
+			require.EqualValues(t, memory, p["MemorySize"], f)
+			logging := p["LoggingConfig"].(map[string]any)
+			require.Equal(t, "JSON", logging["LogFormat"], f)
+			require.Contains(t, logging, "LogGroup", f)
+			vars := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+			require.Equal(t, "webhooks.json", vars["OUTHOOK_CONFIG_FILE"], f)
+			require.Equal(t, "outhook/Outhook/users/", vars["OUTHOOK_USER_SECRET_PREFIX"], f)
+			require.Equal(t, "outhook/Outhook/named/", vars["OUTHOOK_NAMED_SECRET_PREFIX"], f)
+			require.Contains(t, vars, "OUTHOOK_TABLE", f)
+			require.Contains(t, vars, "OUTHOOK_QUEUE_URL", f)
+		}
+		match(t, func() {
+			b.template.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
+			b.template.AllResources(jsii.String("AWS::Logs::LogGroup"), map[string]any{"DeletionPolicy": "Retain"})
+		})
+	})
+
+	t.Run("assets carry the bootstrap and the validated config", func(t *testing.T) {
+		for _, f := range outhookcdk.Functions {
+			fn := b.resources("AWS::Lambda::Function")[b.functionID(t, f)]
+			assetPath, ok := fn["Metadata"].(map[string]any)["aws:asset:path"].(string)
+			require.True(t, ok, "no aws:asset:path metadata on %s", f)
+			assetDir := filepath.Join(b.outdir, assetPath)
+			boot, err := os.ReadFile(filepath.Join(assetDir, "bootstrap"))
+			require.NoError(t, err)
+			require.Equal(t, "placeholder "+string(f), string(boot))
+			info, err := os.Stat(filepath.Join(assetDir, "bootstrap"))
+			require.NoError(t, err)
+			require.NotZero(t, info.Mode()&0o111, "bootstrap must stay executable")
+			cfg, err := config.Load(filepath.Join(assetDir, "webhooks.json"))
+			require.NoError(t, err)
+			require.Len(t, cfg.Sets, 2)
+			require.Equal(t, config.DefaultTimeoutSeconds, cfg.Sets[0].Endpoints[1].TimeoutSeconds, "defaults applied")
+		}
+	})
+
+	t.Run("api routes use IAM auth and reach their function", func(t *testing.T) {
+		integrationFn := map[string]string{} // integration logical id -> function logical id
+		for id, in := range b.resources("AWS::ApiGatewayV2::Integration") {
+			p := props(in)
+			require.Equal(t, "AWS_PROXY", p["IntegrationType"])
+			require.Equal(t, "2.0", p["PayloadFormatVersion"])
+			uri := p["IntegrationUri"].(map[string]any)["Fn::GetAtt"].([]any)
+			integrationFn[id] = uri[0].(string)
+		}
+		got := map[string]string{} // route key -> function logical id
+		for _, r := range b.resources("AWS::ApiGatewayV2::Route") {
+			p := props(r)
+			require.Equal(t, "AWS_IAM", p["AuthorizationType"], p["RouteKey"])
+			target := p["Target"].(map[string]any)["Fn::Join"].([]any)[1].([]any)
+			got[p["RouteKey"].(string)] = integrationFn[target[1].(map[string]any)["Ref"].(string)]
+		}
+		send, query, secrets := b.functionID(t, outhookcdk.FunctionSend), b.functionID(t, outhookcdk.FunctionQuery),
+			b.functionID(t, outhookcdk.FunctionSecrets)
+		require.Equal(t, map[string]string{
+			"POST /v1/webhooks/{set}/events":                       send,
+			"POST /v1/webhooks/{set}/events/{eventId}/retry":       send,
+			"GET /v1/webhooks/{set}/events":                        query,
+			"GET /v1/webhooks/{set}/events/{eventId}":              query,
+			"GET /v1/webhooks/{set}/users/{userId}/secret":         secrets,
+			"POST /v1/webhooks/{set}/users/{userId}/secret/rotate": secrets,
+		}, got)
+
+		b.has(t, "AWS::ApiGatewayV2::Stage", map[string]any{
+			"StageName":  "$default",
+			"AutoDeploy": true,
+			"AccessLogSettings": map[string]any{
+				"DestinationArn": assertions.Match_AnyValue(),
+				"Format":         assertions.Match_StringLikeRegexp(jsii.String(`"requestId":"\$context.requestId"`)),
+			},
+		})
+	})
+
+	t.Run("table", func(t *testing.T) {
+		tables := b.resources("AWS::DynamoDB::Table")
+		require.Len(t, tables, 1)
+		for _, tbl := range tables {
+			require.Equal(t, "Retain", tbl["DeletionPolicy"])
+			p := props(tbl)
+			require.Equal(t, "PAY_PER_REQUEST", p["BillingMode"])
+			require.Equal(t, map[string]any{"PointInTimeRecoveryEnabled": true}, p["PointInTimeRecoverySpecification"])
+			checkTableDefinition(t, p)
+		}
+	})
+
+	t.Run("queues", func(t *testing.T) {
+		dlqID := *b.stack.GetLogicalId(b.hooks.DeadLetterQueue().Node().DefaultChild().(awscdk.CfnElement))
+		queueID := *b.stack.GetLogicalId(b.hooks.Queue().Node().DefaultChild().(awscdk.CfnElement))
+		queues := b.resources("AWS::SQS::Queue")
+		q := props(queues[queueID])
+		require.EqualValues(t, 6*45, q["VisibilityTimeout"], "6x the deliver timeout")
+		require.EqualValues(t, 14*24*3600, q["MessageRetentionPeriod"])
+		require.Equal(t, true, q["SqsManagedSseEnabled"])
+		require.Equal(t, map[string]any{
+			"deadLetterTargetArn": map[string]any{"Fn::GetAtt": []any{dlqID, "Arn"}},
+			"maxReceiveCount":     float64(5),
+		}, q["RedrivePolicy"])
+		require.Equal(t, true, props(queues[dlqID])["SqsManagedSseEnabled"])
+		for _, id := range []string{queueID, dlqID} {
+			require.Equal(t, "Retain", queues[id]["DeletionPolicy"])
+			b.has(t, "AWS::SQS::QueuePolicy", map[string]any{
+				"Queues": []any{map[string]any{"Ref": id}},
+				"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+					assertions.Match_ObjectLike(&map[string]any{
+						"Effect":    "Deny",
+						"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+					}),
+				})},
+			})
+		}
+
+		b.has(t, "AWS::Lambda::EventSourceMapping", map[string]any{
+			"FunctionName":          map[string]any{"Ref": b.functionID(t, outhookcdk.FunctionDeliver)},
+			"EventSourceArn":        map[string]any{"Fn::GetAtt": []any{queueID, "Arn"}},
+			"BatchSize":             10,
+			"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
+			"ScalingConfig":         map[string]any{"MaximumConcurrency": 20},
+		})
+	})
+
+	t.Run("alarms notify the topic", func(t *testing.T) {
+		for _, metric := range []string{"ApproximateNumberOfMessagesVisible", "Errors", "ApproximateAgeOfOldestMessage"} {
+			b.has(t, "AWS::CloudWatch::Alarm", map[string]any{
+				"MetricName":         metric,
+				"ComparisonOperator": "GreaterThanThreshold",
+				"AlarmActions":       []any{topicArn},
+				"OKActions":          []any{topicArn},
+			})
+		}
+		b.has(t, "AWS::CloudWatch::Alarm", map[string]any{
+			"MetricName": "ApproximateAgeOfOldestMessage", "Threshold": 1800,
+		})
+		require.Len(t, b.hooks.Alarms(), 3)
+	})
+
+	t.Run("outputs", func(t *testing.T) {
+		outputs := b.tmpl["Outputs"].(map[string]any)
+		for _, name := range []string{"WebhooksApiUrl", "WebhooksTableName", "WebhooksQueueName", "WebhooksQueueUrl",
+			"WebhooksDeadLetterQueueUrl", "WebhooksNamedSecretPrefix"} {
+			require.Contains(t, outputs, name)
+		}
+		require.Equal(t, "outhook/Outhook/named/", outputs["WebhooksNamedSecretPrefix"].(map[string]any)["Value"])
+	})
+
+	t.Run("iam is least privilege", func(t *testing.T) { checkIAM(t, b) })
+
+	t.Run("cdk-nag AwsSolutions has no unsuppressed findings", func(t *testing.T) {
+		annotations := assertions.Annotations_FromStack(b.stack)
+		var found []string
+		for _, m := range *annotations.FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))) {
+			found = append(found, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
+		}
+		for _, m := range *annotations.FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))) {
+			found = append(found, fmt.Sprintf("warning %s: %v", *m.Id, m.Entry.Data))
+		}
+		require.Empty(t, found)
+	})
+
+	t.Run("cfn-lint", func(t *testing.T) {
+		venv := os.Getenv("OUTHOOK_VENV")
+		require.NotEmpty(t, venv, "OUTHOOK_VENV is not set: run `make test` (it installs cfn-lint into .venv) "+
+			"or set OUTHOOK_VENV to a venv holding cfn-lint")
+		lint := filepath.Join(venv, "bin", "cfn-lint")
+		_, err := os.Stat(lint)
+		require.NoError(t, err, "cfn-lint is missing from OUTHOOK_VENV: run `make venv`")
+		file := filepath.Join(t.TempDir(), "template.json")
+		data, err := json.Marshal(b.tmpl)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(file, data, 0o644))
+		// W3005 (redundant DependsOn) is ignored: CDK makes each function depend on its role and the role's
+		// policy, and the role is also referenced, which CloudFormation accepts.
+		out, err := exec.Command(lint, "--regions", "us-east-1,eu-west-1", "--ignore-checks", "W3005",
+			"--", file).CombinedOutput()
+		require.NoError(t, err, "cfn-lint findings:\n%s", out)
+	})
+}
+
+// statement is one IAM statement of a role's policies.
+type statement struct {
+	Effect    string
+	Actions   []string
+	Resources []string
+}
+
+func asStrings(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return []any{v}
+}
+
+// render turns a template value (string or intrinsic) into a string, for comparing and printing.
+func render(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	data, _ := json.Marshal(v)
+	return string(data)
+}
+
+// policies returns the statements of every identity policy of the template, keyed by the role they attach to.
+func policies(t *testing.T, b *testBundle) map[string][]statement {
+	t.Helper()
+	out := map[string][]statement{}
+	add := func(role string, doc any) {
+		for _, s := range asStrings(doc.(map[string]any)["Statement"]) {
+			s := s.(map[string]any)
+			require.NotContains(t, s, "NotAction")
+			require.NotContains(t, s, "NotResource")
+			st := statement{Effect: s["Effect"].(string)}
+			for _, a := range asStrings(s["Action"]) {
+				st.Actions = append(st.Actions, a.(string))
+			}
+			for _, r := range asStrings(s["Resource"]) {
+				st.Resources = append(st.Resources, render(r))
+			}
+			out[role] = append(out[role], st)
+		}
+	}
+	for _, p := range b.resources("AWS::IAM::Policy") {
+		for _, role := range props(p)["Roles"].([]any) {
+			add(role.(map[string]any)["Ref"].(string), props(p)["PolicyDocument"])
+		}
+	}
+	for id, r := range b.resources("AWS::IAM::Role") {
+		require.NotContains(t, props(r), "ManagedPolicyArns", "role %s uses a managed policy", id)
+		for _, p := range asStrings(props(r)["Policies"]) {
+			if p != nil {
+				add(id, p.(map[string]any)["PolicyDocument"])
+			}
+		}
+	}
+	return out
+}
+
+func checkIAM(t *testing.T, b *testBundle) {
+	all := policies(t, b)
+	for role, sts := range all {
+		for _, s := range sts {
+			require.NotContains(t, s.Resources, "*", "role %s: %v", role, s)
+			for _, a := range s.Actions {
+				require.NotContains(t, a, "*", "role %s: %v", role, s)
+			}
+		}
+	}
+	roleOf := func(f outhookcdk.Function) string {
+		return *b.stack.GetLogicalId(b.hooks.Function(f).Role().Node().DefaultChild().(awscdk.CfnElement))
+	}
+	actions := func(f outhookcdk.Function, service string) []string {
+		var out []string
+		for _, s := range all[roleOf(f)] {
+			for _, a := range s.Actions {
+				if strings.HasPrefix(a, service+":") && !slices.Contains(out, a) {
+					out = append(out, a)
+				}
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	resources := func(f outhookcdk.Function, action string) []string {
+		var out []string
+		for _, s := range all[roleOf(f)] {
+			if slices.Contains(s.Actions, action) {
+				out = append(out, s.Resources...)
+			}
+		}
+		return out
+	}
+
+	for _, f := range []outhookcdk.Function{outhookcdk.FunctionQuery, outhookcdk.FunctionSecrets} {
+		require.Empty(t, actions(f, "sqs"), f)
+	}
+	require.Empty(t, actions(outhookcdk.FunctionSend, "secretsmanager"))
+	require.Empty(t, actions(outhookcdk.FunctionQuery, "secretsmanager"))
+	require.Empty(t, actions(outhookcdk.FunctionSecrets, "dynamodb"))
+	require.Equal(t, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}, actions(outhookcdk.FunctionSend, "dynamodb"))
+	require.Equal(t, []string{"dynamodb:Query"}, actions(outhookcdk.FunctionQuery, "dynamodb"))
+	require.Equal(t, []string{"dynamodb:PutItem", "dynamodb:Query"}, actions(outhookcdk.FunctionDeliver, "dynamodb"))
+	// Only query lists events, so only query may read the index.
+	for _, f := range outhookcdk.Functions {
+		indexed := strings.Contains(strings.Join(resources(f, "dynamodb:Query"), " "), "/index/"+dynamostore.IndexName)
+		require.Equal(t, f == outhookcdk.FunctionQuery, indexed, f)
+	}
+	require.Equal(t, []string{"sqs:SendMessage"}, actions(outhookcdk.FunctionSend, "sqs"))
+	require.Equal(t, []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+		"sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"}, actions(outhookcdk.FunctionDeliver, "sqs"))
+	require.Equal(t, []string{"secretsmanager:CreateSecret", "secretsmanager:DescribeSecret",
+		"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}, actions(outhookcdk.FunctionSecrets, "secretsmanager"))
+
+	userPrefix := `:secret:outhook/Outhook/users/*"`
+	for _, r := range resources(outhookcdk.FunctionSecrets, "secretsmanager:PutSecretValue") {
+		require.Contains(t, r, userPrefix)
+	}
+	deliverSecrets := resources(outhookcdk.FunctionDeliver, "secretsmanager:GetSecretValue")
+	require.Len(t, deliverSecrets, 2)
+	require.Contains(t, strings.Join(deliverSecrets, " "), userPrefix)
+	require.Contains(t, strings.Join(deliverSecrets, " "), `:secret:outhook/Outhook/named/CRM_WEBHOOK_SIGNING_SECRET-??????"`)
+
+	// Each function writes only to its own log group.
+	for _, f := range outhookcdk.Functions {
+		logs := resources(f, "logs:PutLogEvents")
+		require.Len(t, logs, 1, f)
+		logGroup := *b.stack.GetLogicalId(b.hooks.Function(f).LogGroup().Node().DefaultChild().(awscdk.CfnElement))
+		require.Contains(t, logs[0], logGroup, f)
+	}
+
+	// The caller granted by GrantInvokeAPI may invoke the API's routes and nothing else.
+	var callerRole string
+	for id := range b.resources("AWS::IAM::Role") {
+		if strings.HasPrefix(id, "Caller") {
+			callerRole = id
+		}
+	}
+	require.Len(t, all[callerRole], 1)
+	require.Equal(t, []string{"execute-api:Invoke"}, all[callerRole][0].Actions)
+	require.Contains(t, all[callerRole][0].Resources[0], "/*/v1/webhooks/*")
+}
+
+func TestNew_Errors(t *testing.T) {
+	dir := buildDir(t)
+	missing := t.TempDir()
+	tooSlow := testConfig()
+	tooSlow.Sets[0].Endpoints[0].TimeoutSeconds = config.MaxTimeoutSeconds
+	tests := []struct {
+		name  string
+		props *outhookcdk.Props
+		want  string
+	}{
+		{"nil props", nil, "props: missing"},
+		{"no config", &outhookcdk.Props{BuildDir: dir}, "Config is required"},
+		{"no build dir", &outhookcdk.Props{Config: testConfig()}, "BuildDir is required"},
+		{"invalid config", &outhookcdk.Props{Config: &config.Config{Sets: []config.Set{{Name: "s",
+			Endpoints: []config.Endpoint{{Name: "e", URL: "ftp://x"}}}}}, BuildDir: dir}, "sets[0].endpoints[0].url"},
+		{"missing bootstrap", &outhookcdk.Props{Config: testConfig(), BuildDir: missing}, "run `make build` first"},
+		{"concurrency", &outhookcdk.Props{Config: testConfig(), BuildDir: dir, DeliverMaxConcurrency: 1},
+			"DeliverMaxConcurrency 1 is outside 2..1000"},
+		{"endpoint timeout", &outhookcdk.Props{Config: tooSlow, BuildDir: dir}, "leaves no room"},
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	for i, tt := range tests {
+		stack := awscdk.NewStack(app, jsii.String(fmt.Sprintf("Stack%d", i)), nil)
+		_, err := outhookcdk.New(stack, jsii.String("Webhooks"), tt.props)
+		require.ErrorContains(t, err, tt.want, tt.name)
+	}
+}
+
+// checkTableDefinition compares the deployed table with dynamostore.TableDefinition, field by field.
+func checkTableDefinition(t *testing.T, p map[string]any) {
+	t.Helper()
+	def := dynamostore.TableDefinition("")
+	keySchema := func(ks []types.KeySchemaElement) []any {
+		var out []any
+		for _, k := range ks {
+			out = append(out, map[string]any{"AttributeName": *k.AttributeName, "KeyType": string(k.KeyType)})
+		}
+		return out
+	}
+	var attrs []any
+	for _, a := range def.AttributeDefinitions {
+		attrs = append(attrs, map[string]any{"AttributeName": *a.AttributeName, "AttributeType": string(a.AttributeType)})
+	}
+	require.ElementsMatch(t, attrs, p["AttributeDefinitions"])
+	require.Equal(t, keySchema(def.KeySchema), p["KeySchema"])
+	var gsis []any
+	for _, g := range def.GlobalSecondaryIndexes {
+		gsis = append(gsis, map[string]any{
+			"IndexName":  *g.IndexName,
+			"KeySchema":  keySchema(g.KeySchema),
+			"Projection": map[string]any{"ProjectionType": string(g.Projection.ProjectionType)},
+		})
+	}
+	require.NotEmpty(t, gsis)
+	require.Equal(t, gsis, p["GlobalSecondaryIndexes"])
+	require.Equal(t, map[string]any{"AttributeName": dynamostore.TTLAttribute, "Enabled": true}, p["TimeToLiveSpecification"])
+}

@@ -1,0 +1,68 @@
+package outhookcdk
+
+import (
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+
+	"github.com/outhook/outhook/shared/config"
+)
+
+// Props configure the outhook construct. Config and BuildDir are required; every other field has a default.
+type Props struct {
+	// Config is the webhook-set configuration, read from the same YAML as the local server (config.Load) or
+	// built in Go. New validates a copy of it (applying defaults) and ships that copy to every function as
+	// webhooks.json; the value passed in is not modified.
+	Config *config.Config
+
+	// BuildDir holds the output of `make build`: <BuildDir>/<function>/bootstrap for send, query, secrets and
+	// deliver, built for linux/arm64.
+	BuildDir string
+
+	// NamePrefix names the Secrets Manager prefixes the functions use: per-user secrets live under
+	// outhook/<NamePrefix>/users/ and the named signing secrets of the config under outhook/<NamePrefix>/named/.
+	// Default: the stack name.
+	NamePrefix string
+
+	// RemovalPolicy applies to the table, the queues and the log groups. Default: RETAIN, so that deleting the
+	// stack keeps the event log.
+	RemovalPolicy awscdk.RemovalPolicy
+
+	// AlarmTopic, when set, is notified when an alarm goes into ALARM and back to OK.
+	AlarmTopic awssns.ITopic
+
+	// DeliverMaxConcurrency caps how many deliver invocations the SQS event source runs at once (2..1000), which
+	// bounds the load put on receivers and on the account's Lambda concurrency. Default: 20.
+	DeliverMaxConcurrency int
+
+	// APIMemoryMiB is the memory of the send, query and secrets functions (128..10240). Default: 256.
+	APIMemoryMiB int
+
+	// DeliverMemoryMiB is the memory of the deliver function (128..10240). Default: 256.
+	DeliverMemoryMiB int
+
+	// LogRetention of the functions' and the API's log groups. Default: one month.
+	LogRetention awslogs.RetentionDays
+
+	// MaxReceiveCount is how many times SQS hands a message to deliver before moving it to the dead-letter queue
+	// (1..1000). Deliver retries failed POSTs itself by re-enqueueing, so SQS redelivers only messages whose
+	// processing failed (throttling, a crash). Default: 5.
+	MaxReceiveCount int
+
+	// OldestMessageAlarmAge is the age of the oldest queued message above which the backlog alarm fires.
+	// Retries wait at most 900 s per hop, so a healthy queue stays well below the default of 30 minutes.
+	OldestMessageAlarmAge time.Duration
+}
+
+// Defaults for the Props fields left zero.
+const (
+	DefaultDeliverMaxConcurrency = 20
+	DefaultAPIMemoryMiB          = 256
+	DefaultDeliverMemoryMiB      = 256
+	DefaultMaxReceiveCount       = 5
+	DefaultOldestMessageAlarmAge = 30 * time.Minute
+	DefaultLogRetention          = awslogs.RetentionDays_ONE_MONTH
+	DefaultRemovalPolicy         = awscdk.RemovalPolicy_RETAIN
+)

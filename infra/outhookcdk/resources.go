@@ -1,0 +1,231 @@
+package outhookcdk
+
+import (
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// route is one API route and the function serving it.
+type route struct {
+	method awsapigatewayv2.HttpMethod
+	path   string
+	fn     Function
+}
+
+// routes are the API's routes, the same paths the local server serves.
+var routes = []route{
+	{awsapigatewayv2.HttpMethod_POST, "/v1/webhooks/{set}/events", FunctionSend},
+	{awsapigatewayv2.HttpMethod_POST, "/v1/webhooks/{set}/events/{eventId}/retry", FunctionSend},
+	{awsapigatewayv2.HttpMethod_GET, "/v1/webhooks/{set}/events", FunctionQuery},
+	{awsapigatewayv2.HttpMethod_GET, "/v1/webhooks/{set}/events/{eventId}", FunctionQuery},
+	{awsapigatewayv2.HttpMethod_GET, "/v1/webhooks/{set}/users/{userId}/secret", FunctionSecrets},
+	{awsapigatewayv2.HttpMethod_POST, "/v1/webhooks/{set}/users/{userId}/secret/rotate", FunctionSecrets},
+}
+
+// accessLogFormat is the API's access log line: JSON, one object per request, no request or response bodies.
+const accessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",` +
+	`"caller":"$context.identity.caller","userArn":"$context.identity.userArn",` +
+	`"requestTime":"$context.requestTime","routeKey":"$context.routeKey","status":"$context.status",` +
+	`"protocol":"$context.protocol","responseLength":"$context.responseLength",` +
+	`"latencyMs":"$context.responseLatency","integrationLatencyMs":"$context.integrationLatency",` +
+	`"integrationStatus":"$context.integrationStatus","error":"$context.error.message",` +
+	`"integrationError":"$context.integrationErrorMessage"}`
+
+func title(f Function) string { return strings.ToUpper(string(f[:1])) + string(f[1:]) }
+
+func newQueues(w *webhooks, p Props, deliverTimeout time.Duration) (dlq, queue awssqs.Queue) {
+	dlq = awssqs.NewQueue(w, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: seconds(queueRetention),
+		RemovalPolicy:   p.RemovalPolicy,
+	})
+	queue = awssqs.NewQueue(w, jsii.String("DeliveryQueue"), &awssqs.QueueProps{
+		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		RetentionPeriod:   seconds(queueRetention),
+		VisibilityTimeout: seconds(visibilityFactor * deliverTimeout),
+		DeadLetterQueue: &awssqs.DeadLetterQueue{
+			Queue:           dlq,
+			MaxReceiveCount: jsii.Number(p.MaxReceiveCount),
+		},
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	return dlq, queue
+}
+
+// newFunction creates one Go function with its own role and log group. The role starts with nothing but
+// writing to that log group (instead of the AWSLambdaBasicExecutionRole managed policy, which allows every log
+// group); grant adds what the function calls.
+func newFunction(w *webhooks, f Function, assetDir string, memoryMiB int, timeout time.Duration,
+	env map[string]*string, p Props) awslambda.Function {
+	name := title(f)
+	logGroup := awslogs.NewLogGroup(w, jsii.String(name+"Logs"), &awslogs.LogGroupProps{
+		Retention:     p.LogRetention,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	role := awsiam.NewRole(w, jsii.String(name+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("outhook " + string(f) + " function"),
+	})
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: jsii.Strings(*logGroup.LogGroupArn()),
+	}))
+	fnEnv := make(map[string]*string, len(env))
+	for k, v := range env {
+		fnEnv[k] = v
+	}
+	return awslambda.NewFunction(w, jsii.String(name+"Function"), &awslambda.FunctionProps{
+		Description:           jsii.String("outhook " + string(f)),
+		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:          awslambda.Architecture_ARM_64(),
+		Handler:               jsii.String("bootstrap"),
+		Code:                  awslambda.Code_FromAsset(jsii.String(assetDir), nil),
+		MemorySize:            jsii.Number(memoryMiB),
+		Timeout:               seconds(timeout),
+		Environment:           &fnEnv,
+		Role:                  role,
+		LogGroup:              logGroup,
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
+		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
+	})
+}
+
+// connectQueue feeds the delivery queue to the deliver function. The event source grants deliver
+// ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes and GetQueueUrl on this queue only.
+func (w *webhooks) connectQueue(maxConcurrency int) {
+	w.functions[FunctionDeliver].AddEventSource(awslambdaeventsources.NewSqsEventSource(w.queue,
+		&awslambdaeventsources.SqsEventSourceProps{
+			BatchSize:               jsii.Number(10),
+			ReportBatchItemFailures: jsii.Bool(true),
+			MaxConcurrency:          jsii.Number(maxConcurrency),
+		}))
+}
+
+// newAPI creates the HTTP API: IAM authorization on every route, JSON access logs, one Lambda integration
+// (payload format 2.0) per function.
+func newAPI(w *webhooks, p Props, fns map[Function]awslambda.Function) awsapigatewayv2.HttpApi {
+	api := awsapigatewayv2.NewHttpApi(w, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
+		Description:       jsii.String("outhook webhooks API"),
+		DefaultAuthorizer: awsapigatewayv2authorizers.NewHttpIamAuthorizer(),
+	})
+	accessLogs := awslogs.NewLogGroup(w, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+		Retention:     p.LogRetention,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	stage := api.DefaultStage().Node().DefaultChild().(awsapigatewayv2.CfnStage)
+	stage.SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
+		DestinationArn: accessLogs.LogGroupArn(),
+		Format:         jsii.String(accessLogFormat),
+	})
+
+	integrations := map[Function]awsapigatewayv2.HttpRouteIntegration{}
+	for _, r := range routes {
+		in, ok := integrations[r.fn]
+		if !ok {
+			in = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(title(r.fn)+"Integration"), fns[r.fn],
+				&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
+					PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
+				})
+			integrations[r.fn] = in
+		}
+		api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+			Path:        jsii.String(r.path),
+			Methods:     &[]awsapigatewayv2.HttpMethod{r.method},
+			Integration: in,
+		})
+	}
+	return api
+}
+
+// GrantInvokeAPI allows execute-api:Invoke on the API's routes, and nothing else. When grantee is a construct,
+// it also gets the cdk-nag suppression for the route wildcard that grant needs.
+func (w *webhooks) GrantInvokeAPI(grantee awsiam.IGrantable) awsiam.Grant {
+	grant := awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("execute-api:Invoke"),
+		ResourceArns: jsii.Strings(*w.api.ArnForExecuteApi(jsii.String("*"), jsii.String("/v1/webhooks/*"), nil)),
+	})
+	// After the grant: the suppression reaches only the children (the grantee's policy) that exist already.
+	suppressInvokeFinding(grantee)
+	return grant
+}
+
+// newAlarms creates the three alarms and points them at the topic, if any.
+func newAlarms(w *webhooks, p Props) []awscloudwatch.Alarm {
+	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	alarms := []awscloudwatch.Alarm{
+		w.dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period: minute, Statistic: jsii.String("Maximum"),
+		}).CreateAlarm(w, jsii.String("DeadLetterQueueAlarm"), &awscloudwatch.CreateAlarmOptions{
+			AlarmDescription:   jsii.String("outhook: deliveries are in the dead-letter queue; the deliver function failed on them repeatedly"),
+			Threshold:          jsii.Number(0),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(1),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}),
+		w.functions[FunctionDeliver].MetricErrors(&awscloudwatch.MetricOptions{
+			Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum"),
+		}).CreateAlarm(w, jsii.String("DeliverErrorsAlarm"), &awscloudwatch.CreateAlarmOptions{
+			AlarmDescription:   jsii.String("outhook: the deliver function failed whole invocations (crash, timeout, init error)"),
+			Threshold:          jsii.Number(0),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(1),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}),
+		w.queue.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{
+			Period: minute, Statistic: jsii.String("Maximum"),
+		}).CreateAlarm(w, jsii.String("OldestMessageAlarm"), &awscloudwatch.CreateAlarmOptions{
+			AlarmDescription:   jsii.String("outhook: deliveries wait in the queue longer than expected; deliver is not keeping up or is failing"),
+			Threshold:          jsii.Number(p.OldestMessageAlarmAge.Seconds()),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(5),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}),
+	}
+	if p.AlarmTopic != nil {
+		action := awscloudwatchactions.NewSnsAction(p.AlarmTopic)
+		for _, a := range alarms {
+			a.AddAlarmAction(action)
+			a.AddOkAction(action)
+		}
+	}
+	return alarms
+}
+
+var nonAlnum = regexp.MustCompile(`[^A-Za-z0-9]`)
+
+// outputs adds the stack outputs, named after the construct's id so two instances in one stack do not clash.
+func (w *webhooks) outputs() {
+	prefix := nonAlnum.ReplaceAllString(*w.Node().Id(), "")
+	for _, o := range []struct {
+		name, desc string
+		value      *string
+	}{
+		{"ApiUrl", "outhook API base URL (SigV4, service execute-api)", w.api.Url()},
+		{"TableName", "outhook DynamoDB table", w.table.TableName()},
+		{"QueueName", "outhook delivery queue", w.queue.QueueName()},
+		{"QueueUrl", "outhook delivery queue URL", w.queue.QueueUrl()},
+		{"DeadLetterQueueUrl", "outhook dead-letter queue URL", w.dlq.QueueUrl()},
+		{"NamedSecretPrefix", "create the config's named signing secrets under this Secrets Manager prefix", jsii.String(w.namedPrefix)},
+	} {
+		out := awscdk.NewCfnOutput(w, jsii.String(o.name), &awscdk.CfnOutputProps{Value: o.value, Description: jsii.String(o.desc)})
+		out.OverrideLogicalId(jsii.String(prefix + o.name))
+	}
+}
