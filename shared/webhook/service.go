@@ -24,7 +24,7 @@ type Poster interface {
 
 // Options are the Service's dependencies. Config, Store, Queue and HTTP are required.
 type Options struct {
-	Config *config.Config // validated
+	Config *config.Config // validated by New, which fills in the defaults
 	Store  store.Store
 	Queue  queue.Sender
 	Named  secret.Named     // named signing secrets; required if the config references any
@@ -66,6 +66,10 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("webhook: Options.HTTP is required")
 	case len(o.CursorKey) == 0:
 		return nil, errors.New("webhook: Options.CursorKey is required")
+	}
+	// Validate applies the defaults the service relies on (retry policy, timeouts); it is idempotent.
+	if err := o.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
