@@ -348,8 +348,9 @@ func TestConfig_Validate_Errors(t *testing.T) {
 			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
 			c.Sets[1].Endpoints[1].Signing.SignedPayload = "body"
 		}, "sets[1].endpoints[1].signing.signedPayload", `"body" is not supported`},
-		{"default payload needs timestamp header", func(c *config.Config) {
+		{"id payload needs timestamp header", func(c *config.Config) {
 			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
+			c.Sets[1].Endpoints[1].Signing.SignedPayload = "id.timestamp.rawBody"
 		}, "sets[1].endpoints[1].signing.timestampHeader", "is required when signedPayload is id.timestamp.rawBody"},
 		{"timestamp payload needs timestamp header", func(c *config.Config) {
 			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
@@ -400,6 +401,14 @@ func TestConfig_Validate_CustomSchemeDefaults(t *testing.T) {
 		Header: "x-sig", TimestampHeader: "x-ts", SignedPayload: "id.timestamp.rawBody", Algorithm: "hmac-sha256",
 		Encoding: "base64",
 	}, c.Sets[0].Endpoints[0].Signing)
+
+	// The reference page's block: a header and an encoding, no timestamp header, signs the body alone.
+	seed := &config.Config{Sets: []config.Set{{Name: "a", Endpoints: []config.Endpoint{{
+		Name: "crm", URL: "https://crm.example.com/hooks", Signing: &config.Signing{
+			Header: "x-sig", Algorithm: "hmac-sha256", Encoding: "hex", Secret: "CRM_WEBHOOK_SIGNING_SECRET"},
+	}}}}}
+	require.NoError(t, seed.Validate())
+	require.Equal(t, "rawBody", seed.Sets[0].Endpoints[0].Signing.SignedPayload)
 }
 
 func TestSet_Durations_ZeroMeansDefault(t *testing.T) {

@@ -63,7 +63,8 @@ func (e *FieldError) Error() string { return e.Path + ": " + e.Message }
 //   - a signing block without `secret` signs with the user's managed secret when send gets a userId;
 //   - a signing block with only `secret` (and optionally `algorithm`) signs with the Standard Webhooks headers;
 //     any of timestampHeader, signedPayload or encoding makes it a custom scheme, which needs `header` and
-//     defaults to encoding base64 and signedPayload id.timestamp.rawBody.
+//     defaults to encoding base64 and to signedPayload id.timestamp.rawBody with a timestampHeader, rawBody
+//     without one (the reference page's `header` + `encoding` block).
 func (c *Config) Validate() error {
 	if c == nil {
 		return errors.New("config is nil")
@@ -224,15 +225,19 @@ func (v *validator) signing(p string, s *Signing) {
 	}
 	switch s.SignedPayload {
 	case "":
-		s.SignedPayload = PayloadIDTimestampRawBody
+		// The reference page's plain `header` + `encoding` block signs the body alone; with a timestamp
+		// header the id and timestamp are bound into the signature too.
+		s.SignedPayload = PayloadRawBody
+		if s.TimestampHeader != "" {
+			s.SignedPayload = PayloadIDTimestampRawBody
+		}
 	case PayloadRawBody, PayloadTimestampRawBody, PayloadIDTimestampRawBody:
 	default:
 		v.fail(p+".signedPayload", fmt.Sprintf("%q is not supported (want rawBody, timestamp.rawBody or "+
 			"id.timestamp.rawBody)", s.SignedPayload))
 	}
 	if s.SignedPayload != PayloadRawBody && s.TimestampHeader == "" {
-		v.fail(p+".timestampHeader", fmt.Sprintf("is required when signedPayload is %s (the default is "+
-			"id.timestamp.rawBody; set signedPayload: rawBody to sign the body alone)", s.SignedPayload))
+		v.fail(p+".timestampHeader", fmt.Sprintf("is required when signedPayload is %s", s.SignedPayload))
 	}
 }
 
