@@ -9,7 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +25,7 @@ var listenCommand = &command{
 	name: "listen",
 	summary: "run a webhook receiver that prints every request and verifies its signature " +
 		"(answers 2xx, 400 on a bad signature)",
-	synopsis: "listen [--addr HOST:PORT] [--secret S ...] [--scheme standard|header=NAME,...] [--fail N]",
+	synopsis: "listen [--addr HOST:PORT] [--secret S ...] [--scheme standard|header=NAME,...] [--fail N] [--save DIR]",
 }
 
 // maxListenBody bounds a received webhook body.
@@ -45,6 +48,7 @@ func runListen(ctx context.Context, e *env, args []string) error {
 		"header=x-outhook-signature,timestampHeader=x-outhook-timestamp,signedPayload=timestamp.rawBody,encoding=hex")
 	tolerance := fs.Duration("tolerance", 5*time.Minute, "largest accepted age of a signature timestamp")
 	fail := fs.Int("fail", 0, "answer 500 to the first N requests (to watch retries)")
+	save := fs.String("save", "", "also write each request, raw, to a file in this directory (for outhook verify)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -64,8 +68,15 @@ func runListen(ctx context.Context, e *env, args []string) error {
 		return usagef("--fail must not be negative")
 	}
 
+	if *save != "" {
+		if err := os.MkdirAll(*save, 0o700); err != nil {
+			return fmt.Errorf("create the --save directory: %w", err)
+		}
+	}
+
 	l := &listener{
 		out:       e.stdout,
+		saveDir:   *save,
 		signing:   sig,
 		scheme:    signing.SchemeFor(sig),
 		keys:      keys,
@@ -137,6 +148,7 @@ type listener struct {
 	scheme    signing.Scheme
 	keys      [][]byte
 	tolerance time.Duration
+	saveDir   string // "" : do not save
 	now       func() time.Time
 
 	mu       sync.Mutex // serializes the output and guards the counters
@@ -202,6 +214,14 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.Write(body)
 	}
 	fmt.Fprintf(&b, "\nsignature: %s\n<- %d\n", verdict, status)
+	if l.saveDir != "" {
+		path := filepath.Join(l.saveDir, fmt.Sprintf("%06d.http", l.count))
+		if err := os.WriteFile(path, rawRequest(r, body), 0o600); err != nil {
+			fmt.Fprintf(&b, "save: %v\n", err)
+		} else {
+			fmt.Fprintf(&b, "saved: %s\n", path)
+		}
+	}
 	_, _ = io.WriteString(l.out, b.String())
 
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -224,4 +244,18 @@ func (l *listener) check(h http.Header, body []byte) (string, int) {
 		return "INVALID: " + err.Error(), http.StatusBadRequest
 	}
 	return "verified", http.StatusOK
+}
+
+// rawRequest renders a received request as HTTP/1.1 wire text: request line, headers, blank line, body.
+func rawRequest(r *http.Request, body []byte) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", r.Method, r.URL.RequestURI(), r.Host)
+	h := r.Header.Clone()
+	h.Del("Content-Length")
+	h.Del("Transfer-Encoding")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	_ = h.Write(&b) // writes to a bytes.Buffer do not fail
+	b.WriteString("\r\n")
+	b.Write(body)
+	return b.Bytes()
 }

@@ -39,7 +39,7 @@ const (
 const (
 	// leaseMargin is added to the longest endpoint timeout to make the lease of a queue message: the time
 	// to sign, record the attempt and enqueue the next one.
-	leaseMargin = 30 * time.Second
+	leaseMargin = 10 * time.Second
 	// purgeEvery is how often expired events are deleted.
 	purgeEvery = time.Hour
 )

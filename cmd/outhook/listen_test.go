@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/shared/signing"
+)
+
+// newTestListener serves a listener over a real HTTP server; its printout goes to the returned buffer.
+func newTestListener(t *testing.T, scheme string, secrets []string, fail int, saveDir string) (*httptest.Server, *syncWriter) {
+	t.Helper()
+	sig, err := parseScheme(scheme)
+	require.NoError(t, err)
+	var keys [][]byte
+	for _, s := range secrets {
+		k, err := signing.Key(s)
+		require.NoError(t, err)
+		keys = append(keys, k)
+	}
+	out := &syncWriter{}
+	l := &listener{out: out, signing: sig, scheme: signing.SchemeFor(sig), keys: keys, tolerance: time.Minute,
+		failLeft: fail, saveDir: saveDir, now: time.Now}
+	srv := httptest.NewServer(l)
+	t.Cleanup(srv.Close)
+	return srv, out
+}
+
+// syncWriter is the listener's output, read by the test while the server may write.
+type syncWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func post(t *testing.T, url string, h http.Header, body []byte) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(body))
+	require.NoError(t, err)
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, res.Body)
+	require.NoError(t, res.Body.Close())
+	return res.StatusCode
+}
+
+func TestListener_ServeHTTP(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	key, err := signing.Key(secret)
+	require.NoError(t, err)
+	body := []byte(`{"id":"whevt_1","type":"a.b","timestamp":"2026-11-27T12:00:00Z","data":{"n":1}}`)
+	signed := signing.Sign(signing.Standard, "whevt_1", time.Now(), body, [][]byte{key})
+	signed.Set("webhook-id", "whevt_1")
+
+	tests := []struct {
+		name    string
+		secrets []string
+		header  http.Header
+		body    []byte
+		status  int
+		printed string
+	}{
+		{"verified", []string{secret}, signed, body, 200, "signature: verified"},
+		{"one of several secrets", []string{"whsec_b3RoZXI=", secret}, signed, body, 200, "signature: verified"},
+		{"tampered body", []string{secret}, signed, append([]byte(" "), body...), 400, "signature: INVALID"},
+		{"wrong secret", []string{"whsec_b3RoZXI="}, signed, body, 400, "signature: INVALID"},
+		{"unsigned", []string{secret}, http.Header{"Webhook-Id": {"whevt_1"}}, body, 200, "signature: none (unsigned)"},
+		{"no secret given", nil, signed, body, 200, "signature: present, not verified"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, out := newTestListener(t, "standard", tc.secrets, 0, "")
+			require.Equal(t, tc.status, post(t, srv.URL+"/hooks", tc.header, tc.body))
+			require.Contains(t, out.String(), tc.printed)
+			require.Contains(t, out.String(), "POST /hooks")
+			require.Contains(t, out.String(), `  "type": "a.b"`, "the body is pretty-printed")
+		})
+	}
+}
+
+func TestListener_ServeHTTPConfigurableScheme(t *testing.T) {
+	t.Parallel()
+	srv, out := newTestListener(t,
+		"header=x-outhook-signature,timestampHeader=x-outhook-timestamp,signedPayload=timestamp.rawBody,encoding=hex",
+		[]string{"crm-secret"}, 0, "")
+	sig, err := parseScheme("header=x-outhook-signature,timestampHeader=x-outhook-timestamp,signedPayload=timestamp.rawBody,encoding=hex")
+	require.NoError(t, err)
+	body := []byte(`{"n":1}`)
+	h := signing.Sign(signing.SchemeFor(sig), "whevt_1", time.Now(), body, [][]byte{[]byte("crm-secret")})
+	require.Equal(t, 200, post(t, srv.URL+"/crm", h, body))
+	require.Contains(t, out.String(), "signature: verified")
+
+	h.Set("x-outhook-timestamp", "1000000000") // far outside the tolerance
+	require.Equal(t, 400, post(t, srv.URL+"/crm", h, body))
+}
+
+func TestListener_ServeHTTPFailsFirstN(t *testing.T) {
+	t.Parallel()
+	srv, out := newTestListener(t, "standard", nil, 2, "")
+	statuses := []int{}
+	for range 3 {
+		statuses = append(statuses, post(t, srv.URL, nil, []byte(`{}`)))
+	}
+	require.Equal(t, []int{500, 500, 200}, statuses)
+	require.Contains(t, out.String(), "--fail")
+}
+
+func TestListener_ServeHTTPSaves(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv, _ := newTestListener(t, "standard", nil, 0, dir)
+	body := []byte(`{"id":"whevt_1"}`)
+	require.Equal(t, 200, post(t, srv.URL+"/hooks?x=1", http.Header{"Webhook-Id": {"whevt_1"}}, body))
+
+	data, err := os.ReadFile(filepath.Join(dir, "000001.http"))
+	require.NoError(t, err)
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(data)))
+	require.NoError(t, err)
+	got, err := io.ReadAll(req.Body)
+	require.NoError(t, err)
+	require.Equal(t, body, got)
+	require.Equal(t, "/hooks?x=1", req.URL.RequestURI())
+	require.Equal(t, "whevt_1", req.Header.Get("webhook-id"))
+}
+
+func TestParseScheme(t *testing.T) {
+	t.Parallel()
+	sig, err := parseScheme("standard")
+	require.NoError(t, err)
+	require.Nil(t, sig)
+
+	sig, err = parseScheme("header=x-sig,timestampHeader=x-ts")
+	require.NoError(t, err)
+	require.Equal(t, "base64", sig.Encoding, "defaults as in the config")
+	require.Equal(t, "id.timestamp.rawBody", sig.SignedPayload)
+
+	for _, bad := range []string{"", "x-sig", "header=x-sig,encoding=base32", "timestampHeader=x-ts", "header=x-sig,colour=red", "header=x sig"} {
+		_, err := parseScheme(bad)
+		require.Error(t, err, bad)
+		require.True(t, strings.HasPrefix(err.Error(), "--scheme"), err.Error())
+	}
+}

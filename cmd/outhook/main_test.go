@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func runCLI(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	e := &env{stdin: bytes.NewReader(nil), stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return vars[k] }}
+	code := run(t.Context(), e, args)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestRun_ExitCodes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("sets:\n  - name: a\n    endpoints:\n      - name: e\n        url: ftp://x\n"), 0o600))
+
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no command", nil, 2, "usage: outhook <command>"},
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"help", []string{"help"}, 0, ""},
+		{"serve -h", []string{"serve", "-h"}, 0, "usage: outhook serve"},
+		{"listen -h", []string{"listen", "-h"}, 0, "usage: outhook listen"},
+		{"serve without --config", []string{"serve"}, 2, "--config is required"},
+		{"serve with an unknown flag", []string{"serve", "--colour"}, 2, "flag provided but not defined"},
+		{"serve with an argument", []string{"serve", "--config", bad, "extra"}, 2, `unexpected argument "extra"`},
+		{"serve with a missing file", []string{"serve", "--config", filepath.Join(dir, "none.yaml")}, 1, "read config"},
+		{"serve with an invalid config", []string{"serve", "--config", bad, "--data", dir}, 1, "sets[0].endpoints[0].url"},
+		{"listen with a bad scheme", []string{"listen", "--scheme", "header=x,encoding=rot13"}, 2, "encoding"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			code, _, stderr := runCLI(t, nil, tc.args...)
+			require.Equal(t, tc.code, code, "stderr: %s", stderr)
+			require.Contains(t, stderr, tc.stderr)
+		})
+	}
+}
+
+func TestRun_ServeNeedsTheNamedSecrets(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "webhooks.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+sets:
+  - name: a
+    endpoints:
+      - name: e
+        url: https://example.com/hooks
+        signing: {secret: SOME_SIGNING_SECRET}
+`), 0o600))
+	code, _, stderr := runCLI(t, nil, "serve", "--config", cfg, "--data", dir)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "set the environment variable SOME_SIGNING_SECRET")
+}
