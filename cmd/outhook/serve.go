@@ -4,23 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/outhook/outhook/shared/config"
-	"github.com/outhook/outhook/shared/egress"
 	"github.com/outhook/outhook/shared/envsecret"
-	"github.com/outhook/outhook/shared/httpapi"
+	"github.com/outhook/outhook/shared/localserver"
 	"github.com/outhook/outhook/shared/sqlite"
-	"github.com/outhook/outhook/shared/webhook"
-	"github.com/outhook/outhook/shared/worker"
 )
 
 var serveCommand = &command{
@@ -35,21 +30,12 @@ const (
 	settingCursorKey = "cursor_key"
 )
 
-// Server tuning.
-const (
-	// leaseMargin is added to the longest endpoint timeout to make the lease of a queue message: the time
-	// to sign, record the attempt and enqueue the next one.
-	leaseMargin = 10 * time.Second
-	// purgeEvery is how often expired events are deleted.
-	purgeEvery = time.Hour
-)
-
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := serveCommand.flags(e)
 	configPath := fs.String("config", "", "webhook-set config file, YAML or JSON (required)")
 	addr := fs.String("addr", "127.0.0.1:8080", "address the HTTP API listens on (port 0: any free port)")
 	dataDir := fs.String("data", "data", "directory of the database file outhook.db (created if missing)")
-	workers := fs.Int("workers", 32, "concurrent delivery workers")
+	workers := fs.Int("workers", localserver.DefaultWorkers, "concurrent delivery workers")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
 	drain := fs.Duration("shutdown-timeout", 20*time.Second,
 		"on SIGINT/SIGTERM, how long to wait for requests and deliveries in flight")
@@ -96,66 +82,25 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("load the cursor key: %w", err)
 	}
 
-	svc, err := webhook.New(webhook.Options{
+	srv, err := localserver.New(localserver.Options{
 		Config:    cfg,
-		Store:     db.Store(),
-		Queue:     db.Queue(),
+		DB:        db,
 		Named:     named,
-		Users:     db.UserSecrets(),
-		HTTP:      egress.New(),
-		Logger:    log,
+		APIKey:    apiKey,
 		CursorKey: []byte(cursorKey),
+		Workers:   *workers,
+		Logger:    log,
 	})
 	if err != nil {
-		return fmt.Errorf("build the webhook service: %w", err)
+		return err
 	}
-
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           httpapi.New(svc, httpapi.Options{APIKey: apiKey, Logger: log}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	pool := worker.New(db.Queue(), svc.Process, worker.Options{
-		Workers:    *workers,
-		Visibility: lease(cfg),
-		Logger:     log,
-	})
-
-	runCtx, stopWorkers := context.WithCancel(ctx)
-	defer stopWorkers()
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	poolDone := make(chan struct{})
-	go func() {
-		defer close(poolDone)
-		_ = pool.Run(runCtx, *drain)
-	}()
-	go purge(runCtx, log, db)
 	log.Info("outhook serving", "url", "http://"+ln.Addr().String(), "data", dbPath, "workers", *workers)
-
-	var failure error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: finishing the requests and deliveries in flight", "timeout", *drain)
-	case err := <-serveErr:
-		// Serve returns early only on a broken listener.
-		failure = fmt.Errorf("serve HTTP: %w", err)
-	}
-	stopWorkers()
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *drain)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && failure == nil {
-		failure = fmt.Errorf("shut down the HTTP server: %w", err)
-	}
-	<-poolDone
-	if failure != nil {
-		return failure
+	if err := srv.Run(ctx, ln, *drain); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil
@@ -191,38 +136,6 @@ func randomToken(prefix string) (string, error) {
 		return "", fmt.Errorf("generate a random key: %w", err)
 	}
 	return prefix + base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// lease is the visibility timeout of a received delivery message: the longest endpoint timeout plus a margin,
-// so that a message is handed out again only if its worker died.
-func lease(cfg *config.Config) time.Duration {
-	var longest time.Duration
-	for _, s := range cfg.Sets {
-		for _, ep := range s.Endpoints {
-			longest = max(longest, ep.Timeout())
-		}
-	}
-	return longest + leaseMargin
-}
-
-// purge deletes expired events now and then every purgeEvery until ctx is done.
-func purge(ctx context.Context, log *slog.Logger, db *sqlite.DB) {
-	t := time.NewTicker(purgeEvery)
-	defer t.Stop()
-	for {
-		n, err := db.Purge(ctx, time.Now())
-		switch {
-		case err != nil && !errors.Is(err, context.Canceled):
-			log.Error("purge expired events", "error", err)
-		case n > 0:
-			log.Info("purged expired events", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 func newLogger(w io.Writer, format string) *slog.Logger {

@@ -1,0 +1,158 @@
+// Package localserver assembles the local server that `outhook serve` runs: the webhook service over one
+// SQLite database, the HTTP API in front of it, a pool of delivery workers over the SQLite queue (the local
+// equivalent of SQS invoking the deliver Lambda), and the hourly retention purge. It runs them until its
+// context ends, then shuts down gracefully.
+package localserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/egress"
+	"github.com/outhook/outhook/shared/httpapi"
+	"github.com/outhook/outhook/shared/secret"
+	"github.com/outhook/outhook/shared/sqlite"
+	"github.com/outhook/outhook/shared/webhook"
+	"github.com/outhook/outhook/shared/worker"
+)
+
+const (
+	// leaseMargin is added to the longest endpoint timeout to make the lease of a queue message: the time
+	// to sign, record the attempt and enqueue the next one. A message is handed out again only if the
+	// process working on it died.
+	leaseMargin = 10 * time.Second
+	// purgeEvery is how often expired events are deleted.
+	purgeEvery = time.Hour
+	// DefaultWorkers is the number of concurrent deliveries: they are I/O bound.
+	DefaultWorkers = 32
+)
+
+// Options are the server's parts. Config, DB and CursorKey are required.
+type Options struct {
+	Config    *config.Config // validated
+	DB        *sqlite.DB
+	Named     secret.Named // named signing secrets; required if the config references any
+	APIKey    string       // bearer key of the API; empty: no authentication
+	CursorKey []byte       // authenticates list cursors
+	Workers   int          // default DefaultWorkers
+	Logger    *slog.Logger // default slog.Default()
+}
+
+// Server is the assembled local server.
+type Server struct {
+	db      *sqlite.DB
+	log     *slog.Logger
+	handler http.Handler
+	pool    *worker.Pool
+}
+
+// New builds the service, the API handler and the worker pool.
+func New(o Options) (*Server, error) {
+	if o.DB == nil {
+		return nil, errors.New("localserver: Options.DB is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
+	}
+	svc, err := webhook.New(webhook.Options{
+		Config:    o.Config,
+		Store:     o.DB.Store(),
+		Queue:     o.DB.Queue(),
+		Named:     o.Named,
+		Users:     o.DB.UserSecrets(),
+		HTTP:      egress.New(),
+		Logger:    o.Logger,
+		CursorKey: o.CursorKey,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build the webhook service: %w", err)
+	}
+	return &Server{
+		db:      o.DB,
+		log:     o.Logger,
+		handler: httpapi.New(svc, httpapi.Options{APIKey: o.APIKey, Logger: o.Logger}),
+		pool: worker.New(o.DB.Queue(), svc.Process, worker.Options{
+			Workers:    o.Workers,
+			Visibility: Lease(o.Config),
+			Logger:     o.Logger,
+		}),
+	}, nil
+}
+
+// Lease is the visibility timeout of a received delivery message: the longest endpoint timeout plus a margin.
+func Lease(cfg *config.Config) time.Duration {
+	var longest time.Duration
+	for _, s := range cfg.Sets {
+		for _, ep := range s.Endpoints {
+			longest = max(longest, ep.Timeout())
+		}
+	}
+	return longest + leaseMargin
+}
+
+// Run serves the API on ln and runs the delivery workers and the purge until ctx is done. Then it stops
+// accepting connections and receiving messages, waits up to drain for the requests and deliveries in flight,
+// releases the deliveries still unfinished (they are received again at the next start), and returns. The
+// caller closes the database afterwards. Run returns early with an error if serving HTTP fails.
+func (s *Server) Run(ctx context.Context, ln net.Listener, drain time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	background, stop := context.WithCancel(ctx)
+	defer stop()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.pool.Run(background, drain) })
+	wg.Go(func() { s.purge(background) })
+
+	var failure error
+	select {
+	case <-ctx.Done():
+		s.log.Info("shutting down: finishing the requests and deliveries in flight", "timeout", drain)
+	case err := <-serveErr:
+		failure = fmt.Errorf("serve HTTP: %w", err)
+	}
+	stop()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && failure == nil {
+		failure = fmt.Errorf("shut down the HTTP server: %w", err)
+	}
+	wg.Wait()
+	return failure
+}
+
+// purge deletes expired events now and then every purgeEvery until ctx is done.
+func (s *Server) purge(ctx context.Context) {
+	t := time.NewTicker(purgeEvery)
+	defer t.Stop()
+	for {
+		n, err := s.db.Purge(ctx, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Error("purge expired events", "error", err)
+		case n > 0:
+			s.log.Info("purged expired events", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

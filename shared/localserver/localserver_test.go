@@ -1,0 +1,83 @@
+package localserver_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/localserver"
+	"github.com/outhook/outhook/shared/sqlite"
+)
+
+func TestServer_Run(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 10)
+	receiver := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("webhook-id")
+	}))
+	t.Cleanup(receiver.Close)
+
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "outhook.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	cfg := &config.Config{Sets: []config.Set{{Name: "orders", Endpoints: []config.Endpoint{{
+		Name: "shop", URL: receiver.URL, AllowPrivateNetwork: true,
+	}}}}}
+	require.NoError(t, cfg.Validate())
+	srv, err := localserver.New(localserver.Options{
+		Config: cfg, DB: db, APIKey: "k", CursorKey: []byte("c"), Workers: 2,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, 5*time.Second) }()
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+ln.Addr().String()+"/v1/webhooks/orders/events",
+		strings.NewReader(`{"type":"order.created","payload":{}}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer k")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	require.Equal(t, http.StatusAccepted, res.StatusCode)
+
+	select {
+	case id := <-got:
+		require.True(t, strings.HasPrefix(id, "whevt_"), id)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker pool did not deliver the event")
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	_, err = net.Dial("tcp", ln.Addr().String())
+	require.Error(t, err, "the listener is closed")
+}
+
+func TestLease(t *testing.T) {
+	t.Parallel()
+	cfg := &config.Config{Sets: []config.Set{
+		{Name: "a", Endpoints: []config.Endpoint{{Name: "x", URL: "https://a.test/", TimeoutSeconds: 5}}},
+		{Name: "b", Endpoints: []config.Endpoint{{Name: "y", URL: "https://b.test/", TimeoutSeconds: 40}}},
+	}}
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, 50*time.Second, localserver.Lease(cfg), "the longest timeout plus the 10 s margin")
+}
