@@ -20,6 +20,8 @@ LISTEN_ADDR ?= 127.0.0.1:9000
 # curl walkthrough uses; the CRM secret is the example endpoint's named signing secret.
 OUTHOOK_API_KEY            ?= ohk_local_dev_key
 CRM_WEBHOOK_SIGNING_SECRET ?= example-crm-signing-secret
+# Extra flags of the receiver, e.g. LISTEN_FLAGS='--fail 2' to watch retries.
+LISTEN_FLAGS ?=
 CRM_SCHEME := header=x-outhook-signature,timestampHeader=x-outhook-timestamp,signedPayload=timestamp.rawBody,encoding=hex
 
 include $(sort $(wildcard mk/*.mk))
@@ -50,7 +52,7 @@ build-local: ## Build the outhook CLI and local server into build/outhook (pure 
 .PHONY: run
 run: build-local ## Run the local server (API on 127.0.0.1:8080, data in ./data) and a receiver on 127.0.0.1:9000
 	@export CRM_WEBHOOK_SIGNING_SECRET='$(CRM_WEBHOOK_SIGNING_SECRET)' OUTHOOK_API_KEY='$(OUTHOOK_API_KEY)'; \
-	$(OUTHOOK) listen --addr $(LISTEN_ADDR) --secret "$$CRM_WEBHOOK_SIGNING_SECRET" --scheme $(CRM_SCHEME) & \
+	$(OUTHOOK) listen --addr $(LISTEN_ADDR) --secret "$$CRM_WEBHOOK_SIGNING_SECRET" --scheme $(CRM_SCHEME) $(LISTEN_FLAGS) & \
 	listener=$$!; trap 'kill $$listener 2>/dev/null' EXIT; \
 	sleep 0.2; kill -0 $$listener 2>/dev/null || { echo "error: the receiver could not start on $(LISTEN_ADDR)" >&2; exit 1; }; \
 	echo "API: http://$(RUN_ADDR)  (Authorization: Bearer $$OUTHOOK_API_KEY)  receiver: http://$(LISTEN_ADDR)"; \
