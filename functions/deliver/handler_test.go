@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/egress"
+	"github.com/outhook/outhook/shared/queue"
+	"github.com/outhook/outhook/shared/sqlite"
+	"github.com/outhook/outhook/shared/webhook"
+)
+
+const set = "orders"
+
+type testBundle struct {
+	svc     *webhook.Service
+	queue   queue.Queue
+	handler *handler
+}
+
+// setup builds the real domain service over a SQLite file, delivering to url.
+func setup(t *testing.T, url string) testBundle {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "outhook.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	cfg := &config.Config{Sets: []config.Set{{Name: set, Endpoints: []config.Endpoint{{
+		Name: "shop", URL: url, AllowPrivateNetwork: true, TimeoutSeconds: 10,
+		Retry: &config.Retry{Attempts: 3, Backoff: "fixed", InitialDelaySeconds: 1, MaxDelaySeconds: 1},
+	}}}}}
+	require.NoError(t, cfg.Validate())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := webhook.New(webhook.Options{
+		Config: cfg, Store: db.Store(), Queue: db.Queue(), Users: db.UserSecrets(), HTTP: egress.New(),
+		Logger: log, CursorKey: []byte("test cursor key"),
+	})
+	require.NoError(t, err)
+	return testBundle{svc: svc, queue: db.Queue(), handler: &handler{proc: svc, log: log}}
+}
+
+// batch sends n events and returns their queue messages as the SQS event Lambda would be invoked with.
+func (b testBundle) batch(t *testing.T, n int) (events.SQSEvent, []string) {
+	t.Helper()
+	ctx := context.Background()
+	var ids []string
+	for i := range n {
+		res, err := b.svc.Send(ctx, set, webhook.SendRequest{Type: "order.paid", Payload: json.RawMessage(`{"n":` + strconv.Itoa(i) + `}`)})
+		require.NoError(t, err)
+		ids = append(ids, res.EventID)
+	}
+	msgs, err := b.queue.Receive(ctx, n, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, msgs, n)
+	var ev events.SQSEvent
+	for _, m := range msgs {
+		ev.Records = append(ev.Records, events.SQSMessage{
+			MessageId: m.ID, ReceiptHandle: m.Receipt, Body: string(m.Body),
+			Attributes:  map[string]string{"ApproximateReceiveCount": strconv.Itoa(m.ReceiveCount)},
+			EventSource: "aws:sqs", EventSourceARN: "arn:aws:sqs:us-east-1:123456789012:outhook-deliveries", AWSRegion: "us-east-1",
+		})
+	}
+	return ev, ids
+}
+
+func TestHandler_Handle(t *testing.T) {
+	t.Parallel()
+	const delay = 200 * time.Millisecond
+	var received atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay)
+		received.Add(1)
+	}))
+	t.Cleanup(receiver.Close)
+	b := setup(t, receiver.URL)
+	ev, ids := b.batch(t, 10)
+
+	start := time.Now()
+	resp, err := b.handler.handle(context.Background(), ev)
+	elapsed := time.Since(start)
+
+	require.NoError(t, err)
+	require.Empty(t, resp.BatchItemFailures)
+	require.EqualValues(t, 10, received.Load())
+	require.GreaterOrEqual(t, elapsed, delay)
+	require.Less(t, elapsed, 4*delay, "a batch of 10 is processed concurrently: about one receiver delay, not ten")
+	t.Logf("batch of 10 against a %s receiver took %s", delay, elapsed)
+	for _, id := range ids {
+		got, err := b.svc.GetEvent(context.Background(), set, id)
+		require.NoError(t, err)
+		require.Equal(t, webhook.StatusDelivered, got.Status)
+	}
+}
+
+func TestHandler_Handle_PartialFailure(t *testing.T) {
+	t.Parallel()
+	var received atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(receiver.Close)
+	b := setup(t, receiver.URL)
+	ev, ids := b.batch(t, 2)
+	ev.Records = append(ev.Records, events.SQSMessage{MessageId: "poison", Body: `{"not":"a delivery"}`})
+
+	resp, err := b.handler.handle(context.Background(), ev)
+	require.NoError(t, err)
+	require.Equal(t, []events.SQSBatchItemFailure{{ItemIdentifier: "poison"}}, resp.BatchItemFailures,
+		"only the message outhook could not process goes back to SQS; failed POSTs are retried by outhook")
+	require.EqualValues(t, 2, received.Load())
+	for _, id := range ids {
+		got, err := b.svc.GetEvent(context.Background(), set, id)
+		require.NoError(t, err)
+		require.Equal(t, webhook.StatusRetrying, got.Deliveries[0].Status)
+	}
+	retries, err := b.queue.Receive(context.Background(), 10, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, retries, "the retries are delayed")
+	time.Sleep(1100 * time.Millisecond)
+	retries, err = b.queue.Receive(context.Background(), 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, retries, 2, "one delayed retry per failed attempt")
+}
+
+func TestHandler_Handle_Deadline(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(receiver.Close)
+	t.Cleanup(func() { close(release) })
+	b := setup(t, receiver.URL)
+	ev, _ := b.batch(t, 3)
+
+	ctx, cancel := context.WithTimeout(context.Background(), deadlineMargin+500*time.Millisecond)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	resp, err := b.handler.handle(ctx, ev)
+	require.NoError(t, err)
+	require.Less(t, time.Until(deadline), deadlineMargin, "it waited for the stuck receiver until the margin")
+	require.Greater(t, time.Until(deadline), deadlineMargin/2, "and answered before the Lambda deadline")
+	require.Len(t, resp.BatchItemFailures, 3, "attempts cut by the deadline go back to SQS")
+}
+
+func TestHandler_Handle_Panic(t *testing.T) {
+	t.Parallel()
+	h := &handler{proc: panicking{}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	resp, err := h.handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: "{}"}}})
+	require.NoError(t, err)
+	require.Equal(t, []events.SQSBatchItemFailure{{ItemIdentifier: "m1"}}, resp.BatchItemFailures)
+}
+
+type panicking struct{}
+
+func (panicking) Process(context.Context, []byte) error { panic("boom") }
+
+func TestSQSEventFixture(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join("testdata", "sqs-batch.json"))
+	require.NoError(t, err)
+	var ev events.SQSEvent
+	require.NoError(t, json.Unmarshal(raw, &ev))
+	again, err := json.Marshal(ev)
+	require.NoError(t, err)
+	var back events.SQSEvent
+	require.NoError(t, json.Unmarshal(again, &back))
+	require.Equal(t, ev, back)
+	require.Len(t, ev.Records, 2)
+	require.Equal(t, "aws:sqs", ev.Records[0].EventSource)
+	require.Equal(t, "1", ev.Records[0].Attributes["ApproximateReceiveCount"])
+
+	// The poison record of the fixture fails; the one for an event that no longer exists is acknowledged.
+	b := setup(t, "http://127.0.0.1:9/unused")
+	resp, err := b.handler.handle(context.Background(), ev)
+	require.NoError(t, err)
+	require.Equal(t, []events.SQSBatchItemFailure{{ItemIdentifier: ev.Records[1].MessageId}}, resp.BatchItemFailures)
+}

@@ -1,0 +1,31 @@
+// Command secrets is the API Gateway Lambda of the per-user signing secrets: get (created on first use)
+// and rotate.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/outhook/outhook/shared/awsapp"
+	"github.com/outhook/outhook/shared/httpapi"
+	"github.com/outhook/outhook/shared/lambdahttp"
+)
+
+// routes are the API routes this function serves; API Gateway sends it only these.
+var routes = []string{
+	"GET /v1/webhooks/{set}/users/{userId}/secret",
+	"POST /v1/webhooks/{set}/users/{userId}/secret/rotate",
+}
+
+func main() {
+	app, err := awsapp.FromEnvironment(context.Background(), awsapp.RoleAPI)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "secrets: init: %v\n", err)
+		os.Exit(1)
+	}
+	api := httpapi.New(app.Service, httpapi.Options{Logger: app.Logger})
+	lambda.Start(lambdahttp.Handler(lambdahttp.Routes(api, routes...)))
+}

@@ -1,0 +1,31 @@
+// Command send is the API Gateway Lambda that accepts events: it stores each event and queues one delivery
+// per endpoint of its webhook set, and resends deliveries on request.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/outhook/outhook/shared/awsapp"
+	"github.com/outhook/outhook/shared/httpapi"
+	"github.com/outhook/outhook/shared/lambdahttp"
+)
+
+// routes are the API routes this function serves; API Gateway sends it only these.
+var routes = []string{
+	"POST /v1/webhooks/{set}/events",
+	"POST /v1/webhooks/{set}/events/{eventId}/retry",
+}
+
+func main() {
+	app, err := awsapp.FromEnvironment(context.Background(), awsapp.RoleAPI)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "send: init: %v\n", err)
+		os.Exit(1)
+	}
+	api := httpapi.New(app.Service, httpapi.Options{Logger: app.Logger})
+	lambda.Start(lambdahttp.Handler(lambdahttp.Routes(api, routes...)))
+}

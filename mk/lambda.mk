@@ -1,0 +1,33 @@
+# The four Lambda functions and the AWS Lambda Runtime Interface Emulator their end-to-end tests run them under.
+
+FUNCTIONS := send query secrets deliver
+# How every Lambda binary is built (the e2e tests build them for the host with the same tags and flags).
+LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -ldflags "-s -w" -trimpath
+
+# The emulator, built from its Go module at a pinned version into .tools/bin.
+RIE_MODULE  := github.com/aws/aws-lambda-runtime-interface-emulator
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+RIE         := $(TOOLS)/bin/aws-lambda-rie
+
+.PHONY: build
+build: $(foreach f,$(FUNCTIONS),build/$(f).zip) ## Build the Lambdas: build/<fn>/bootstrap and build/<fn>.zip (linux/arm64)
+
+# Go decides what is stale, so the binaries are always rebuilt (quickly, from the build cache).
+.PHONY: FORCE
+build/%/bootstrap: FORCE
+	$(LAMBDA_BUILD) -o $@ ./functions/$*
+
+build/%.zip: build/%/bootstrap
+	@command -v zip >/dev/null || { echo "error: zip not found: install it (Debian: apt-get install zip)" >&2; exit 1; }
+	rm -f $@ && cd build/$* && zip -q -X ../$*.zip bootstrap
+	@ls -l $@ | awk '{printf "%s: %d bytes\n", $$NF, $$5}'
+
+.PHONY: rie
+rie: $(RIE) ## Build the AWS Lambda Runtime Interface Emulator (pinned) into .tools/bin
+
+$(RIE): mk/lambda.mk
+	GOBIN=$(CURDIR)/$(TOOLS)/bin $(GO) install $(RIE_MODULE)/cmd/aws-lambda-rie@$(RIE_VERSION)
+	touch $@
+
+TEST_DEPS += rie
+TEST_ENV  += OUTHOOK_RIE=$(CURDIR)/$(RIE)

@@ -1,0 +1,93 @@
+// Package awsapp wires outhook's AWS deployment, so that each Lambda's main only starts the runtime: it
+// reads the environment, loads the webhook-set config, builds the SDK clients and the DynamoDB, SQS and
+// Secrets Manager adapters once per execution environment, and returns the domain service over them.
+package awsapp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/dynamostore"
+	"github.com/outhook/outhook/shared/egress"
+	"github.com/outhook/outhook/shared/smsecret"
+	"github.com/outhook/outhook/shared/sqsqueue"
+	"github.com/outhook/outhook/shared/webhook"
+)
+
+// App is what a function serves.
+type App struct {
+	Service *webhook.Service
+	Logger  *slog.Logger
+}
+
+// Role says which function the App serves: the deliver function caches per-user secrets, the API
+// functions read them fresh (a rotation answered by the secrets function is what the next get returns).
+type Role int
+
+const (
+	RoleAPI Role = iota
+	RoleDeliver
+)
+
+// FromEnvironment builds the App of a Lambda function from its environment (see LoadEnv) and the SDK's
+// default configuration (the function's role, region and, in tests, AWS_ENDPOINT_URL).
+func FromEnvironment(ctx context.Context, role Role) (*App, error) {
+	env, err := LoadEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS SDK config: %w", err)
+	}
+	return New(env, role, awsCfg, slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+}
+
+// New loads env's config file and builds the service over the AWS adapters.
+func New(env Env, role Role, awsCfg aws.Config, log *slog.Logger) (*App, error) {
+	cfg, err := config.Load(env.ConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("load webhook config from %s (%s): %w", EnvConfigFile, env.ConfigFile, err)
+	}
+	var retention time.Duration
+	for _, s := range cfg.Sets {
+		retention = max(retention, s.Retention())
+	}
+	sm := secretsmanager.NewFromConfig(awsCfg)
+	var users smsecret.UserOptions
+	if role == RoleDeliver {
+		// Each delivery signed with a user's secret would otherwise read it from Secrets Manager (two calls:
+		// current and previous), the largest cost per delivery. A rotation then reaches deliveries up to the
+		// TTL late, while receivers still accept the previous secret (the rotation window).
+		users.CacheTTL = env.UserSecretCacheTTL
+	}
+	q, err := wrapSender(sqsqueue.New(sqs.NewFromConfig(awsCfg), env.QueueURL, sqsqueue.Options{}))
+	if err != nil {
+		return nil, err
+	}
+	svc, err := webhook.New(webhook.Options{
+		Config: cfg,
+		Store:  dynamostore.New(dynamodb.NewFromConfig(awsCfg), env.Table, dynamostore.Options{AttemptRetention: retention}),
+		Queue:  q,
+		Named:  smsecret.NewNamed(sm, env.NamedSecretPrefix, smsecret.NamedOptions{}),
+		Users:  smsecret.NewUserStore(sm, env.UserSecretPrefix, users),
+		HTTP:   egress.New(),
+		Logger: log,
+		// CursorKey authenticates list cursors across all functions of the deployment.
+		CursorKey: env.CursorKey,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build webhook service: %w", err)
+	}
+	return &App{Service: svc, Logger: log}, nil
+}

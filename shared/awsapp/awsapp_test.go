@@ -1,0 +1,74 @@
+package awsapp_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/shared/awsapp"
+	"github.com/outhook/outhook/shared/awstest"
+	"github.com/outhook/outhook/shared/dynamostore"
+	"github.com/outhook/outhook/shared/webhook"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+const testConfig = `{"sets": [{"name": "billing-events", "endpoints": [{"name": "crm", "url": "https://crm.example.com/hooks"}]}]}`
+
+// TestNew wires the service over a real table, queue and Secrets Manager: send stores the event and queues
+// its delivery, get reads it back, and a user secret is created in Secrets Manager.
+func TestNew(t *testing.T) {
+	t.Parallel()
+	cfg := awstest.Config(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "webhooks.json"), []byte(testConfig), 0o644))
+	prefix := "outhook/" + awstest.UniqueName("awsapp-")
+	env, err := awsapp.LoadEnv(func(name string) string {
+		return map[string]string{
+			"LAMBDA_TASK_ROOT":          dir,
+			awsapp.EnvConfigFile:        "webhooks.json",
+			awsapp.EnvTable:             awstest.Table(t, cfg, dynamostore.TableDefinition),
+			awsapp.EnvQueueURL:          awstest.Queue(t, cfg, nil),
+			awsapp.EnvUserSecretPrefix:  prefix + "/users/",
+			awsapp.EnvNamedSecretPrefix: prefix + "/named/",
+		}[name]
+	})
+	require.NoError(t, err)
+	app, err := awsapp.New(env, awsapp.RoleAPI, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	res, err := app.Service.Send(ctx, "billing-events", webhook.SendRequest{Type: "invoice.paid", Payload: json.RawMessage(`{"id":1}`)})
+	require.NoError(t, err)
+	ev, err := app.Service.GetEvent(ctx, "billing-events", res.EventID)
+	require.NoError(t, err)
+	require.Equal(t, webhook.StatusPending, ev.Status)
+
+	out, err := sqs.NewFromConfig(cfg).ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &env.QueueURL, MaxNumberOfMessages: 10})
+	require.NoError(t, err)
+	require.Len(t, out.Messages, 1)
+	require.Contains(t, aws.ToString(out.Messages[0].Body), res.EventID)
+
+	sec, err := app.Service.UserSecret(ctx, "billing-events", "user_1")
+	require.NoError(t, err)
+	again, err := app.Service.UserSecret(ctx, "billing-events", "user_1")
+	require.NoError(t, err)
+	require.Equal(t, sec.Current.Value, again.Current.Value, "created once, then read from Secrets Manager")
+}
+
+func TestNew_BadConfig(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "webhooks.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"sets": [{"name": "s", "endpoints": [{"name": "e", "url": "ftp://x"}]}]}`), 0o644))
+	_, err := awsapp.New(awsapp.Env{ConfigFile: path, CursorKey: []byte("k")}, awsapp.RoleAPI, aws.Config{}, slog.Default())
+	require.ErrorContains(t, err, "OUTHOOK_CONFIG_FILE")
+	require.ErrorContains(t, err, "sets[0].endpoints[0].url")
+}

@@ -1,0 +1,97 @@
+package awsapp_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/shared/awsapp"
+)
+
+func fullEnv() map[string]string {
+	return map[string]string{
+		awsapp.EnvConfigFile:        "/var/task/webhooks.json",
+		awsapp.EnvTable:             "outhook-events",
+		awsapp.EnvQueueURL:          "https://sqs.eu-west-1.amazonaws.com/123456789012/outhook-deliveries",
+		awsapp.EnvUserSecretPrefix:  "outhook/prod/users/",
+		awsapp.EnvNamedSecretPrefix: "outhook/prod/named/",
+	}
+}
+
+func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadEnv(t *testing.T) {
+	t.Parallel()
+	env, err := awsapp.LoadEnv(getenv(fullEnv()))
+	require.NoError(t, err)
+	require.Equal(t, "/var/task/webhooks.json", env.ConfigFile)
+	require.Equal(t, "outhook-events", env.Table)
+	require.Equal(t, "https://sqs.eu-west-1.amazonaws.com/123456789012/outhook-deliveries", env.QueueURL)
+	require.Equal(t, "outhook/prod/users/", env.UserSecretPrefix)
+	require.Equal(t, "outhook/prod/named/", env.NamedSecretPrefix)
+	require.Len(t, env.CursorKey, 32, "derived from the table name when OUTHOOK_CURSOR_KEY is empty")
+
+	again, err := awsapp.LoadEnv(getenv(fullEnv()))
+	require.NoError(t, err)
+	require.Equal(t, env.CursorKey, again.CursorKey, "every function of a deployment derives the same key")
+
+	other := fullEnv()
+	other[awsapp.EnvTable] = "outhook-staging"
+	staging, err := awsapp.LoadEnv(getenv(other))
+	require.NoError(t, err)
+	require.NotEqual(t, env.CursorKey, staging.CursorKey, "another table, another key")
+
+	other[awsapp.EnvCursorKey] = "a configured key"
+	keyed, err := awsapp.LoadEnv(getenv(other))
+	require.NoError(t, err)
+	require.Equal(t, []byte("a configured key"), keyed.CursorKey)
+}
+
+func TestLoadEnv_Missing(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{
+		awsapp.EnvConfigFile, awsapp.EnvTable, awsapp.EnvQueueURL, awsapp.EnvUserSecretPrefix, awsapp.EnvNamedSecretPrefix,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			m := fullEnv()
+			delete(m, name)
+			_, err := awsapp.LoadEnv(getenv(m))
+			require.EqualError(t, err, "environment variable "+name+" is required")
+		})
+	}
+}
+
+func TestLoadEnv_TaskRoot(t *testing.T) {
+	t.Parallel()
+	m := fullEnv()
+	m["LAMBDA_TASK_ROOT"] = "/var/task"
+	m[awsapp.EnvConfigFile] = "config/webhooks.json"
+	env, err := awsapp.LoadEnv(getenv(m))
+	require.NoError(t, err)
+	require.Equal(t, "/var/task/config/webhooks.json", env.ConfigFile, "a relative path is resolved against the task root")
+
+	m[awsapp.EnvConfigFile] = "/opt/webhooks.json"
+	env, err = awsapp.LoadEnv(getenv(m))
+	require.NoError(t, err)
+	require.Equal(t, "/opt/webhooks.json", env.ConfigFile, "an absolute path is kept")
+}
+
+func TestLoadEnv_UserSecretCache(t *testing.T) {
+	t.Parallel()
+	m := fullEnv()
+	env, err := awsapp.LoadEnv(getenv(m))
+	require.NoError(t, err)
+	require.Equal(t, awsapp.DefaultUserSecretCacheTTL, env.UserSecretCacheTTL)
+
+	m[awsapp.EnvUserSecretCache] = "0s"
+	env, err = awsapp.LoadEnv(getenv(m))
+	require.NoError(t, err)
+	require.Zero(t, env.UserSecretCacheTTL)
+
+	for _, bad := range []string{"soon", "-1m", "60"} {
+		m[awsapp.EnvUserSecretCache] = bad
+		_, err = awsapp.LoadEnv(getenv(m))
+		require.ErrorContains(t, err, awsapp.EnvUserSecretCache, bad)
+	}
+}
