@@ -1,0 +1,73 @@
+// Command infra is the CDK app that deploys outhook: one stack holding the outhookcdk construct, built from
+// the same webhook-set YAML the local server reads. Run it through the CDK CLI from this directory
+// (`make synth`, `make deploy`), which passes the context values below with -c key=value:
+//
+//	config         the webhook-set YAML (default ../webhooks.example.yaml)
+//	buildDir       the output of `make build` (default ../build)
+//	stackName      the CloudFormation stack (default Outhook); also names the Secrets Manager prefixes
+//	removalPolicy  retain (default) or destroy: what deleting the stack does to the table, queues and logs
+//	alarmTopicArn  optional SNS topic notified by the alarms
+//
+// The stack is environment-agnostic, so synth needs no AWS account; deploy uses the CLI's credentials and
+// region. cdk-nag's AwsSolutions checks run on every synth and fail it on an unsuppressed finding.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/outhook/outhook/infra/outhookcdk"
+	"github.com/outhook/outhook/shared/config"
+)
+
+func main() {
+	defer jsii.Close()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "outhook cdk app:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	app := awscdk.NewApp(nil)
+	ctx := func(key, def string) string {
+		if v, ok := app.Node().TryGetContext(jsii.String(key)).(string); ok && v != "" {
+			return v
+		}
+		return def
+	}
+
+	cfg, err := config.Load(ctx("config", "../webhooks.example.yaml"))
+	if err != nil {
+		return err
+	}
+	var removal awscdk.RemovalPolicy
+	switch r := ctx("removalPolicy", "retain"); r {
+	case "retain":
+		removal = awscdk.RemovalPolicy_RETAIN
+	case "destroy":
+		removal = awscdk.RemovalPolicy_DESTROY
+	default:
+		return fmt.Errorf("context removalPolicy %q: want retain or destroy", r)
+	}
+
+	stack := awscdk.NewStack(app, jsii.String(ctx("stackName", "Outhook")), &awscdk.StackProps{
+		Description: jsii.String("outhook: outbound webhooks (HTTP API, Lambda, SQS, DynamoDB, Secrets Manager)"),
+	})
+	props := &outhookcdk.Props{Config: cfg, BuildDir: ctx("buildDir", "../build"), RemovalPolicy: removal}
+	if arn := ctx("alarmTopicArn", ""); arn != "" {
+		props.AlarmTopic = awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), jsii.String(arn))
+	}
+	if _, err := outhookcdk.New(stack, jsii.String("Webhooks"), props); err != nil {
+		return err
+	}
+
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	app.Synth(nil)
+	return nil
+}
