@@ -60,6 +60,7 @@ type server struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	url    string // http://127.0.0.1:PORT
+	key    string // the API key
 	logs   *syncBuffer
 	exited chan struct{}
 }
@@ -99,8 +100,9 @@ func writeConfig(t *testing.T, dir, yaml string) string {
 	return path
 }
 
-// startServer runs `outhook serve` on a free port with the data in dataDir and waits until it answers.
-// env adds environment variables (NAME=value). The process is killed when the test ends.
+// startServer runs `outhook serve` on a free port with the data in dataDir and waits until it logs that it
+// serves. env adds environment variables (NAME=value; OUTHOOK_API_KEY is apiKey unless env sets it). The
+// process is killed when the test ends.
 func startServer(t *testing.T, configPath, dataDir string, env ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "--config", configPath, "--addr", "127.0.0.1:0", "--data", dataDir,
@@ -110,7 +112,7 @@ func startServer(t *testing.T, configPath, dataDir string, env ...string) *serve
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	s := &server{t: t, cmd: cmd, logs: logs, exited: make(chan struct{})}
+	s := &server{t: t, cmd: cmd, key: apiKey, logs: logs, exited: make(chan struct{})}
 
 	urlCh := make(chan string, 1)
 	go func() {
@@ -181,7 +183,7 @@ func (s *server) call(ctx context.Context, method, path string, body any, header
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Authorization", "Bearer "+s.key)
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range header {
 		req.Header.Set(k, v)
