@@ -27,34 +27,21 @@ func (q delayQueue) MaxDelay() time.Duration { return maxDelay }
 
 func (q delayQueue) Send(ctx context.Context, msgs ...queue.Message) error {
 	now := time.Now()
-	if len(msgs) == 1 {
-		return q.send(ctx, q.db.stmts.enqueue.ExecContext, now, msgs[0])
-	}
-	tx, err := q.db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin enqueue: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	stmt := tx.StmtContext(ctx, q.db.stmts.enqueue)
-	for _, m := range msgs {
-		if err := q.send(ctx, stmt.ExecContext, now, m); err != nil {
-			return err
+	err := q.db.w.do(ctx, func(ctx context.Context) error {
+		for _, m := range msgs {
+			delay := min(max(m.Delay, 0), maxDelay)
+			body := m.Body
+			if body == nil {
+				body = []byte{}
+			}
+			if _, err := q.db.stmts.enqueue.ExecContext(ctx, body, now.Add(delay).UnixMilli(), now.UnixMilli()); err != nil {
+				return err
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit enqueue of %d messages: %w", len(msgs), err)
-	}
-	return nil
-}
-
-func (q delayQueue) send(ctx context.Context, exec execFunc, now time.Time, m queue.Message) error {
-	delay := min(max(m.Delay, 0), maxDelay)
-	body := m.Body
-	if body == nil {
-		body = []byte{}
-	}
-	if _, err := exec(ctx, body, now.Add(delay).UnixMilli(), now.UnixMilli()); err != nil {
-		return fmt.Errorf("enqueue message: %w", err)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("enqueue %d messages: %w", len(msgs), err)
 	}
 	return nil
 }
@@ -63,14 +50,26 @@ func (q delayQueue) Receive(ctx context.Context, maxMessages int, visibility tim
 	if maxMessages < 1 {
 		return nil, fmt.Errorf("receive: max %d is not positive", maxMessages)
 	}
-	now := time.Now()
-	rows, err := q.db.stmts.receive.QueryContext(ctx, now.Add(max(visibility, 0)).UnixMilli(), now.UnixMilli(),
-		maxMessages)
+	var got []queue.Received
+	err := q.db.w.do(ctx, func(ctx context.Context) error {
+		now := time.Now()
+		rows, err := q.db.stmts.receive.QueryContext(ctx, now.Add(max(visibility, 0)).UnixMilli(), now.UnixMilli(),
+			maxMessages)
+		if err != nil {
+			return err
+		}
+		got, err = scanReceived(rows, maxMessages)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("receive: %w", err)
 	}
+	return got, nil
+}
+
+func scanReceived(rows *sql.Rows, n int) ([]queue.Received, error) {
 	defer rows.Close() //nolint:errcheck // rows.Err reports what matters
-	got := make([]queue.Received, 0, maxMessages)
+	got := make([]queue.Received, 0, n)
 	for rows.Next() {
 		var (
 			id      int64
@@ -78,16 +77,13 @@ func (q delayQueue) Receive(ctx context.Context, maxMessages int, visibility tim
 			m       queue.Received
 		)
 		if err := rows.Scan(&id, &receipt, &m.Body, &m.ReceiveCount); err != nil {
-			return nil, fmt.Errorf("receive: %w", err)
+			return nil, err
 		}
 		m.ID = strconv.FormatInt(id, 10)
 		m.Receipt = m.ID + "." + receipt
 		got = append(got, m)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("receive: %w", err)
-	}
-	return got, nil
+	return got, rows.Err()
 }
 
 func (q delayQueue) Delete(ctx context.Context, receipt string) error {
@@ -95,11 +91,17 @@ func (q delayQueue) Delete(ctx context.Context, receipt string) error {
 	if err != nil {
 		return fmt.Errorf("delete message: %w", err)
 	}
-	res, err := q.db.stmts.deleteMessage.ExecContext(ctx, id, nonce)
+	err = q.db.w.do(ctx, func(ctx context.Context) error {
+		res, err := q.db.stmts.deleteMessage.ExecContext(ctx, id, nonce)
+		if err != nil {
+			return err
+		}
+		return affectedOne(res)
+	})
 	if err != nil {
 		return fmt.Errorf("delete message %d: %w", id, err)
 	}
-	return affectedOne(res, fmt.Sprintf("delete message %d", id))
+	return nil
 }
 
 func (q delayQueue) ChangeVisibility(ctx context.Context, receipt string, d time.Duration) error {
@@ -107,25 +109,27 @@ func (q delayQueue) ChangeVisibility(ctx context.Context, receipt string, d time
 	if err != nil {
 		return fmt.Errorf("change visibility: %w", err)
 	}
-	visibleAt := time.Now().Add(max(d, 0)).UnixMilli()
-	res, err := q.db.stmts.changeVisible.ExecContext(ctx, visibleAt, id, nonce)
+	err = q.db.w.do(ctx, func(ctx context.Context) error {
+		res, err := q.db.stmts.changeVisible.ExecContext(ctx, time.Now().Add(max(d, 0)).UnixMilli(), id, nonce)
+		if err != nil {
+			return err
+		}
+		return affectedOne(res)
+	})
 	if err != nil {
 		return fmt.Errorf("change visibility of message %d: %w", id, err)
 	}
-	return affectedOne(res, fmt.Sprintf("change visibility of message %d", id))
+	return nil
 }
 
-// execFunc is the ExecContext of a statement, in or out of a transaction.
-type execFunc func(ctx context.Context, args ...any) (sql.Result, error)
-
 // affectedOne returns queue.ErrNotFound if res touched no row: the receipt is not the message's current one.
-func affectedOne(res sql.Result, what string) error {
+func affectedOne(res sql.Result) error {
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("count rows: %w", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("%s: %w", what, queue.ErrNotFound)
+		return queue.ErrNotFound
 	}
 	return nil
 }

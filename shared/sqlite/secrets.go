@@ -27,7 +27,11 @@ func (s userSecrets) Get(ctx context.Context, set, userID string) (secret.User, 
 
 func (s userSecrets) Create(ctx context.Context, set, userID string, v secret.Version) (secret.User, error) {
 	v.CreatedAt = toMs(v.CreatedAt)
-	if _, err := s.db.stmts.insertSecret.ExecContext(ctx, set, userID, v.Value, unixMs(v.CreatedAt)); err != nil {
+	err := s.db.w.do(ctx, func(ctx context.Context) error {
+		_, err := s.db.stmts.insertSecret.ExecContext(ctx, set, userID, v.Value, unixMs(v.CreatedAt))
+		return err
+	})
+	if err != nil {
 		return secret.User{}, fmt.Errorf("create secret of user %s in %s: %w", userID, set,
 			interpretError(err, secret.ErrNotFound, secret.ErrConflict))
 	}
@@ -35,7 +39,12 @@ func (s userSecrets) Create(ctx context.Context, set, userID string, v secret.Ve
 }
 
 func (s userSecrets) Rotate(ctx context.Context, set, userID string, v secret.Version) (secret.User, error) {
-	u, err := scanUser(s.db.stmts.rotateSecret.QueryRowContext(ctx, v.Value, unixMs(v.CreatedAt), set, userID))
+	var u secret.User
+	err := s.db.w.do(ctx, func(ctx context.Context) error {
+		var err error
+		u, err = scanUser(s.db.stmts.rotateSecret.QueryRowContext(ctx, v.Value, unixMs(v.CreatedAt), set, userID))
+		return err
+	})
 	if err != nil {
 		return secret.User{}, fmt.Errorf("rotate secret of user %s in %s: %w", userID, set,
 			interpretError(err, secret.ErrNotFound, secret.ErrConflict))

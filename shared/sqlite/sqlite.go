@@ -2,9 +2,9 @@
 // secrets and a few persisted settings, all in one SQLite database file. It uses the pure-Go driver
 // modernc.org/sqlite, so CGO_ENABLED=0 builds keep working.
 //
-// The file is in WAL mode. Writes go through a pool of exactly one connection (SQLite has one writer at a time;
-// one connection avoids SQLITE_BUSY between our own writers), reads through a separate pool of read-only
-// connections that WAL lets run beside the writer.
+// The file is in WAL mode. Writes go through exactly one connection (SQLite has one writer at a time; one
+// connection avoids SQLITE_BUSY between our own writers), and concurrent writes share a transaction (see
+// writer). Reads go through a separate pool of read-only connections that WAL lets run beside the writer.
 package sqlite
 
 import (
@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 
 	sqlitedriver "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -22,9 +23,12 @@ import (
 
 // DB is an open outhook database.
 type DB struct {
-	write *sql.DB // one connection: every write
-	read  *sql.DB // read-only connections
-	stmts statements
+	write  *sql.DB // a pool of one connection, held by w
+	conn   *sql.Conn
+	w      *writer
+	read   *sql.DB // read-only connections
+	stmts  statements
+	closed sync.Once
 }
 
 // schemaVersion is stored in PRAGMA user_version; Open migrates older files up to it.
@@ -130,10 +134,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxOpenConns(readers)
 	read.SetMaxIdleConns(readers)
 
-	db := &DB{write: write, read: read}
-	if err := db.stmts.prepare(ctx, write, read); err != nil {
-		return nil, errors.Join(fmt.Errorf("open %s: %w", path, err), db.Close())
+	conn, err := write.Conn(ctx)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open %s: %w", path, err), read.Close(), write.Close())
 	}
+	db := &DB{write: write, conn: conn, read: read}
+	if err := db.stmts.prepare(ctx, conn, read); err != nil {
+		db.stmts.close()
+		return nil, errors.Join(fmt.Errorf("open %s: %w", path, err), conn.Close(), read.Close(), write.Close())
+	}
+	db.w = newWriter(conn)
 	return db, nil
 }
 
@@ -165,10 +175,15 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// Close closes the database. Calls still running may fail.
+// Close closes the database: writes made after it fail, the batch being written is finished.
 func (db *DB) Close() error {
-	db.stmts.close()
-	return errors.Join(db.read.Close(), db.write.Close())
+	var err error
+	db.closed.Do(func() {
+		db.w.close()
+		db.stmts.close()
+		err = errors.Join(db.conn.Close(), db.read.Close(), db.write.Close())
+	})
+	return err
 }
 
 // Setting returns the persisted value of key. The first call for a key stores what init returns; later calls
@@ -187,7 +202,11 @@ func (db *DB) Setting(ctx context.Context, key string, init func() (string, erro
 		return "", fmt.Errorf("initialise setting %s: %w", key, err)
 	}
 	// If another caller stored the key first, the insert does nothing and the winner's value is read back.
-	if _, err := db.stmts.insertSetting.ExecContext(ctx, key, value); err != nil {
+	err = db.w.do(ctx, func(ctx context.Context) error {
+		_, err := db.stmts.insertSetting.ExecContext(ctx, key, value)
+		return err
+	})
+	if err != nil {
 		return "", fmt.Errorf("store setting %s: %w", key, err)
 	}
 	if err := db.stmts.getSetting.QueryRowContext(ctx, key).Scan(&value); err != nil {

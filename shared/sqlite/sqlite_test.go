@@ -2,9 +2,15 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/queue"
@@ -38,4 +44,166 @@ func TestQueue_Conformance(t *testing.T) {
 func TestUserSecrets_Conformance(t *testing.T) {
 	t.Parallel()
 	secrettest.RunUserStore(t, func(t *testing.T) secret.UserStore { return open(t).UserSecrets() })
+}
+
+func TestDB_Setting(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "outhook.db")
+	db, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+
+	calls := 0
+	init := func() (string, error) {
+		calls++
+		return fmt.Sprintf("generated-%d", calls), nil
+	}
+	v, err := db.Setting(ctx, "api_key", init)
+	require.NoError(t, err)
+	require.Equal(t, "generated-1", v)
+	v, err = db.Setting(ctx, "api_key", init)
+	require.NoError(t, err)
+	require.Equal(t, "generated-1", v, "the stored value is returned")
+	require.Equal(t, 1, calls, "init runs once")
+
+	_, err = db.Setting(ctx, "broken", func() (string, error) { return "", errors.New("no entropy") })
+	require.ErrorContains(t, err, "no entropy")
+	require.NoError(t, db.Close())
+
+	db, err = sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, db.Close()) }()
+	v, err = db.Setting(ctx, "api_key", init)
+	require.NoError(t, err)
+	require.Equal(t, "generated-1", v, "the value survives a restart")
+	v, err = db.Setting(ctx, "broken", init)
+	require.NoError(t, err)
+	require.Equal(t, "generated-2", v, "a failed init stored nothing")
+}
+
+func TestDB_SettingRace(t *testing.T) {
+	t.Parallel()
+	db := open(t)
+	const racers = 10
+	got := make([]string, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			v, err := db.Setting(context.Background(), "key", func() (string, error) { return fmt.Sprint(i), nil })
+			assert.NoError(t, err)
+			got[i] = v
+		})
+	}
+	wg.Wait()
+	for i := range got {
+		require.Equal(t, got[0], got[i], "every caller gets the one stored value")
+	}
+}
+
+func TestDB_Purge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := open(t)
+	s := db.Store()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+
+	newEvent := func(expires time.Time) store.Event {
+		ev := benchEvent()
+		ev.Set = "purge"
+		ev.ExpiresAt = expires
+		_, err := s.CreateEvent(ctx, ev)
+		require.NoError(t, err)
+		require.NoError(t, s.PutAttempt(ctx, store.Attempt{
+			EventID: ev.ID, Endpoint: "crm", ID: ev.Deliveries[0].FirstAttemptID, Number: 1,
+			StartedAt: now, Outcome: store.OutcomeSucceeded,
+		}))
+		return ev
+	}
+	var expired []store.Event
+	for range 1100 { // more than one purge batch
+		expired = append(expired, newEvent(now.Add(-time.Minute)))
+	}
+	expired = append(expired, newEvent(now)) // expires exactly now
+	kept := newEvent(now.Add(time.Millisecond))
+	forever := newEvent(time.Time{})
+
+	n, err := db.Purge(ctx, now)
+	require.NoError(t, err)
+	require.Equal(t, len(expired), n)
+	for _, ev := range []store.Event{expired[0], expired[len(expired)-1]} {
+		_, err := s.GetEvent(ctx, "purge", ev.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	}
+	for _, ev := range []store.Event{kept, forever} {
+		rec, err := s.GetEvent(ctx, "purge", ev.ID)
+		require.NoError(t, err)
+		require.Len(t, rec.Attempts, 1)
+	}
+	page, err := s.ListEvents(ctx, "purge", store.ListOptions{Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, page.Records, 2)
+
+	// The attempts of purged events are gone too: putting attempt 1 again is no conflict.
+	require.NoError(t, s.PutAttempt(ctx, store.Attempt{
+		EventID: expired[0].ID, Endpoint: "crm", ID: "whatt_again", Number: 1, Outcome: store.OutcomeFailed,
+	}))
+
+	n, err = db.Purge(ctx, now)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+func TestOpen_Reopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "outhook.db")
+	db, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	ev := benchEvent()
+	_, err = db.Store().CreateEvent(ctx, ev)
+	require.NoError(t, err)
+	require.NoError(t, db.Queue().Send(ctx, queue.Message{Body: []byte(`{"kept":true}`)}))
+	require.NoError(t, db.Close())
+	require.NoError(t, db.Close(), "Close twice is harmless")
+
+	_, err = db.Store().CreateEvent(ctx, benchEvent())
+	require.Error(t, err, "writes after Close fail")
+
+	db, err = sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	rec, err := db.Store().GetEvent(ctx, ev.Set, ev.ID)
+	require.NoError(t, err)
+	require.Equal(t, ev.ID, rec.Event.ID)
+	got, err := db.Queue().Receive(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, []byte(`{"kept":true}`), got[0].Body)
+	require.NoError(t, db.Close())
+}
+
+func TestOpen_NewerSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "outhook.db")
+	db, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	raw, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = raw.ExecContext(ctx, "PRAGMA user_version = 99")
+	require.NoError(t, err)
+	require.NoError(t, raw.Close())
+
+	_, err = sqlite.Open(ctx, path)
+	require.ErrorContains(t, err, "schema version 99 is newer")
+}
+
+func TestQueue_MalformedReceipt(t *testing.T) {
+	t.Parallel()
+	q := open(t).Queue()
+	for _, receipt := range []string{"", "garbage", "12", "x.abc", "12."} {
+		require.ErrorIs(t, q.Delete(context.Background(), receipt), queue.ErrNotFound, "receipt %q", receipt)
+		require.ErrorIs(t, q.ChangeVisibility(context.Background(), receipt, 0), queue.ErrNotFound)
+	}
 }

@@ -6,8 +6,8 @@ import (
 	"fmt"
 )
 
-// statements are the prepared statements of the hot paths. database/sql prepares each one again on every
-// connection of its pool the first time it runs there.
+// statements are the prepared statements: the writes on the writer's connection, the reads on the read pool
+// (database/sql prepares those again on each connection of the pool the first time they run there).
 type statements struct {
 	// writes
 	insertEvent   *sql.Stmt
@@ -43,9 +43,14 @@ const (
 	expired = `SELECT id FROM events WHERE expires_at > 0 AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2`
 )
 
-func (s *statements) prepare(ctx context.Context, write, read *sql.DB) error {
+// preparer is a *sql.Conn or a *sql.DB.
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+func (s *statements) prepare(ctx context.Context, write *sql.Conn, read *sql.DB) error {
 	for _, p := range []struct {
-		db    *sql.DB
+		db    preparer
 		stmt  **sql.Stmt
 		query string
 	}{

@@ -43,8 +43,11 @@ func (s eventStore) CreateEvent(ctx context.Context, ev store.Event) (store.Even
 	if payload == nil {
 		payload = []byte{}
 	}
-	_, err = s.db.stmts.insertEvent.ExecContext(ctx, ev.ID, ev.Set, ev.Type, payload, ev.UserID, ev.IdempotencyKey,
-		ev.RequestHash, deliveries, unixMs(ev.CreatedAt), unixMs(ev.ExpiresAt))
+	err = s.db.w.do(ctx, func(ctx context.Context) error {
+		_, err := s.db.stmts.insertEvent.ExecContext(ctx, ev.ID, ev.Set, ev.Type, payload, ev.UserID,
+			ev.IdempotencyKey, ev.RequestHash, deliveries, unixMs(ev.CreatedAt), unixMs(ev.ExpiresAt))
+		return err
+	})
 	if err == nil {
 		return ev, nil
 	}
@@ -147,9 +150,12 @@ func (s eventStore) PutAttempt(ctx context.Context, a store.Attempt) error {
 	if err != nil {
 		return fmt.Errorf("encode headers of attempt %s: %w", a.ID, err)
 	}
-	_, err = s.db.stmts.insertAttempt.ExecContext(ctx, a.EventID, a.Endpoint, a.Number, a.ID,
-		unixMs(a.StartedAt), int64(a.Duration), headers, a.ResponseStatus, a.ResponseBody, a.Error,
-		string(a.Outcome), unixMs(a.NextAttemptAt), a.NextAttemptID)
+	err = s.db.w.do(ctx, func(ctx context.Context) error {
+		_, err := s.db.stmts.insertAttempt.ExecContext(ctx, a.EventID, a.Endpoint, a.Number, a.ID,
+			unixMs(a.StartedAt), int64(a.Duration), headers, a.ResponseStatus, a.ResponseBody, a.Error,
+			string(a.Outcome), unixMs(a.NextAttemptAt), a.NextAttemptID)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("put attempt %d of event %s to %s: %w", a.Number, a.EventID, a.Endpoint,
 			interpretError(err, store.ErrNotFound, store.ErrConflict))
@@ -177,26 +183,22 @@ func (db *DB) Purge(ctx context.Context, now time.Time) (int, error) {
 }
 
 func (db *DB) purgeOnce(ctx context.Context, nowMs int64) (int, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("begin purge: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.StmtContext(ctx, db.stmts.purgeAttempts).ExecContext(ctx, nowMs, purgeBatch); err != nil {
-		return 0, fmt.Errorf("purge attempts: %w", err)
-	}
-	res, err := tx.StmtContext(ctx, db.stmts.purgeEvents).ExecContext(ctx, nowMs, purgeBatch)
-	if err != nil {
-		return 0, fmt.Errorf("purge events: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("count purged events: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("commit purge: %w", err)
-	}
-	return int(n), nil
+	var purged int64
+	err := db.w.do(ctx, func(ctx context.Context) error {
+		if _, err := db.stmts.purgeAttempts.ExecContext(ctx, nowMs, purgeBatch); err != nil {
+			return fmt.Errorf("purge attempts: %w", err)
+		}
+		res, err := db.stmts.purgeEvents.ExecContext(ctx, nowMs, purgeBatch)
+		if err != nil {
+			return fmt.Errorf("purge events: %w", err)
+		}
+		purged, err = res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("count purged events: %w", err)
+		}
+		return nil
+	})
+	return int(purged), err
 }
 
 // newRecord orders attempts by their endpoint's place in the event's deliveries, then by number. Attempts

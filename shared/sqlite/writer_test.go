@@ -1,0 +1,112 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func openInternal(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "outhook.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	return db
+}
+
+// setting is a write of one settings row.
+func setting(db *DB, key string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := db.stmts.insertSetting.ExecContext(ctx, key, "v-"+key)
+		return err
+	}
+}
+
+func requireSetting(t *testing.T, db *DB, key string, want bool) {
+	t.Helper()
+	var v string
+	err := db.stmts.getSetting.QueryRowContext(context.Background(), key).Scan(&v)
+	if want {
+		require.NoError(t, err, "setting %s is stored", key)
+	} else {
+		require.Error(t, err, "setting %s is not stored", key)
+	}
+}
+
+func newOp(ctx context.Context, fn func(ctx context.Context) error) *writeOp {
+	return &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+}
+
+func TestWriter_Batch(t *testing.T) {
+	t.Parallel()
+	db := openInternal(t)
+	var batch []*writeOp
+	for i := range 5 {
+		batch = append(batch, newOp(context.Background(), setting(db, fmt.Sprint("ok", i))))
+	}
+	// A constraint violation fails its own write only, inside the shared transaction.
+	dup := newOp(context.Background(), func(ctx context.Context) error {
+		_, err := db.stmts.insertSecret.ExecContext(ctx, "set", "user", "a", 1)
+		if err != nil {
+			return err
+		}
+		_, err = db.stmts.insertSecret.ExecContext(ctx, "set", "user", "b", 1)
+		return interpretError(err, errNotFoundForTest, errConflictForTest)
+	})
+	batch = append(batch, dup)
+	db.w.run(batch)
+	for i, op := range batch[:5] {
+		require.NoError(t, <-op.done)
+		requireSetting(t, db, fmt.Sprint("ok", i), true)
+	}
+	require.ErrorIs(t, <-dup.done, errConflictForTest)
+}
+
+func TestWriter_FallbackAfterFatalError(t *testing.T) {
+	t.Parallel()
+	db := openInternal(t)
+	runs := 0
+	before := newOp(context.Background(), func(ctx context.Context) error {
+		runs++
+		return setting(db, "before")(ctx)
+	})
+	bad := newOp(context.Background(), func(ctx context.Context) error {
+		_, err := db.conn.ExecContext(ctx, "INSERT INTO no_such_table VALUES (1)")
+		return err
+	})
+	after := newOp(context.Background(), setting(db, "after"))
+	db.w.run([]*writeOp{before, bad, after})
+
+	require.NoError(t, <-before.done)
+	require.Error(t, <-bad.done)
+	require.NoError(t, <-after.done)
+	require.Equal(t, 2, runs, "the batch was rolled back and the write ran again alone")
+	requireSetting(t, db, "before", true)
+	requireSetting(t, db, "after", true)
+}
+
+func TestWriter_CanceledBeforeWrite(t *testing.T) {
+	t.Parallel()
+	db := openInternal(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	canceled := newOp(ctx, setting(db, "canceled"))
+	kept := newOp(context.Background(), setting(db, "kept"))
+	db.w.run([]*writeOp{canceled, kept})
+
+	require.ErrorIs(t, <-canceled.done, context.Canceled)
+	require.NoError(t, <-kept.done)
+	requireSetting(t, db, "canceled", false)
+	requireSetting(t, db, "kept", true)
+
+	require.ErrorIs(t, db.w.do(ctx, setting(db, "canceled2")), context.Canceled)
+	requireSetting(t, db, "canceled2", false)
+}
+
+var (
+	errNotFoundForTest = fmt.Errorf("not found")
+	errConflictForTest = fmt.Errorf("conflict")
+)
