@@ -24,6 +24,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/outhook/outhook/shared/config"
@@ -99,6 +100,10 @@ func run() error {
 
 	fmt.Printf("sending %d events to one endpoint: %d senders, %d delivery workers, GOMAXPROCS %d\n",
 		*events, *senders, *workers, runtime.GOMAXPROCS(0))
+	cpuBefore, err := cpuTime()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	if err := send(ctx, apiURL, *events, *senders); err != nil {
 		return err
@@ -110,6 +115,10 @@ func run() error {
 		return fmt.Errorf("only %d of %d events delivered after 5 minutes", rc.count.Load(), *events)
 	}
 	total := rc.last().Sub(start)
+	cpuAfter, err := cpuTime()
+	if err != nil {
+		return err
+	}
 	cancel()
 	if err := <-served; err != nil {
 		return err
@@ -120,6 +129,12 @@ func run() error {
 	fmt.Printf("deliveries: %d in %v (%.0f/s), %d duplicates\n", *events, total.Round(time.Millisecond),
 		float64(*events)/total.Seconds(), rc.dups.Load())
 	fmt.Printf("send->delivered: p50 %v  p99 %v  max %v\n", pct(lat, 50), pct(lat, 99), lat[len(lat)-1])
+	// On a shared machine the wall-clock rate depends on the neighbours; the CPU time per event does not.
+	perEvent := (cpuAfter - cpuBefore) / time.Duration(*events)
+	fmt.Printf("CPU (server, senders and receiver together): %v per event, %.0f%% of one core on average;\n"+
+		"  events/s if this process had all %d cores: %.0f\n", perEvent,
+		100*(cpuAfter-cpuBefore).Seconds()/total.Seconds(), runtime.NumCPU(),
+		float64(runtime.NumCPU())/perEvent.Seconds())
 	return nil
 }
 
@@ -235,4 +250,13 @@ func (rc *receiver) latencies() []time.Duration {
 func pct(sorted []time.Duration, p int) time.Duration {
 	i := (len(sorted)*p + 99) / 100
 	return sorted[max(i-1, 0)].Round(time.Millisecond)
+}
+
+// cpuTime is the user + system CPU time this process has used.
+func cpuTime() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
