@@ -373,6 +373,9 @@ func listAll(t *testing.T, s store.Store, set string, limit int) []store.Record 
 		page, err := s.ListEvents(context.Background(), set, store.ListOptions{Limit: limit, Cursor: cursor})
 		require.NoError(t, err, "list page %d with limit %d", pages, limit)
 		require.LessOrEqual(t, len(page.Records), limit, "a page holds at most limit records")
+		if pages > 0 {
+			require.NotEmpty(t, page.Records, "a cursor never leads to an empty page")
+		}
 		for _, r := range page.Records {
 			all = append(all, normalize(r))
 		}
