@@ -6,21 +6,23 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// DynamoDB and Secrets Manager actions per function: exactly the calls the adapters make (docs/aws.md).
-// TransactWriteItems needs no action of its own: each Put in the transaction is authorized as PutItem.
+// DynamoDB and Secrets Manager actions per function: exactly the calls the adapters make (docs/aws.md, "IAM:
+// what each adapter calls"). TransactWriteItems needs no action of its own: each Put in it is authorized as
+// PutItem. No function deletes, scans, tags or describes anything.
 var (
 	// sendTableActions: CreateEvent (PutItem, or a transaction of Puts with an idempotency key), the
-	// idempotency replay (GetItem, then the event's Query) and Resend (Query).
+	// idempotency replay (GetItem) and the retry route, which reads the event first (Query).
 	sendTableActions = []string{"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"}
 	// queryTableActions: GetEvent (Query on the table) and ListEvents (Query on the bySet index, then on the table).
 	queryTableActions = []string{"dynamodb:Query"}
 	// deliverTableActions: the event and its attempts (Query), then the new attempt (PutItem).
 	deliverTableActions = []string{"dynamodb:Query", "dynamodb:PutItem"}
-	// userSecretActions: the secrets function reads, creates on first use and rotates per-user secrets.
+	// userSecretActions: the secrets function reads (Get), creates on first use (Create) and rotates
+	// (GetSecretValue, then PutSecretValue) per-user secrets.
 	userSecretActions = []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret",
-		"secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"}
-	// deliverUserSecretActions: deliver reads a user's secret and creates it when the first send for a new user
-	// reaches it before any secrets call did.
+		"secretsmanager:PutSecretValue"}
+	// deliverUserSecretActions: deliver reads a user's secret and creates it when a send for a new user is
+	// delivered before any secrets call made it.
 	deliverUserSecretActions = []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret"}
 )
 

@@ -438,6 +438,7 @@ func checkIAM(t *testing.T, b *testBundle) {
 		return out
 	}
 
+	userPrefix := `:secret:outhook/Outhook/users/*"`
 	for _, f := range []outhookcdk.Function{outhookcdk.FunctionQuery, outhookcdk.FunctionSecrets} {
 		require.Empty(t, actions(f, "sqs"), f)
 	}
@@ -455,10 +456,14 @@ func checkIAM(t *testing.T, b *testBundle) {
 	require.Equal(t, []string{"sqs:SendMessage"}, actions(outhookcdk.FunctionSend, "sqs"))
 	require.Equal(t, []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 		"sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"}, actions(outhookcdk.FunctionDeliver, "sqs"))
-	require.Equal(t, []string{"secretsmanager:CreateSecret", "secretsmanager:DescribeSecret",
-		"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}, actions(outhookcdk.FunctionSecrets, "secretsmanager"))
+	require.Equal(t, []string{"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue",
+		"secretsmanager:PutSecretValue"}, actions(outhookcdk.FunctionSecrets, "secretsmanager"))
+	require.Equal(t, []string{"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue"},
+		actions(outhookcdk.FunctionDeliver, "secretsmanager"))
+	for _, r := range resources(outhookcdk.FunctionDeliver, "secretsmanager:CreateSecret") {
+		require.Contains(t, r, userPrefix, "deliver may create user secrets only")
+	}
 
-	userPrefix := `:secret:outhook/Outhook/users/*"`
 	for _, r := range resources(outhookcdk.FunctionSecrets, "secretsmanager:PutSecretValue") {
 		require.Contains(t, r, userPrefix)
 	}
