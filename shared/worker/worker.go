@@ -29,7 +29,7 @@ type Handler func(ctx context.Context, body []byte) error
 type Options struct {
 	// Workers is how many handler calls run at once. Default 32 (deliveries are I/O bound).
 	Workers int
-	// Batch is the most messages one Receive asks for. Default 10, like SQS.
+	// Batch is how many messages one Receive asks for. Default 10, like SQS.
 	Batch int
 	// Visibility is the lease of a received message: it must outlast one handler call, or the message is
 	// handed out twice. Default 60 s.
@@ -85,42 +85,55 @@ func New(q Queue, h Handler, opts Options) *Pool {
 	return &Pool{q: q, h: h, opts: opts}
 }
 
-// Run receives and handles messages until ctx is done. Then it stops receiving, waits up to drain for the
-// handler calls in flight, cancels those still running, makes their messages visible again at once so that
-// the next run (or another pool) picks them up, and returns. It returns nil on a shutdown by ctx.
+// Run receives and handles messages until ctx is done. Then it stops receiving, releases the messages
+// received but not yet started, waits up to drain for the handler calls in flight, cancels those still
+// running, makes their messages visible again at once so that the next run (or another pool) picks them up,
+// and returns. It returns nil on a shutdown by ctx.
+//
+// Messages are received a batch at a time ahead of the workers: the pool holds at most Workers + Batch
+// messages (running or waiting), and receives again once a whole batch has been handled, so that a busy pool
+// makes one Receive per Batch messages rather than one per message.
 func (p *Pool) Run(ctx context.Context, drain time.Duration) error {
 	// Handler calls outlive ctx by up to drain: they get their own context, cancelled after the drain.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 
-	slots := make(chan struct{}, p.opts.Workers)
+	held := make(chan struct{}, p.opts.Workers+p.opts.Batch) // one token per message held
+	ready := make(chan queue.Received, p.opts.Workers+p.opts.Batch)
 	var wg sync.WaitGroup
+	for range p.opts.Workers {
+		wg.Go(func() {
+			for m := range ready {
+				if ctx.Err() != nil {
+					p.release(work, m)
+				} else {
+					p.handle(work, m)
+				}
+				<-held
+			}
+		})
+	}
+
 	idle := p.opts.MinIdle
-	for ctx.Err() == nil {
-		n := p.acquire(ctx, slots)
-		if n == 0 {
-			break
-		}
-		msgs, err := p.q.Receive(ctx, n, p.opts.Visibility)
+	for p.acquire(ctx, held) {
+		msgs, err := p.q.Receive(ctx, p.opts.Batch, p.opts.Visibility)
 		if err != nil && ctx.Err() == nil {
 			p.opts.Logger.ErrorContext(ctx, "receive from the delivery queue", "error", err)
 		}
-		for range n - len(msgs) {
-			<-slots
+		for range p.opts.Batch - len(msgs) {
+			<-held
+		}
+		for _, m := range msgs {
+			ready <- m
 		}
 		if len(msgs) == 0 {
 			sleep(ctx, idle)
 			idle = min(2*idle, p.opts.MaxIdle)
-			continue
-		}
-		idle = p.opts.MinIdle
-		for _, m := range msgs {
-			wg.Go(func() {
-				defer func() { <-slots }()
-				p.handle(work, m)
-			})
+		} else {
+			idle = p.opts.MinIdle
 		}
 	}
+	close(ready)
 
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -136,23 +149,29 @@ func (p *Pool) Run(ctx context.Context, drain time.Duration) error {
 	return nil
 }
 
-// acquire blocks until at least one worker is free (or ctx is done: 0) and takes up to Batch free slots.
-func (p *Pool) acquire(ctx context.Context, slots chan struct{}) int {
-	select {
-	case slots <- struct{}{}:
-	case <-ctx.Done():
-		return 0
-	}
-	n := 1
-	for n < p.opts.Batch {
+// acquire takes the tokens of a whole batch, waiting for the workers to hand them back. It returns false,
+// holding none, when ctx ends first.
+func (p *Pool) acquire(ctx context.Context, held chan struct{}) bool {
+	for n := range p.opts.Batch {
 		select {
-		case slots <- struct{}{}:
-			n++
-		default:
-			return n
+		case held <- struct{}{}:
+		case <-ctx.Done():
+			for range n {
+				<-held
+			}
+			return false
 		}
 	}
-	return n
+	return true
+}
+
+// release makes a message received but not handled visible again at once.
+func (p *Pool) release(work context.Context, m queue.Received) {
+	ack, cancel := context.WithTimeout(context.WithoutCancel(work), ackTimeout)
+	defer cancel()
+	if err := p.q.ChangeVisibility(ack, m.Receipt, 0); err != nil && !errors.Is(err, queue.ErrNotFound) {
+		p.opts.Logger.Error("release a message at shutdown", "message", m.ID, "error", err)
+	}
 }
 
 // handle runs the handler on one message and acknowledges, delays or releases it.
@@ -167,9 +186,7 @@ func (p *Pool) handle(work context.Context, m queue.Received) {
 		}
 	case work.Err() != nil:
 		// Shutting down: make it visible now rather than after the lease.
-		if err := p.q.ChangeVisibility(ack, m.Receipt, 0); err != nil && !errors.Is(err, queue.ErrNotFound) {
-			p.opts.Logger.Error("release a message at shutdown", "message", m.ID, "error", err)
-		}
+		p.release(work, m)
 	default:
 		delay := p.retryDelay(m.ReceiveCount)
 		p.opts.Logger.Error("handle a message", "message", m.ID, "receiveCount", m.ReceiveCount,

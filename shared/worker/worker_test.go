@@ -197,3 +197,55 @@ func TestPool_RunFinishesWorkInFlightAtShutdown(t *testing.T) {
 	require.True(t, finished.Load(), "the handler ran to the end with a live context")
 	require.Empty(t, visible(t, q), "and its message was deleted")
 }
+
+// countingQueue counts the Receive calls made on a real queue.
+type countingQueue struct {
+	queue.Queue
+	receives atomic.Int32
+}
+
+func (c *countingQueue) Receive(ctx context.Context, max int, visibility time.Duration) ([]queue.Received, error) {
+	c.receives.Add(1)
+	return c.Queue.Receive(ctx, max, visibility)
+}
+
+func TestPool_RunReceivesWholeBatches(t *testing.T) {
+	t.Parallel()
+	q := &countingQueue{Queue: newQueue(t)}
+	sendN(t, q, 200)
+
+	var handled atomic.Int32
+	p := worker.New(q, func(_ context.Context, _ []byte) error {
+		time.Sleep(2 * time.Millisecond)
+		handled.Add(1)
+		return nil
+	}, worker.Options{Workers: 8, Batch: 10, Visibility: 10 * time.Second, MinIdle: time.Second})
+	stop := start(t, p, time.Second)
+	require.Eventually(t, func() bool { return handled.Load() == 200 }, 10*time.Second, 5*time.Millisecond)
+	stop()
+	// 20 full batches, one empty receive at the end, and a little slack for the timing of the last batches.
+	require.LessOrEqual(t, q.receives.Load(), int32(25))
+}
+
+func TestPool_RunReleasesMessagesNotStartedAtShutdown(t *testing.T) {
+	t.Parallel()
+	q := newQueue(t)
+	sendN(t, q, 5)
+
+	started := make(chan struct{}, 5)
+	p := worker.New(q, func(ctx context.Context, _ []byte) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}, worker.Options{Workers: 1, Batch: 10, Visibility: time.Minute})
+	stop := start(t, p, 100*time.Millisecond)
+	<-started // one running, four received and waiting for the only worker
+	stop()
+
+	require.Len(t, started, 0, "the waiting messages were not started after the shutdown began")
+	msgs := visible(t, q)
+	require.Len(t, msgs, 5, "all five are visible again at once")
+	for _, m := range msgs {
+		require.Equal(t, 2, m.ReceiveCount)
+	}
+}
