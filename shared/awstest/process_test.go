@@ -27,8 +27,13 @@ func TestHelperProcess(t *testing.T) {
 	time.Sleep(time.Minute)
 }
 
+// helper returns the command running TestHelperProcess in a child; under -short it skips the test, like
+// every test that would start moto_server.
 func helper(t *testing.T, env ...string) *exec.Cmd {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts moto_server in a child process: skipped under -short")
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.v")
 	cmd.Env = append(os.Environ(), append([]string{helperEnv + "=1", "AWS_ENDPOINT_URL="}, env...)...)
 	return cmd
@@ -44,12 +49,11 @@ func TestEndpoint_FailsWithoutMoto(t *testing.T) {
 
 func TestEndpoint_MotoDiesWithTheProcess(t *testing.T) {
 	t.Parallel()
+	cmd := helper(t)
 	if os.Getenv("AWS_ENDPOINT_URL") != "" {
-		awstest.Endpoint(t) // skip under -short like the others
 		t.Log("AWS_ENDPOINT_URL is set: no moto_server is started, nothing to stop")
 		return
 	}
-	cmd := helper(t)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
