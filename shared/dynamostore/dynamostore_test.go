@@ -3,6 +3,7 @@ package dynamostore_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"testing"
@@ -40,8 +41,6 @@ func setup(t *testing.T) testBundle {
 		counter: counter,
 	}
 }
-
-var seq int
 
 func event(set string, n int) store.Event {
 	created := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Millisecond)
@@ -204,4 +203,77 @@ func TestStore_ListEvents(t *testing.T) {
 
 	_, err = b.store.ListEvents(ctx, "other", store.ListOptions{Limit: 5, Cursor: page.NextCursor})
 	require.ErrorIs(t, err, store.ErrInvalidCursor, "a cursor of another set")
+}
+
+// conflictingAPI passes calls to DynamoDB, but the first `conflicts` transactions lose to a concurrent one
+// (TransactionConflict) without being sent, and with noReasons every cancellation comes without reasons,
+// as some emulators answer.
+type conflictingAPI struct {
+	dynamostore.API
+	conflicts    int
+	noReasons    bool
+	transactions int
+}
+
+func (c *conflictingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.transactions++
+	if c.conflicts > 0 {
+		c.conflicts--
+		return nil, &types.TransactionCanceledException{Message: aws.String("conflict"), CancellationReasons: []types.CancellationReason{
+			{Code: aws.String("None")}, {Code: aws.String("TransactionConflict")},
+		}}
+	}
+	out, err := c.API.TransactWriteItems(ctx, in, opts...)
+	var canceled *types.TransactionCanceledException
+	if c.noReasons && errors.As(err, &canceled) {
+		return nil, &types.TransactionCanceledException{Message: canceled.Message}
+	}
+	return out, err
+}
+
+func TestStore_CreateEventTransactionConflict(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+
+	api := &conflictingAPI{API: b.client, conflicts: 2}
+	s := dynamostore.New(api, b.table, dynamostore.Options{})
+	ev := event("billing", 20)
+	ev.IdempotencyKey = "conflicted"
+	got, err := s.CreateEvent(ctx, ev)
+	require.NoError(t, err, "a transaction that lost to a concurrent one is tried again")
+	require.Equal(t, ev, got)
+	require.Equal(t, 3, api.transactions)
+
+	api = &conflictingAPI{API: b.client, conflicts: 10}
+	s = dynamostore.New(api, b.table, dynamostore.Options{})
+	again := event("billing", 21)
+	again.IdempotencyKey = "always-conflicted"
+	_, err = s.CreateEvent(ctx, again)
+	require.ErrorContains(t, err, "after 5 tries")
+	require.Equal(t, 5, api.transactions)
+}
+
+func TestStore_CreateEventWithoutCancellationReasons(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	s := dynamostore.New(&conflictingAPI{API: b.client, noReasons: true}, b.table, dynamostore.Options{})
+
+	first := event("billing", 30)
+	first.IdempotencyKey = "k"
+	_, err := s.CreateEvent(ctx, first)
+	require.NoError(t, err)
+
+	second := event("billing", 31)
+	second.IdempotencyKey = "k"
+	got, err := s.CreateEvent(ctx, second)
+	require.ErrorIs(t, err, store.ErrDuplicate, "the key's item tells a duplicate")
+	require.Equal(t, first, got)
+
+	taken := event("billing", 30) // the id of first, another key
+	taken.IdempotencyKey = "other"
+	_, err = s.CreateEvent(ctx, taken)
+	require.Error(t, err)
+	require.NotErrorIs(t, err, store.ErrDuplicate)
 }
