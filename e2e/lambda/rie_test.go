@@ -1,0 +1,218 @@
+//go:build linux
+
+package lambda
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The functions' memory size as deployed (infra's default), used for the cost of their GB-seconds.
+const memoryMiB = 256
+
+// Binaries built once per test process, for the host, with the production build flags.
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// Variants of the bootstraps: production tags, or with the crash points of package awsapp compiled in.
+const (
+	variantProd  = "prod"
+	variantFault = "fault"
+)
+
+// bootstrap returns the path of function fn's binary of the given variant, building them all on first use.
+func bootstrap(t testing.TB, variant, fn string) string {
+	t.Helper()
+	buildOnce.Do(func() { buildDir, buildErr = buildAll() })
+	require.NoError(t, buildErr)
+	return filepath.Join(buildDir, variant, fn)
+}
+
+func buildAll() (string, error) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		return "", fmt.Errorf("find module root: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "outhook-lambda-")
+	if err != nil {
+		return "", fmt.Errorf("create build dir: %w", err)
+	}
+	for variant, tags := range map[string]string{variantProd: "lambda.norpc", variantFault: "lambda.norpc,faultinject"} {
+		cmd := exec.Command("go", "build", "-tags", tags, "-ldflags", "-s -w", "-trimpath",
+			"-o", filepath.Join(dir, variant)+"/", "./functions/send", "./functions/query", "./functions/secrets", "./functions/deliver")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("build the %s bootstraps: %w\n%s", variant, err, out)
+		}
+	}
+	return dir, nil
+}
+
+// riePath is the emulator `make rie` builds (OUTHOOK_RIE, set by `make test`, or .tools/bin under the module root).
+func riePath(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv("OUTHOOK_RIE")
+	if path == "" {
+		root, err := filepath.Abs(filepath.Join("..", ".."))
+		require.NoError(t, err)
+		path = filepath.Join(root, ".tools", "bin", "aws-lambda-rie")
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the AWS Lambda Runtime Interface Emulator is not at %s: run `make rie` (or `make test`), or set OUTHOOK_RIE", path)
+	}
+	return path
+}
+
+// function is one bootstrap running under its own emulator, like one Lambda execution environment.
+type function struct {
+	name string
+	url  string // the emulator's invocation URL
+	cmd  *exec.Cmd
+	out  *syncBuffer // what the emulator and the function print (START/END/REPORT lines, logs)
+
+	mu        sync.Mutex
+	firstCall time.Duration // wall time of the first invocation, cold start included
+}
+
+// startFunction runs bin under the emulator with env (plus the Lambda runtime variables) and waits until
+// the emulator accepts invocations. The function is stopped when the test ends.
+func startFunction(t testing.TB, name, bin string, env []string) *function {
+	t.Helper()
+	rieAddr, apiAddr := freeAddr(t), freeAddr(t)
+	f := &function{name: name, url: "http://" + rieAddr + "/2015-03-31/functions/function/invocations", out: &syncBuffer{}}
+	f.cmd = exec.Command(riePath(t), "--log-level", "error",
+		"--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr, bin)
+	f.cmd.Dir = filepath.Dir(bin)
+	f.cmd.Env = append(env,
+		"AWS_LAMBDA_FUNCTION_NAME=outhook-"+name,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(memoryMiB),
+	)
+	f.cmd.Stdout, f.cmd.Stderr = f.out, f.out
+	// Own process group, so that stopping it also stops the bootstrap the emulator started.
+	f.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, f.cmd.Start(), "start the emulator for %s", name)
+	t.Cleanup(func() {
+		_ = syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
+		_ = f.cmd.Wait()
+		if t.Failed() {
+			t.Logf("output of the %s function:\n%s", name, f.out.String())
+		}
+	})
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", rieAddr, 100*time.Millisecond)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	}, 10*time.Second, 20*time.Millisecond, "the emulator of %s did not listen on %s", name, rieAddr)
+	return f
+}
+
+// invokeClient waits longer than the functions' timeout.
+var invokeClient = &http.Client{Timeout: 60 * time.Second}
+
+// invoke sends one invocation and returns the emulator's status (200, or 502 when the function crashed)
+// and the function's response.
+func (f *function) invoke(t testing.TB, payload any) (int, []byte) {
+	t.Helper()
+	status, out, err := f.post(payload)
+	require.NoError(t, err)
+	return status, out
+}
+
+// post is invoke for goroutines other than the test's.
+func (f *function) post(payload any) (int, []byte, error) {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return 0, nil, fmt.Errorf("encode the event for %s: %w", f.name, err)
+	}
+	start := time.Now()
+	resp, err := invokeClient.Post(f.url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, fmt.Errorf("invoke %s: %w", f.name, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, fmt.Errorf("read the answer of %s: %w", f.name, err)
+	}
+	f.mu.Lock()
+	if f.firstCall == 0 {
+		f.firstCall = time.Since(start)
+	}
+	f.mu.Unlock()
+	return resp.StatusCode, out, nil
+}
+
+var invokeDurationRE = regexp.MustCompile(`\tDuration: ([0-9.]+) ms`)
+
+// initDuration is the cold start of the function: the wall time of its first invocation minus the
+// Duration the emulator reported for it. (The emulator's own "Init Duration" only times handing the init
+// to its sandbox, which is asynchronous, so it reads a few microseconds whatever the function does.)
+func (f *function) initDuration(t testing.TB) time.Duration {
+	t.Helper()
+	durations := f.invocations()
+	require.NotEmpty(t, durations, "no REPORT line in the output of %s", f.name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.firstCall - durations[0]
+}
+
+// invocations returns the durations of every REPORT line so far.
+func (f *function) invocations() []time.Duration {
+	var out []time.Duration
+	for _, m := range invokeDurationRE.FindAllStringSubmatch(f.out.String(), -1) {
+		ms, err := strconv.ParseFloat(m[1], 64)
+		if err == nil {
+			out = append(out, time.Duration(ms*float64(time.Millisecond)))
+		}
+	}
+	return out
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer safe for the emulator's two output streams and the test's reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
