@@ -133,3 +133,34 @@ func BenchmarkDB_Delivery(b *testing.B) {
 	})
 	reportRate(b, "deliveries")
 }
+
+// BenchmarkStore_GetEvent measures concurrent reads of an event with one attempt, as each delivery attempt
+// makes one.
+func BenchmarkStore_GetEvent(b *testing.B) {
+	s := open(b).Store()
+	ctx := context.Background()
+	events := make([]store.Event, 1000)
+	for i := range events {
+		events[i] = benchEvent()
+		_, err := s.CreateEvent(ctx, events[i])
+		require.NoError(b, err)
+		require.NoError(b, s.PutAttempt(ctx, store.Attempt{
+			EventID: events[i].ID, Endpoint: "crm", ID: events[i].Deliveries[0].FirstAttemptID, Number: 1,
+			StartedAt: time.Now(), RequestHeaders: map[string]string{"webhook-id": events[i].ID},
+			Outcome: store.OutcomeRetrying, NextAttemptAt: time.Now().Add(time.Minute), NextAttemptID: "whatt_2",
+		}))
+	}
+	var n atomic.Int64
+	b.ResetTimer()
+	b.SetParallelism(benchParallelism)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			ev := events[n.Add(1)%int64(len(events))]
+			if _, err := s.GetEvent(ctx, ev.Set, ev.ID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportRate(b, "reads")
+}

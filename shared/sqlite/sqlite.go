@@ -71,7 +71,7 @@ CREATE TABLE attempts (
 ) WITHOUT ROWID;
 
 CREATE TABLE queue (
-	id            INTEGER PRIMARY KEY,
+	id            INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: message ids stay unique
 	body          BLOB NOT NULL,
 	visible_at    INTEGER NOT NULL, -- Unix milliseconds
 	receipt       TEXT NOT NULL,    -- of the current lease, '' before the first receive
@@ -107,6 +107,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	params.Set("_synchronous", "NORMAL")
 	params.Set("_busy_timeout", "10000")
 	params.Set("_txlock", "immediate")
+	params.Add("_pragma", "journal_size_limit(67108864)") // after a burst, truncate the WAL back to 64 MiB
 	if strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open %s: the path may not contain '?'", path)
 	}

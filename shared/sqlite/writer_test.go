@@ -110,3 +110,31 @@ var (
 	errNotFoundForTest = fmt.Errorf("not found")
 	errConflictForTest = fmt.Errorf("conflict")
 )
+
+func TestOpen_Pragmas(t *testing.T) {
+	t.Parallel()
+	db := openInternal(t)
+	want := map[string]string{
+		"journal_mode":       "wal",
+		"synchronous":        "1", // NORMAL
+		"busy_timeout":       "10000",
+		"journal_size_limit": "67108864",
+		"user_version":       fmt.Sprint(schemaVersion),
+	}
+	got := map[string]string{}
+	require.NoError(t, db.w.do(context.Background(), func(ctx context.Context) error {
+		for name := range want {
+			var v string
+			if err := db.conn.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v); err != nil {
+				return err
+			}
+			got[name] = v
+		}
+		return nil
+	}))
+	require.Equal(t, want, got)
+
+	var queryOnly string
+	require.NoError(t, db.read.QueryRowContext(context.Background(), "PRAGMA query_only").Scan(&queryOnly))
+	require.Equal(t, "1", queryOnly, "the read pool cannot write")
+}
