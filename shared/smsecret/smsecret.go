@@ -26,12 +26,16 @@ const fetchTimeout = 30 * time.Second
 
 // cache is a concurrent-safe TTL cache in front of a loader: concurrent misses of one key make one call.
 type cache[V any] struct {
-	ttl   time.Duration
-	now   func() time.Time
-	mu    sync.Mutex
-	items map[string]cached[V]
-	group singleflight.Group
+	ttl     time.Duration
+	now     func() time.Time
+	mu      sync.Mutex
+	items   map[string]cached[V]
+	sweepAt int // put drops expired entries when the map reaches this size
+	group   singleflight.Group
 }
+
+// minSweep is the smallest map size at which put looks for expired entries.
+const minSweep = 1024
 
 type cached[V any] struct {
 	value   V
@@ -42,7 +46,7 @@ func newCache[V any](ttl time.Duration, now func() time.Time) *cache[V] {
 	if now == nil {
 		now = time.Now
 	}
-	return &cache[V]{ttl: ttl, now: now, items: make(map[string]cached[V])}
+	return &cache[V]{ttl: ttl, now: now, items: make(map[string]cached[V]), sweepAt: minSweep}
 }
 
 // get returns the cached value of key, or loads it once for all concurrent callers and caches it for the
@@ -94,7 +98,19 @@ func (c *cache[V]) put(key string, v V) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.items[key] = cached[V]{value: v, expires: c.now().Add(c.ttl)}
+	now := c.now()
+	c.items[key] = cached[V]{value: v, expires: now.Add(c.ttl)}
+	if len(c.items) < c.sweepAt {
+		return
+	}
+	// Drop expired entries, so that a long-lived process seeing many users keeps only the recent ones;
+	// sweeping again only after the map doubles keeps put amortized O(1).
+	for k, item := range c.items {
+		if !now.Before(item.expires) {
+			delete(c.items, k)
+		}
+	}
+	c.sweepAt = max(2*len(c.items), minSweep)
 }
 
 func isNotFound(err error) bool {
