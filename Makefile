@@ -47,7 +47,7 @@ test: $(TEST_DEPS) ## Run every test, installing what it needs (Go modules, moto
 
 .PHONY: build-local
 build-local: ## Build the outhook CLI and local server into build/outhook (pure Go, CGO_ENABLED=0)
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(OUTHOOK) ./cmd/outhook
+	CGO_ENABLED=0 $(GO) build -o $(OUTHOOK) ./cmd/outhook
 
 .PHONY: run
 run: build-local ## Run the local server (API on 127.0.0.1:8080, data in ./data) and a receiver on 127.0.0.1:9000
