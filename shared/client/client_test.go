@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -132,8 +133,12 @@ sets:
 	require.NoError(t, err)
 	require.Equal(t, second.EventID, resent.EventID)
 	require.Len(t, resent.Deliveries, 1)
-	ev = waitStatus(t, set, second.EventID, "delivered")
-	require.Len(t, ev.Deliveries[0].Attempts, 2)
+	require.Eventually(t, func() bool {
+		ev, err = set.Events.Get(ctx, second.EventID)
+		require.NoError(t, err)
+		return ev.Status == "delivered" && len(ev.Deliveries[0].Attempts) == 2
+	}, 15*time.Second, 20*time.Millisecond, "the resend was not delivered")
+	require.Equal(t, resent.Deliveries[0].AttemptID, ev.Deliveries[0].Attempts[1].ID)
 
 	// Typed errors.
 	_, err = set.Events.Get(ctx, "whevt_01JDQ7Z6M0Y5R8V2K3N4P5Q6R7")

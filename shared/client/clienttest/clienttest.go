@@ -1,14 +1,14 @@
-// Package clienttest starts a real outhook API in the test process, for the tests of its clients (the Go
-// client, the CLI, the OpenAPI description, the interoperability checks): the same handler, domain
-// service, SQLite store, queue and delivery workers as `outhook serve`, over a SQLite file in a temporary
-// directory and an HTTP server on 127.0.0.1.
+// Package clienttest starts a real outhook local server in the test process, for the tests of the API's
+// clients (the Go client, the CLI, the OpenAPI description, the interoperability checks): the same server
+// as `outhook serve` (package localserver: handler, domain service, SQLite store and queue, delivery
+// workers), over a SQLite file in a temporary directory, listening on 127.0.0.1.
 package clienttest
 
 import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http/httptest"
+	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,11 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/config"
-	"github.com/outhook/outhook/shared/egress"
-	"github.com/outhook/outhook/shared/httpapi"
+	"github.com/outhook/outhook/shared/localserver"
 	"github.com/outhook/outhook/shared/sqlite"
-	"github.com/outhook/outhook/shared/webhook"
-	"github.com/outhook/outhook/shared/worker"
 )
 
 // APIKey is the bearer key the server requires.
@@ -50,8 +47,9 @@ type missingSecretError struct{ name string }
 
 func (e *missingSecretError) Error() string { return "named secret " + e.name + " is not set" }
 
-// Start parses the YAML configuration, starts the API and its delivery workers, and stops them when the
-// test ends. The endpoints' URLs usually point at httptest receivers, so they need allowPrivateNetwork.
+// Start parses the YAML configuration, starts the local server (package localserver, what `outhook serve`
+// runs) on 127.0.0.1, and stops it when the test ends. The endpoints' URLs usually point at httptest
+// receivers, so they need allowPrivateNetwork.
 func Start(t testing.TB, configYAML string, secrets Secrets) *Server {
 	t.Helper()
 	cfg, err := config.Parse([]byte(configYAML))
@@ -60,30 +58,25 @@ func Start(t testing.TB, configYAML string, secrets Secrets) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "outhook.db"))
 	require.NoError(t, err)
-
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := webhook.New(webhook.Options{
+	srv, err := localserver.New(localserver.Options{
 		Config:    cfg,
-		Store:     db.Store(),
-		Queue:     db.Queue(),
+		DB:        db,
 		Named:     secrets,
-		Users:     db.UserSecrets(),
-		HTTP:      egress.New(),
-		Logger:    logger,
+		APIKey:    APIKey,
 		CursorKey: []byte("clienttest cursor key, 32 bytes!"),
+		Workers:   8,
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)
-
-	srv := httptest.NewServer(httpapi.New(svc, httpapi.Options{APIKey: APIKey, Logger: logger}))
-	pool := worker.New(db.Queue(), svc.Process, worker.Options{Workers: 8, MinIdle: 5 * time.Millisecond, MaxIdle: 20 * time.Millisecond, Logger: logger})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
 	done := make(chan error, 1)
-	go func() { done <- pool.Run(ctx, 5*time.Second) }()
+	go func() { done <- srv.Run(ctx, ln, 5*time.Second) }()
 
 	t.Cleanup(func() {
-		srv.Close()
 		cancel()
 		require.NoError(t, <-done)
 		require.NoError(t, db.Close())
 	})
-	return &Server{URL: srv.URL, DB: db}
+	return &Server{URL: "http://" + ln.Addr().String(), DB: db}
 }
