@@ -25,16 +25,20 @@ func (db *DB) Queue() queue.Queue { return delayQueue{db: db} }
 
 func (q delayQueue) MaxDelay() time.Duration { return maxDelay }
 
+// Send enqueues msgs in one transaction: all or none.
 func (q delayQueue) Send(ctx context.Context, msgs ...queue.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	now := time.Now()
 	err := q.db.w.do(ctx, func(ctx context.Context) error {
 		for _, m := range msgs {
-			delay := min(max(m.Delay, 0), maxDelay)
+			visibleAt := now.Add(min(max(m.Delay, 0), maxDelay))
 			body := m.Body
 			if body == nil {
 				body = []byte{}
 			}
-			if _, err := q.db.stmts.enqueue.ExecContext(ctx, body, now.Add(delay).UnixMilli(), now.UnixMilli()); err != nil {
+			if _, err := q.db.stmts.enqueue.ExecContext(ctx, body, visibleAt.UnixMilli(), now.UnixMilli()); err != nil {
 				return err
 			}
 		}

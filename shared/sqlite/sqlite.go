@@ -99,6 +99,9 @@ CREATE TABLE settings (
 
 // Open opens the database file at path, creating it and its schema if needed.
 func Open(ctx context.Context, path string) (*DB, error) {
+	if strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open %s: the path may not contain '?'", path)
+	}
 	// synchronous=NORMAL in WAL mode: a commit is durable once written to the WAL file, which survives the
 	// process being killed (SIGKILL, a crash: what the durability test checks). Only a power loss or OS
 	// crash can lose the last commits, which FULL would cost an fsync per commit to prevent.
@@ -108,9 +111,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	params.Set("_busy_timeout", "10000")
 	params.Set("_txlock", "immediate")
 	params.Add("_pragma", "journal_size_limit(67108864)") // after a burst, truncate the WAL back to 64 MiB
-	if strings.ContainsRune(path, '?') {
-		return nil, fmt.Errorf("open %s: the path may not contain '?'", path)
-	}
 	write, err := sql.Open("sqlite", path+"?"+params.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)

@@ -22,22 +22,26 @@ type statements struct {
 	purgeAttempts *sql.Stmt
 	purgeEvents   *sql.Stmt
 	// reads
-	getEvent       *sql.Stmt
-	getEventByKey  *sql.Stmt
-	listEvents     *sql.Stmt
-	listEventsFrom *sql.Stmt
-	attemptsOf     *sql.Stmt
-	attemptsOfMany *sql.Stmt
-	getSecret      *sql.Stmt
-	getSetting     *sql.Stmt
+	getRecord       *sql.Stmt
+	getEventByKey   *sql.Stmt
+	listRecords     *sql.Stmt
+	listRecordsFrom *sql.Stmt
+	getSecret       *sql.Stmt
+	getSetting      *sql.Stmt
 
 	all []*sql.Stmt
 }
 
 const (
-	eventColumns   = `id, set_name, type, payload, user_id, idem_key, req_hash, deliveries, created_at, expires_at`
-	attemptColumns = `event_id, endpoint, number, id, started_at, duration_ns, request_headers, response_status,
-		response_body, error, outcome, next_attempt_at, next_attempt_id`
+	eventColumns = `id, set_name, type, payload, user_id, idem_key, req_hash, deliveries, created_at, expires_at`
+	// recordColumns are an event's columns and its attempts as a JSON array, so that one statement (one read
+	// transaction) reads a whole record.
+	recordColumns = eventColumns + `, (SELECT json_group_array(json_object(
+		'endpoint', a.endpoint, 'number', a.number, 'id', a.id, 'startedAt', a.started_at,
+		'durationNs', a.duration_ns, 'requestHeaders', json(a.request_headers),
+		'responseStatus', a.response_status, 'responseBody', a.response_body, 'error', a.error,
+		'outcome', a.outcome, 'nextAttemptAt', a.next_attempt_at, 'nextAttemptId', a.next_attempt_id))
+		FROM attempts a WHERE a.event_id = events.id)`
 	secretColumns = `current_value, current_created_at, previous_value, previous_created_at`
 	// expired selects a batch of expired events; ?1 is now in Unix milliseconds, ?2 the batch size.
 	expired = `SELECT id FROM events WHERE expires_at > 0 AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2`
@@ -55,7 +59,8 @@ func (s *statements) prepare(ctx context.Context, write *sql.Conn, read *sql.DB)
 		query string
 	}{
 		{write, &s.insertEvent, `INSERT INTO events (` + eventColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{write, &s.insertAttempt, `INSERT INTO attempts (` + attemptColumns + `)
+		{write, &s.insertAttempt, `INSERT INTO attempts (event_id, endpoint, number, id, started_at, duration_ns,
+			request_headers, response_status, response_body, error, outcome, next_attempt_at, next_attempt_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{write, &s.enqueue, `INSERT INTO queue (body, visible_at, receipt, receive_count, created_at)
 			VALUES (?, ?, '', 0, ?)`},
@@ -77,17 +82,12 @@ func (s *statements) prepare(ctx context.Context, write *sql.Conn, read *sql.DB)
 		{write, &s.purgeAttempts, `DELETE FROM attempts WHERE event_id IN (` + expired + `)`},
 		{write, &s.purgeEvents, `DELETE FROM events WHERE id IN (` + expired + `)`},
 
-		{read, &s.getEvent, `SELECT ` + eventColumns + ` FROM events WHERE id = ? AND set_name = ?`},
+		{read, &s.getRecord, `SELECT ` + recordColumns + ` FROM events WHERE id = ? AND set_name = ?`},
 		{read, &s.getEventByKey, `SELECT ` + eventColumns + ` FROM events WHERE set_name = ? AND idem_key = ?`},
-		{read, &s.listEvents, `SELECT ` + eventColumns + ` FROM events WHERE set_name = ?
+		{read, &s.listRecords, `SELECT ` + recordColumns + ` FROM events WHERE set_name = ?
 			ORDER BY id DESC LIMIT ?`},
-		{read, &s.listEventsFrom, `SELECT ` + eventColumns + ` FROM events WHERE set_name = ? AND id < ?
+		{read, &s.listRecordsFrom, `SELECT ` + recordColumns + ` FROM events WHERE set_name = ? AND id < ?
 			ORDER BY id DESC LIMIT ?`},
-		{read, &s.attemptsOf, `SELECT ` + attemptColumns + ` FROM attempts WHERE event_id = ?
-			ORDER BY endpoint, number`},
-		// ?1 is a JSON array of event ids.
-		{read, &s.attemptsOfMany, `SELECT ` + attemptColumns + ` FROM attempts
-			WHERE event_id IN (SELECT value FROM json_each(?1)) ORDER BY event_id, endpoint, number`},
 		{read, &s.getSecret, `SELECT ` + secretColumns + ` FROM user_secrets WHERE set_name = ? AND user_id = ?`},
 		{read, &s.getSetting, `SELECT value FROM settings WHERE key = ?`},
 	} {

@@ -67,19 +67,11 @@ func (s eventStore) CreateEvent(ctx context.Context, ev store.Event) (store.Even
 }
 
 func (s eventStore) GetEvent(ctx context.Context, set, id string) (store.Record, error) {
-	ev, err := scanEvent(s.db.stmts.getEvent.QueryRowContext(ctx, id, set))
+	rec, err := scanRecord(s.db.stmts.getRecord.QueryRowContext(ctx, id, set))
 	if err != nil {
 		return store.Record{}, fmt.Errorf("get event %s: %w", id, interpretError(err, store.ErrNotFound, store.ErrConflict))
 	}
-	rows, err := s.db.stmts.attemptsOf.QueryContext(ctx, id)
-	if err != nil {
-		return store.Record{}, fmt.Errorf("get attempts of event %s: %w", id, err)
-	}
-	attempts, err := scanAttempts(rows)
-	if err != nil {
-		return store.Record{}, fmt.Errorf("get attempts of event %s: %w", id, err)
-	}
-	return newRecord(ev, attempts), nil
+	return rec, nil
 }
 
 func (s eventStore) ListEvents(ctx context.Context, set string, opts store.ListOptions) (store.Page, error) {
@@ -92,55 +84,25 @@ func (s eventStore) ListEvents(ctx context.Context, set string, opts store.ListO
 	)
 	// One more than asked tells whether another page follows.
 	if opts.Cursor == "" {
-		rows, err = s.db.stmts.listEvents.QueryContext(ctx, set, opts.Limit+1)
+		rows, err = s.db.stmts.listRecords.QueryContext(ctx, set, opts.Limit+1)
 	} else {
 		after, ok := decodeCursor(opts.Cursor)
 		if !ok {
 			return store.Page{}, fmt.Errorf("list events of %s: %w", set, store.ErrInvalidCursor)
 		}
-		rows, err = s.db.stmts.listEventsFrom.QueryContext(ctx, set, after, opts.Limit+1)
+		rows, err = s.db.stmts.listRecordsFrom.QueryContext(ctx, set, after, opts.Limit+1)
 	}
 	if err != nil {
 		return store.Page{}, fmt.Errorf("list events of %s: %w", set, err)
 	}
-	events, err := scanEvents(rows)
+	records, err := scanRecords(rows, opts.Limit+1)
 	if err != nil {
 		return store.Page{}, fmt.Errorf("list events of %s: %w", set, err)
 	}
-
-	var page store.Page
-	if len(events) > opts.Limit {
-		events = events[:opts.Limit]
-		page.NextCursor = encodeCursor(events[len(events)-1].ID)
-	}
-	if len(events) == 0 {
-		page.Records = []store.Record{}
-		return page, nil
-	}
-
-	ids := make([]string, len(events))
-	for i, ev := range events {
-		ids[i] = ev.ID
-	}
-	idsJSON, err := json.Marshal(ids)
-	if err != nil {
-		return store.Page{}, fmt.Errorf("encode event ids: %w", err)
-	}
-	arows, err := s.db.stmts.attemptsOfMany.QueryContext(ctx, idsJSON)
-	if err != nil {
-		return store.Page{}, fmt.Errorf("list attempts of events of %s: %w", set, err)
-	}
-	attempts, err := scanAttempts(arows)
-	if err != nil {
-		return store.Page{}, fmt.Errorf("list attempts of events of %s: %w", set, err)
-	}
-	byEvent := map[string][]store.Attempt{}
-	for _, a := range attempts {
-		byEvent[a.EventID] = append(byEvent[a.EventID], a)
-	}
-	page.Records = make([]store.Record, len(events))
-	for i, ev := range events {
-		page.Records[i] = newRecord(ev, byEvent[ev.ID])
+	page := store.Page{Records: records}
+	if len(records) > opts.Limit {
+		page.Records = records[:opts.Limit]
+		page.NextCursor = encodeCursor(page.Records[opts.Limit-1].Event.ID)
 	}
 	return page, nil
 }
@@ -223,23 +185,22 @@ func newRecord(ev store.Event, attempts []store.Attempt) store.Record {
 		}
 		return a.Number - b.Number
 	})
-	if attempts == nil {
-		attempts = []store.Attempt{}
-	}
 	return store.Record{Event: ev, Attempts: attempts}
 }
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
-func scanEvent(row scanner) (store.Event, error) {
+// scanEvent reads the eventColumns of row, then the extra columns into extra.
+func scanEvent(row scanner, extra ...any) (store.Event, error) {
 	var (
 		ev                 store.Event
 		payload, delivs    []byte
 		created, expiresMs int64
 	)
-	if err := row.Scan(&ev.ID, &ev.Set, &ev.Type, &payload, &ev.UserID, &ev.IdempotencyKey, &ev.RequestHash,
-		&delivs, &created, &expiresMs); err != nil {
+	dest := append([]any{&ev.ID, &ev.Set, &ev.Type, &payload, &ev.UserID, &ev.IdempotencyKey, &ev.RequestHash,
+		&delivs, &created, &expiresMs}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return store.Event{}, err
 	}
 	var rows []deliveryRow
@@ -257,42 +218,57 @@ func scanEvent(row scanner) (store.Event, error) {
 	return ev, nil
 }
 
-func scanEvents(rows *sql.Rows) ([]store.Event, error) {
+// attemptRow is an attempt as recordColumns put it in JSON.
+type attemptRow struct {
+	Endpoint       string            `json:"endpoint"`
+	Number         int               `json:"number"`
+	ID             string            `json:"id"`
+	StartedAt      int64             `json:"startedAt"`
+	DurationNs     int64             `json:"durationNs"`
+	RequestHeaders map[string]string `json:"requestHeaders"`
+	ResponseStatus int               `json:"responseStatus"`
+	ResponseBody   string            `json:"responseBody"`
+	Error          string            `json:"error"`
+	Outcome        string            `json:"outcome"`
+	NextAttemptAt  int64             `json:"nextAttemptAt"`
+	NextAttemptID  string            `json:"nextAttemptId"`
+}
+
+// scanRecord reads the recordColumns of row.
+func scanRecord(row scanner) (store.Record, error) {
+	var attemptsJSON []byte
+	ev, err := scanEvent(row, &attemptsJSON)
+	if err != nil {
+		return store.Record{}, err
+	}
+	var rows []attemptRow
+	if err := json.Unmarshal(attemptsJSON, &rows); err != nil {
+		return store.Record{}, fmt.Errorf("decode attempts of event %s: %w", ev.ID, err)
+	}
+	attempts := make([]store.Attempt, len(rows))
+	for i, r := range rows {
+		attempts[i] = store.Attempt{
+			EventID: ev.ID, Endpoint: r.Endpoint, ID: r.ID, Number: r.Number,
+			StartedAt: fromUnixMs(r.StartedAt), Duration: time.Duration(r.DurationNs),
+			RequestHeaders: r.RequestHeaders, ResponseStatus: r.ResponseStatus, ResponseBody: r.ResponseBody,
+			Error: r.Error, Outcome: store.Outcome(r.Outcome),
+			NextAttemptAt: fromUnixMs(r.NextAttemptAt), NextAttemptID: r.NextAttemptID,
+		}
+	}
+	return newRecord(ev, attempts), nil
+}
+
+func scanRecords(rows *sql.Rows, n int) ([]store.Record, error) {
 	defer rows.Close() //nolint:errcheck // rows.Err reports what matters
-	var events []store.Event
+	records := make([]store.Record, 0, n)
 	for rows.Next() {
-		ev, err := scanEvent(rows)
+		rec, err := scanRecord(rows)
 		if err != nil {
 			return nil, err
 		}
-		events = append(events, ev)
+		records = append(records, rec)
 	}
-	return events, rows.Err()
-}
-
-func scanAttempts(rows *sql.Rows) ([]store.Attempt, error) {
-	defer rows.Close() //nolint:errcheck // rows.Err reports what matters
-	var attempts []store.Attempt
-	for rows.Next() {
-		var (
-			a                  store.Attempt
-			started, next, dur int64
-			headers            []byte
-			outcome            string
-		)
-		if err := rows.Scan(&a.EventID, &a.Endpoint, &a.Number, &a.ID, &started, &dur, &headers,
-			&a.ResponseStatus, &a.ResponseBody, &a.Error, &outcome, &next, &a.NextAttemptID); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(headers, &a.RequestHeaders); err != nil {
-			return nil, fmt.Errorf("decode headers of attempt %s: %w", a.ID, err)
-		}
-		a.StartedAt, a.NextAttemptAt = fromUnixMs(started), fromUnixMs(next)
-		a.Duration = time.Duration(dur)
-		a.Outcome = store.Outcome(outcome)
-		attempts = append(attempts, a)
-	}
-	return attempts, rows.Err()
+	return records, rows.Err()
 }
 
 // Cursors are the base64 of the last id of the page before.
