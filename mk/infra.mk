@@ -20,6 +20,10 @@ LOCALSTACK_REGION  ?= us-east-1
 LOCALSTACK_ENV = AWS_ENVAR_ALLOWLIST=AWS_REGION,AWS_DEFAULT_REGION,AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY \
 	AWS_REGION=$(LOCALSTACK_REGION) AWS_DEFAULT_REGION=$(LOCALSTACK_REGION) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 
+# The bootstraps are prerequisites of the zips in mk/lambda.mk, which would make them intermediate files that
+# make deletes when it exits; synth and deploy stage them, and `cdk deploy` may run on its own afterwards.
+.PRECIOUS: build/%/bootstrap
+
 .PHONY: cdk-deps
 cdk-deps: $(INFRA_DIR)/node_modules/.installed ## Install the pinned aws-cdk CLI and cdklocal into infra/node_modules (npm ci)
 
