@@ -24,6 +24,11 @@ var commands = []struct {
 }{
 	{serveCommand, runServe},
 	{listenCommand, runListen},
+	{sendCommand, runSend},
+	{eventsCommand, runEvents},
+	{secretsCommand, runSecrets},
+	{resendCommand, runResend},
+	{verifyCommand, runVerify},
 }
 
 // A command describes one subcommand, `outhook <name> [flags]`.
@@ -140,5 +145,6 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
 	}
 	b.WriteString("\nrun 'outhook <command> -h' for a command's flags\n")
+	b.WriteString("exit codes: 0 ok, 1 API or runtime error, 2 usage error, 3 not found, 4 verification failed\n")
 	_, _ = io.WriteString(w, b.String())
 }

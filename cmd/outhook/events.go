@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/outhook/outhook/shared/client"
+)
+
+var eventsCommand = &command{
+	name:     "events",
+	summary:  "list a set's events (newest first) or show one with its deliveries and attempts",
+	synopsis: "events list <set> [--limit N] [--cursor C] | events get <set> <eventId>  [--json] [--aws]",
+}
+
+func runEvents(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		eventsCommand.flags(e).Usage()
+		return usagef("missing subcommand: list or get")
+	}
+	switch args[0] {
+	case "list":
+		return runEventsList(ctx, e, args[1:])
+	case "get":
+		return runEventsGet(ctx, e, args[1:])
+	case "-h", "-help", "--help":
+		eventsCommand.flags(e).Usage()
+		return flag.ErrHelp
+	}
+	return usagef("unknown subcommand %q: want list or get", args[0])
+}
+
+func runEventsList(ctx context.Context, e *env, args []string) error {
+	fs := eventsCommand.flags(e)
+	r := addRemoteFlags(fs, e)
+	limit := fs.Int("limit", 0, "events per page, 1..100 (default: the server's, 50)")
+	cursor := fs.String("cursor", "", "the next-page cursor printed by the previous page")
+	pos, err := parseArgs(fs, args, "<set>")
+	if err != nil {
+		return err
+	}
+	c, err := r.client(ctx, e)
+	if err != nil {
+		return err
+	}
+	list, err := c.Set(pos[0]).Events.List(ctx, client.ListParams{Limit: *limit, Cursor: *cursor})
+	if err != nil {
+		return apiFailure(err)
+	}
+	return r.print(e.stdout, list, func(tw *tabwriter.Writer) {
+		fmt.Fprintln(tw, "ID\tTYPE\tSTATUS\tCREATED\tDELIVERIES")
+		for _, ev := range list.Events {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ev.ID, ev.Type, ev.Status, stamp(ev.CreatedAt), deliverySummary(ev.Deliveries))
+		}
+		if list.NextCursor != "" {
+			fmt.Fprintf(tw, "\nnext page: --cursor %s\n", list.NextCursor)
+		}
+	})
+}
+
+// deliverySummary is "crm:delivered warehouse:retrying(2)": each endpoint, its status and attempt count.
+func deliverySummary(ds []client.Delivery) string {
+	parts := make([]string, 0, len(ds))
+	for _, d := range ds {
+		s := d.Endpoint + ":" + d.Status
+		if len(d.Attempts) > 1 {
+			s += "(" + strconv.Itoa(len(d.Attempts)) + ")"
+		}
+		parts = append(parts, s)
+	}
+	return or(strings.Join(parts, " "))
+}
+
+func runEventsGet(ctx context.Context, e *env, args []string) error {
+	fs := eventsCommand.flags(e)
+	r := addRemoteFlags(fs, e)
+	pos, err := parseArgs(fs, args, "<set>", "<eventId>")
+	if err != nil {
+		return err
+	}
+	c, err := r.client(ctx, e)
+	if err != nil {
+		return err
+	}
+	ev, err := c.Set(pos[0]).Events.Get(ctx, pos[1])
+	if err != nil {
+		return apiFailure(err)
+	}
+	return r.print(e.stdout, ev, func(tw *tabwriter.Writer) { printEvent(tw, ev) })
+}
+
+func printEvent(tw *tabwriter.Writer, ev *client.Event) {
+	fmt.Fprintf(tw, "id\t%s\nset\t%s\ntype\t%s\nstatus\t%s\nuser\t%s\ncreated\t%s\nupdated\t%s\n",
+		ev.ID, ev.Set, ev.Type, ev.Status, or(ev.UserID), stamp(ev.CreatedAt), stamp(ev.UpdatedAt))
+	var payload bytes.Buffer
+	if json.Indent(&payload, ev.Payload, "  ", "  ") != nil {
+		payload.Reset()
+		payload.Write(ev.Payload)
+	}
+	// The payload goes out of the table's columns: write it after a flush-safe blank line.
+	fmt.Fprintf(tw, "\npayload:\n  %s\n\n", payload.String())
+	fmt.Fprintln(tw, "ENDPOINT\tSTATUS\tATTEMPT\tSTARTED\tRESPONSE\tDURATION\tERROR")
+	for _, d := range ev.Deliveries {
+		if len(d.Attempts) == 0 {
+			next := "-"
+			if d.NextAttemptAt != nil {
+				next = "next " + stamp(*d.NextAttemptAt)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t-\t%s\t-\t-\t-\n", d.Endpoint, d.Status, next)
+			continue
+		}
+		attempts := append([]client.Attempt(nil), d.Attempts...)
+		sort.Slice(attempts, func(i, j int) bool { return attempts[i].Number < attempts[j].Number })
+		for _, a := range attempts {
+			resp := "-"
+			if a.ResponseStatus != 0 {
+				resp = strconv.Itoa(a.ResponseStatus)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t#%d %s\t%s\t%s\t%dms\t%s\n",
+				d.Endpoint, d.Status, a.Number, a.ID, stamp(a.StartedAt), resp, a.DurationMs, or(oneLine(a.Error)))
+		}
+	}
+}
+
+// oneLine keeps a table row on one line.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return s
+}
