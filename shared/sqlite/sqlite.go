@@ -23,8 +23,8 @@ import (
 
 // DB is an open outhook database.
 type DB struct {
-	write  *sql.DB // a pool of one connection, held by w
-	conn   *sql.Conn
+	write  *sql.DB   // a pool of one connection,
+	conn   *sql.Conn // held here, used by w only
 	w      *writer
 	read   *sql.DB // read-only connections
 	stmts  statements
@@ -144,7 +144,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.stmts.close()
 		return nil, errors.Join(fmt.Errorf("open %s: %w", path, err), conn.Close(), read.Close(), write.Close())
 	}
-	db.w = newWriter(conn)
+	db.w = newWriter(&db.stmts)
 	return db, nil
 }
 

@@ -10,17 +10,18 @@ import (
 // (database/sql prepares those again on each connection of the pool the first time they run there).
 type statements struct {
 	// writes
-	insertEvent   *sql.Stmt
-	insertAttempt *sql.Stmt
-	enqueue       *sql.Stmt
-	receive       *sql.Stmt
-	deleteMessage *sql.Stmt
-	changeVisible *sql.Stmt
-	insertSecret  *sql.Stmt
-	rotateSecret  *sql.Stmt
-	insertSetting *sql.Stmt
-	purgeAttempts *sql.Stmt
-	purgeEvents   *sql.Stmt
+	begin, commit, rollback *sql.Stmt
+	insertEvent             *sql.Stmt
+	insertAttempt           *sql.Stmt
+	enqueue                 *sql.Stmt
+	receive                 *sql.Stmt
+	deleteMessage           *sql.Stmt
+	changeVisible           *sql.Stmt
+	insertSecret            *sql.Stmt
+	rotateSecret            *sql.Stmt
+	insertSetting           *sql.Stmt
+	purgeAttempts           *sql.Stmt
+	purgeEvents             *sql.Stmt
 	// reads
 	getRecord       *sql.Stmt
 	getEventByKey   *sql.Stmt
@@ -58,6 +59,9 @@ func (s *statements) prepare(ctx context.Context, write *sql.Conn, read *sql.DB)
 		stmt  **sql.Stmt
 		query string
 	}{
+		{write, &s.begin, `BEGIN IMMEDIATE`},
+		{write, &s.commit, `COMMIT`},
+		{write, &s.rollback, `ROLLBACK`},
 		{write, &s.insertEvent, `INSERT INTO events (` + eventColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{write, &s.insertAttempt, `INSERT INTO attempts (event_id, endpoint, number, id, started_at, duration_ns,
 			request_headers, response_status, response_body, error, outcome, next_attempt_at, next_attempt_id)

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"runtime"
@@ -22,7 +21,7 @@ const maxBatch = 128
 // sends, receives and attempts that touch the same pages cost one commit instead of one each. A caller gets
 // its result only after the commit that holds its write.
 type writer struct {
-	conn  *sql.Conn
+	stmts *statements   // begin, commit and rollback
 	ops   chan *writeOp // unbuffered: a write is either taken by the loop or not sent at all
 	quit  chan struct{}
 	ended chan struct{}
@@ -38,8 +37,8 @@ type writeOp struct {
 	done chan error
 }
 
-func newWriter(conn *sql.Conn) *writer {
-	w := &writer{conn: conn, ops: make(chan *writeOp), quit: make(chan struct{}), ended: make(chan struct{})}
+func newWriter(stmts *statements) *writer {
+	w := &writer{stmts: stmts, ops: make(chan *writeOp), quit: make(chan struct{}), ended: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -110,7 +109,7 @@ func (w *writer) run(batch []*writeOp) {
 	}
 
 	ctx := context.Background()
-	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := w.stmts.begin.ExecContext(ctx); err != nil {
 		w.runEach(live)
 		return
 	}
@@ -123,7 +122,7 @@ func (w *writer) run(batch []*writeOp) {
 			return
 		}
 	}
-	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
 		w.rollback()
 		w.runEach(live)
 		return
@@ -142,14 +141,14 @@ func (w *writer) runEach(ops []*writeOp) {
 // runAlone runs one write in a transaction of its own.
 func (w *writer) runAlone(op *writeOp) error {
 	ctx := context.Background()
-	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := w.stmts.begin.ExecContext(ctx); err != nil {
 		return fmt.Errorf("begin write: %w", err)
 	}
 	if err := op.fn(ctx); err != nil {
 		w.rollback()
 		return err
 	}
-	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+	if _, err := w.stmts.commit.ExecContext(ctx); err != nil {
 		w.rollback()
 		return fmt.Errorf("commit write: %w", err)
 	}
@@ -159,7 +158,7 @@ func (w *writer) runAlone(op *writeOp) error {
 // rollback ends the open transaction, if any. SQLite may have rolled it back already, in which case
 // ROLLBACK fails harmlessly.
 func (w *writer) rollback() {
-	w.conn.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck // see above
+	w.stmts.rollback.ExecContext(context.Background()) //nolint:errcheck // see above
 }
 
 // endsTransaction reports whether err may have rolled back the whole transaction: any SQLite error except a
