@@ -59,7 +59,7 @@ func addRemoteFlags(fs *flag.FlagSet, e *env) *remote {
 		url = defaultURL
 	}
 	fs.StringVar(&r.url, "url", url, "base URL of the API (env OUTHOOK_URL)")
-	fs.BoolVar(&r.aws, "aws", false, "sign requests with AWS SigV4 (default credential chain, AWS_REGION) for the deployed API instead of the bearer key OUTHOOK_API_KEY")
+	fs.BoolVar(&r.aws, "aws", false, "sign requests with AWS SigV4 (default credential chain, AWS_REGION) for the deployed API, whose URL --url or OUTHOOK_URL gives, instead of the bearer key OUTHOOK_API_KEY")
 	fs.BoolVar(&r.json, "json", false, "print the API's JSON answer instead of a table")
 	return r
 }

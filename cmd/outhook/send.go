@@ -59,6 +59,11 @@ func readData(arg string, stdin io.Reader) (json.RawMessage, error) {
 	var data []byte
 	switch {
 	case arg == "-":
+		if f, ok := stdin.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				return nil, usagef("no payload: give --data JSON or --data @FILE, or pipe the payload to stdin")
+			}
+		}
 		b, err := io.ReadAll(io.LimitReader(stdin, maxDataBytes+1))
 		if err != nil {
 			return nil, fmt.Errorf("read payload from stdin: %w", err)
