@@ -22,9 +22,8 @@ import (
 )
 
 var listenCommand = &command{
-	name: "listen",
-	summary: "run a webhook receiver that prints every request and verifies its signature " +
-		"(answers 2xx, 400 on a bad signature)",
+	name:     "listen",
+	summary:  "run a receiver that prints each webhook and verifies its signature (400 if invalid)",
 	synopsis: "listen [--addr HOST:PORT] [--secret S ...] [--scheme standard|header=NAME,...] [--fail N] [--save DIR]",
 }
 
