@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -107,8 +108,8 @@ func TestWriter_CanceledBeforeWrite(t *testing.T) {
 }
 
 var (
-	errNotFoundForTest = fmt.Errorf("not found")
-	errConflictForTest = fmt.Errorf("conflict")
+	errNotFoundForTest = errors.New("not found")
+	errConflictForTest = errors.New("conflict")
 )
 
 func TestOpen_Pragmas(t *testing.T) {
