@@ -180,7 +180,7 @@ func TestServe_RotationSignsWithBothSecretsDuringTheWindow(t *testing.T) {
 	cfg := writeConfig(t, dir, fmt.Sprintf(`
 sets:
   - name: customers
-    rotationWindowSeconds: 2
+    rotationWindowSeconds: 3
     endpoints:
       - name: customer
         url: %s/hooks
