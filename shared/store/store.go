@@ -60,6 +60,7 @@ const (
 
 // Attempt is one POST of one delivery. Attempts are immutable once written.
 type Attempt struct {
+	Set      string // the event's set: adapters may key attempts by it
 	EventID  string
 	Endpoint string
 	ID       string // whatt_...
@@ -75,6 +76,8 @@ type Attempt struct {
 	Outcome       Outcome
 	NextAttemptAt time.Time // set when Outcome is OutcomeRetrying
 	NextAttemptID string    // set when Outcome is OutcomeRetrying
+
+	ExpiresAt time.Time // retention: the event's ExpiresAt; the adapter may drop the attempt after this
 }
 
 // Record is an event with every attempt recorded so far, ordered by (Endpoint order in Event.Deliveries, Number).

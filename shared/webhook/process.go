@@ -119,7 +119,8 @@ func nextJob(j job, a store.Attempt) job {
 // attempt signs and POSTs the delivery and returns the attempt record with its outcome decided.
 func (s *Service) attempt(ctx context.Context, set *config.Set, ep *config.Endpoint, ev store.Event, j job) store.Attempt {
 	start := s.now()
-	a := store.Attempt{EventID: ev.ID, Endpoint: ep.Name, ID: j.AttemptID, Number: j.Attempt, StartedAt: msTime(start)}
+	a := store.Attempt{Set: ev.Set, EventID: ev.ID, Endpoint: ep.Name, ID: j.AttemptID, Number: j.Attempt,
+		StartedAt: msTime(start), ExpiresAt: ev.ExpiresAt}
 	body := deliveredBody(ev)
 	req, err := s.request(ctx, set, ep, ev, body, start)
 	var retryAfter time.Duration
