@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned by Delete and ChangeVisibility for a receipt that is unknown or no longer valid
-// (the lease expired and the message was received again).
+// ErrNotFound is returned by Delete and ChangeVisibility for a receipt the queue does not know. The receipt
+// of the latest receive always works; a receipt from an earlier receive (the lease expired and the message
+// was received again) may return nil or ErrNotFound and may or may not act, as on SQS.
 var ErrNotFound = errors.New("queue: receipt not found")
 
 // Message is a message to send.
