@@ -27,14 +27,16 @@ import (
 
 func main() {
 	defer jsii.Close()
-	if err := run(); err != nil {
+	if err := run(nil); err != nil {
 		fmt.Fprintln(os.Stderr, "outhook cdk app:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	app := awscdk.NewApp(nil)
+// run builds and synthesizes the app. Its context and output directory come from the CDK CLI (environment
+// variables) unless appProps set them.
+func run(appProps *awscdk.AppProps) error {
+	app := awscdk.NewApp(appProps)
 	ctx := func(key, def string) string {
 		if v, ok := app.Node().TryGetContext(jsii.String(key)).(string); ok && v != "" {
 			return v

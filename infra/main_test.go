@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/require"
+)
+
+// The tests do not call t.Parallel: jsii's runtime is not safe for concurrent use.
+
+// TestRun synthesizes the app with the example config, the context `make synth` passes, and checks that
+// cdk-nag, applied to the whole app, left no error in the assembly.
+func TestRun(t *testing.T) {
+	build := t.TempDir()
+	for _, f := range []string{"send", "query", "secrets", "deliver"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(build, f), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(build, f, "bootstrap"), []byte(f), 0o755))
+	}
+	outdir := t.TempDir()
+	require.NoError(t, run(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &map[string]any{
+		"config": "../webhooks.example.yaml", "buildDir": build, "stackName": "OuthookTest", "removalPolicy": "destroy",
+	}}))
+
+	data, err := os.ReadFile(filepath.Join(outdir, "OuthookTest.template.json"))
+	require.NoError(t, err)
+	var tmpl struct {
+		Resources map[string]struct {
+			Type           string
+			DeletionPolicy string
+		}
+	}
+	require.NoError(t, json.Unmarshal(data, &tmpl))
+	tables := 0
+	for _, r := range tmpl.Resources {
+		if r.Type == "AWS::DynamoDB::Table" {
+			tables++
+			require.Equal(t, "Delete", r.DeletionPolicy, "removalPolicy=destroy from the context")
+		}
+	}
+	require.Equal(t, 1, tables)
+
+	// cdk-nag reports each unsuppressed finding as an error annotation, which the assembly keeps in the
+	// stack's metadata: in manifest.json or in the file it names.
+	data, err = os.ReadFile(filepath.Join(outdir, "manifest.json"))
+	require.NoError(t, err)
+	type metadata map[string][]struct {
+		Type string
+		Data any
+	}
+	var manifest struct {
+		Artifacts map[string]struct {
+			Metadata               metadata
+			AdditionalMetadataFile string
+		}
+	}
+	require.NoError(t, json.Unmarshal(data, &manifest))
+	stack, ok := manifest.Artifacts["OuthookTest"]
+	require.True(t, ok)
+	require.NotEmpty(t, stack.AdditionalMetadataFile)
+	data, err = os.ReadFile(filepath.Join(outdir, stack.AdditionalMetadataFile))
+	require.NoError(t, err)
+	var more metadata
+	require.NoError(t, json.Unmarshal(data, &more))
+	entries := 0
+	for _, md := range []metadata{stack.Metadata, more} {
+		for path, list := range md {
+			for _, e := range list {
+				entries++
+				require.NotEqual(t, "aws:cdk:error", e.Type, "%s: %v", path, e.Data)
+			}
+		}
+	}
+	require.NotZero(t, entries, "no metadata found: the check would pass vacuously")
+}
+
+func TestRun_BadContext(t *testing.T) {
+	for ctx, want := range map[string]string{
+		`{"config":"testdata/missing.yaml"}`:                               "testdata/missing.yaml",
+		`{"config":"../webhooks.example.yaml","removalPolicy":"snapshot"}`: `removalPolicy "snapshot"`,
+	} {
+		var context map[string]any
+		require.NoError(t, json.Unmarshal([]byte(ctx), &context))
+		err := run(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: &context})
+		require.ErrorContains(t, err, want)
+	}
+}
