@@ -30,16 +30,10 @@ var listenCommand = &command{
 // maxListenBody bounds a received webhook body.
 const maxListenBody = 1 << 20
 
-// stringsFlag is a repeatable string flag.
-type stringsFlag []string
-
-func (f *stringsFlag) String() string     { return strings.Join(*f, ",") }
-func (f *stringsFlag) Set(v string) error { *f = append(*f, v); return nil }
-
 func runListen(ctx context.Context, e *env, args []string) error {
 	fs := listenCommand.flags(e)
 	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on")
-	var secrets stringsFlag
+	var secrets stringList // the repeatable flag type of verify.go
 	fs.Var(&secrets, "secret", "signing secret to verify with (repeatable: any one may match); "+
 		"whsec_/whcms_ secrets are prefix + base64 of the key, others are used as is")
 	scheme := fs.String("scheme", "standard", "signing scheme: standard (webhook-id, webhook-timestamp, "+
