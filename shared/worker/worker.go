@@ -100,14 +100,22 @@ func (p *Pool) Run(ctx context.Context, drain time.Duration) error {
 
 	held := make(chan struct{}, p.opts.Workers+p.opts.Batch) // one token per message held
 	ready := make(chan queue.Received, p.opts.Workers+p.opts.Batch)
-	var wg sync.WaitGroup
+	// A handled message is deleted in the background while its worker takes the next one: the delete waits
+	// for a commit, and a crash before it only means the message is handled again (the handler is
+	// idempotent per message, as it must be for at-least-once delivery).
+	deleting := make(chan struct{}, p.opts.Workers) // bounds the deletes in flight
+	var wg, deletes sync.WaitGroup
 	for range p.opts.Workers {
 		wg.Go(func() {
 			for m := range ready {
 				if ctx.Err() != nil {
 					p.release(work, m)
-				} else {
-					p.handle(work, m)
+				} else if p.handle(work, m) {
+					deleting <- struct{}{}
+					deletes.Go(func() {
+						defer func() { <-deleting }()
+						p.delete(work, m)
+					})
 				}
 				<-held
 			}
@@ -146,6 +154,7 @@ func (p *Pool) Run(ctx context.Context, drain time.Duration) error {
 		cancelWork()
 		<-done
 	}
+	deletes.Wait()
 	return nil
 }
 
@@ -174,16 +183,13 @@ func (p *Pool) release(work context.Context, m queue.Received) {
 	}
 }
 
-// handle runs the handler on one message and acknowledges, delays or releases it.
-func (p *Pool) handle(work context.Context, m queue.Received) {
+// handle runs the handler on one message and reports whether it succeeded (the caller deletes the message);
+// otherwise it releases the message at shutdown or delays it by the retry backoff.
+func (p *Pool) handle(work context.Context, m queue.Received) bool {
 	err := p.h(work, m.Body)
-	ack, cancel := context.WithTimeout(context.WithoutCancel(work), ackTimeout)
-	defer cancel()
 	switch {
 	case err == nil:
-		if err := p.q.Delete(ack, m.Receipt); err != nil && !errors.Is(err, queue.ErrNotFound) {
-			p.opts.Logger.Error("delete a handled message", "message", m.ID, "error", err)
-		}
+		return true
 	case work.Err() != nil:
 		// Shutting down: make it visible now rather than after the lease.
 		p.release(work, m)
@@ -191,9 +197,21 @@ func (p *Pool) handle(work context.Context, m queue.Received) {
 		delay := p.retryDelay(m.ReceiveCount)
 		p.opts.Logger.Error("handle a message", "message", m.ID, "receiveCount", m.ReceiveCount,
 			"retryIn", delay, "error", err)
+		ack, cancel := context.WithTimeout(context.WithoutCancel(work), ackTimeout)
+		defer cancel()
 		if err := p.q.ChangeVisibility(ack, m.Receipt, delay); err != nil && !errors.Is(err, queue.ErrNotFound) {
 			p.opts.Logger.Error("delay a failed message", "message", m.ID, "error", err)
 		}
+	}
+	return false
+}
+
+// delete acknowledges a handled message.
+func (p *Pool) delete(work context.Context, m queue.Received) {
+	ack, cancel := context.WithTimeout(context.WithoutCancel(work), ackTimeout)
+	defer cancel()
+	if err := p.q.Delete(ack, m.Receipt); err != nil && !errors.Is(err, queue.ErrNotFound) {
+		p.opts.Logger.Error("delete a handled message", "message", m.ID, "error", err)
 	}
 }
 
