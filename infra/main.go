@@ -26,8 +26,9 @@ import (
 )
 
 func main() {
-	defer jsii.Close()
-	if err := run(nil); err != nil {
+	err := run(nil)
+	jsii.Close() // stops the jsii runtime's node process
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "outhook cdk app:", err)
 		os.Exit(1)
 	}

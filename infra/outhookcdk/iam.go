@@ -13,7 +13,7 @@ var (
 	// sendTableActions: CreateEvent (PutItem, or a transaction of Puts with an idempotency key), the
 	// idempotency replay (GetItem) and the retry route, which reads the event first (Query).
 	sendTableActions = []string{"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"}
-	// queryTableActions: GetEvent (Query on the table) and ListEvents (Query on the bySet index, then on the table).
+	// queryTableActions: GetEvent and ListEvents (Query; on the table's indexes too, if its definition has any).
 	queryTableActions = []string{"dynamodb:Query"}
 	// deliverTableActions: the event and its attempts (Query), then the new attempt (PutItem).
 	deliverTableActions = []string{"dynamodb:Query", "dynamodb:PutItem"}
