@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -111,6 +112,9 @@ const (
 	configFile = "webhooks.json"
 )
 
+// namePrefixPattern: characters Secrets Manager allows in a name, minus the "/" that separates the prefixes.
+var namePrefixPattern = regexp.MustCompile(`^[A-Za-z0-9_.@+=-]{1,64}$`)
+
 // New creates the outhook service in scope. It returns an error when the props or the config are invalid
 // or a build artifact is missing.
 func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error) {
@@ -181,6 +185,9 @@ func resolve(scope constructs.Construct, props *Props) (Props, *config.Config, e
 	}
 	if p.NamePrefix == "" {
 		p.NamePrefix = *awscdk.Stack_Of(scope).StackName()
+	}
+	if !namePrefixPattern.MatchString(p.NamePrefix) {
+		return Props{}, nil, fmt.Errorf("outhook props: NamePrefix %q: want 1 to 64 of A-Z a-z 0-9 _ . @ + = -", p.NamePrefix)
 	}
 	if p.RemovalPolicy == "" {
 		p.RemovalPolicy = DefaultRemovalPolicy

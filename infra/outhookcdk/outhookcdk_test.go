@@ -517,6 +517,7 @@ func TestNew_Errors(t *testing.T) {
 		{"concurrency", &outhookcdk.Props{Config: testConfig(), BuildDir: dir, DeliverMaxConcurrency: 1},
 			"DeliverMaxConcurrency 1 is outside 2..1000"},
 		{"endpoint timeout", &outhookcdk.Props{Config: tooSlow, BuildDir: dir}, "leaves no room"},
+		{"name prefix", &outhookcdk.Props{Config: testConfig(), BuildDir: dir, NamePrefix: "a/b"}, `NamePrefix "a/b"`},
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
 	for i, tt := range tests {
