@@ -30,7 +30,7 @@ cdk-deps: $(INFRA_DIR)/node_modules/.installed ## Install the pinned aws-cdk CLI
 # npm ci replaces node_modules; the go.mod written after it makes node_modules its own (empty) module, so that
 # `go test ./...` and `go vet ./...` skip the Go templates shipped inside the aws-cdk package.
 $(INFRA_DIR)/node_modules/.installed: $(INFRA_DIR)/package.json $(INFRA_DIR)/package-lock.json
-	@command -v node >/dev/null && command -v npm >/dev/null || { echo "error: node/npm not found: install Node.js 20+ with npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "error: node/npm not found: install Node.js 22+ with npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
 	cd $(INFRA_DIR) && npm ci --no-audit --no-fund --ignore-scripts
 	printf 'module outhook.invalid/infra/node_modules\n' > $(INFRA_DIR)/node_modules/go.mod
 	touch $@
