@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -59,10 +58,6 @@ func New(env Env, role Role, awsCfg aws.Config, log *slog.Logger) (*App, error) 
 	if err != nil {
 		return nil, fmt.Errorf("load webhook config from %s (%s): %w", EnvConfigFile, env.ConfigFile, err)
 	}
-	var retention time.Duration
-	for _, s := range cfg.Sets {
-		retention = max(retention, s.Retention())
-	}
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	var users smsecret.UserOptions
 	if role == RoleDeliver {
@@ -77,7 +72,7 @@ func New(env Env, role Role, awsCfg aws.Config, log *slog.Logger) (*App, error) 
 	}
 	svc, err := webhook.New(webhook.Options{
 		Config: cfg,
-		Store:  dynamostore.New(dynamodb.NewFromConfig(awsCfg), env.Table, dynamostore.Options{AttemptRetention: retention}),
+		Store:  dynamostore.New(dynamodb.NewFromConfig(awsCfg), env.Table, dynamostore.Options{}),
 		Queue:  q,
 		Named:  smsecret.NewNamed(sm, env.NamedSecretPrefix, smsecret.NamedOptions{}),
 		Users:  smsecret.NewUserStore(sm, env.UserSecretPrefix, users),

@@ -37,7 +37,7 @@ func setup(t *testing.T) testBundle {
 	return testBundle{
 		client:  client,
 		table:   table,
-		store:   dynamostore.New(client, table, dynamostore.Options{AttemptRetention: 48 * time.Hour}),
+		store:   dynamostore.New(client, table, dynamostore.Options{}),
 		counter: counter,
 	}
 }
@@ -55,10 +55,10 @@ func event(set string, n int) store.Event {
 
 func attempt(ev store.Event, n int) store.Attempt {
 	return store.Attempt{
-		EventID: ev.ID, Endpoint: "crm", ID: fmt.Sprintf("whatt_%s_%d", ev.ID[6:], n), Number: n,
+		Set: ev.Set, EventID: ev.ID, Endpoint: "crm", ID: fmt.Sprintf("whatt_%s_%d", ev.ID[6:], n), Number: n,
 		StartedAt: ev.CreatedAt.Add(time.Second), Duration: 80 * time.Millisecond,
 		RequestHeaders: map[string]string{"webhook-id": ev.ID}, ResponseStatus: 200, ResponseBody: "ok",
-		Outcome: store.OutcomeSucceeded,
+		Outcome: store.OutcomeSucceeded, ExpiresAt: ev.ExpiresAt,
 	}
 }
 
@@ -120,18 +120,30 @@ func TestStore_TTL(t *testing.T) {
 	_, err := b.store.CreateEvent(ctx, ev)
 	require.NoError(t, err)
 	a := attempt(ev, 1)
+	a.ExpiresAt = ev.ExpiresAt.Add(time.Hour)
 	require.NoError(t, b.store.PutAttempt(ctx, a))
 
 	// Epoch seconds, rounded up: the event's ExpiresAt has half a second.
+	pk := dynamostore.ShardKey("billing", ev.ID)
 	wantEvent := ev.ExpiresAt.Unix() + 1
-	require.Equal(t, wantEvent, numberAttr(t, rawItem(t, b, ev.ID, "E"), dynamostore.TTLAttribute))
+	require.Equal(t, wantEvent, numberAttr(t, rawItem(t, b, pk, ev.ID), dynamostore.TTLAttribute))
 	require.Equal(t, wantEvent, numberAttr(t, rawItem(t, b, "I#billing#k", "I"), dynamostore.TTLAttribute))
-	require.Equal(t, a.StartedAt.Add(48*time.Hour).Truncate(time.Second).Add(time.Second).Unix(),
-		numberAttr(t, rawItem(t, b, ev.ID, "A#crm#000001"), dynamostore.TTLAttribute), "attempts expire after AttemptRetention")
+	require.Equal(t, wantEvent+3600, numberAttr(t, rawItem(t, b, pk, ev.ID+"#crm#000001"), dynamostore.TTLAttribute),
+		"an attempt expires at its own ExpiresAt")
 
 	rec, err := b.store.GetEvent(ctx, "billing", ev.ID)
 	require.NoError(t, err)
 	require.Equal(t, ev.ExpiresAt, rec.Event.ExpiresAt, "ExpiresAt keeps its milliseconds")
+	require.Equal(t, []store.Attempt{a}, rec.Attempts)
+
+	never := attempt(ev, 2)
+	never.ExpiresAt = time.Time{}
+	require.NoError(t, b.store.PutAttempt(ctx, never))
+	require.NotContains(t, rawItem(t, b, pk, ev.ID+"#crm#000002"), dynamostore.TTLAttribute, "no expiry, no TTL")
+
+	noSet := attempt(ev, 3)
+	noSet.Set = ""
+	require.ErrorContains(t, b.store.PutAttempt(ctx, noSet), "names no set")
 }
 
 func TestStore_CreateEvent(t *testing.T) {
@@ -172,37 +184,6 @@ func TestStore_CreateEvent(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, ev.ID, got.ID)
 	})
-}
-
-func TestStore_ListEvents(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	ctx := context.Background()
-
-	const n = 40 // enough to land in most of the 16 shards
-	for i := range n {
-		_, err := b.store.CreateEvent(ctx, event("busy", 100+i))
-		require.NoError(t, err)
-	}
-	shards := map[string]bool{}
-	for i := range n {
-		item := rawItem(t, b, event("busy", 100+i).ID, "E")
-		shards[item[dynamostore.IndexPartitionKey].(*types.AttributeValueMemberS).Value] = true
-	}
-	require.Greater(t, len(shards), dynamostore.Shards/2, "one set's events spread over the shards")
-
-	b.counter.Reset()
-	page, err := b.store.ListEvents(ctx, "busy", store.ListOptions{Limit: 5})
-	require.NoError(t, err)
-	require.Len(t, page.Records, 5)
-	for i, r := range page.Records {
-		require.Equal(t, event("busy", 100+n-1-i).ID, r.Event.ID, "newest first across shards")
-	}
-	require.Equal(t, map[string]int{"DynamoDB.Query": dynamostore.Shards + 5}, b.counter.Counts(),
-		"one index Query per shard and one Query per event")
-
-	_, err = b.store.ListEvents(ctx, "other", store.ListOptions{Limit: 5, Cursor: page.NextCursor})
-	require.ErrorIs(t, err, store.ErrInvalidCursor, "a cursor of another set")
 }
 
 // conflictingAPI passes calls to DynamoDB, but the first `conflicts` transactions lose to a concurrent one

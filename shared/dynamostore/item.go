@@ -7,15 +7,14 @@ import (
 )
 
 // Item shapes. Attribute names are short because they are stored, and billed, in every item; docs/aws.md
-// lists them. Times are Unix milliseconds (the precision of the port), durations nanoseconds, and every item
-// carries TTLAttribute in epoch seconds for retention.
+// lists them. The set and the event id are not repeated in attributes: they are in the keys. Times are Unix
+// milliseconds (the precision of the port), durations nanoseconds, and every item carries TTLAttribute in
+// epoch seconds for retention.
 
-// eventItem is an event and its planned deliveries: pk = id, sk = "E".
+// eventItem is an event and its planned deliveries: pk = "<set>#<shard>", sk = event id.
 type eventItem struct {
 	PK         string         `dynamodbav:"pk"`
 	SK         string         `dynamodbav:"sk"`
-	SetShard   string         `dynamodbav:"setShard"`
-	Set        string         `dynamodbav:"set"`
 	Type       string         `dynamodbav:"ty"`
 	Payload    []byte         `dynamodbav:"p,omitempty"`
 	UserID     string         `dynamodbav:"u,omitempty"`
@@ -33,7 +32,7 @@ type deliveryItem struct {
 	FirstAttemptID string `dynamodbav:"a"`
 }
 
-// attemptItem is one attempt: pk = event id, sk = "A#<endpoint>#<number, 6 digits>".
+// attemptItem is one attempt: pk = "<set>#<shard>" of its event, sk = "<event id>#<endpoint>#<number, 6 digits>".
 type attemptItem struct {
 	PK             string            `dynamodbav:"pk"`
 	SK             string            `dynamodbav:"sk"`
@@ -49,7 +48,8 @@ type attemptItem struct {
 	Outcome        string            `dynamodbav:"o"`
 	NextAttemptAt  int64             `dynamodbav:"na,omitempty"`
 	NextAttemptID  string            `dynamodbav:"ni,omitempty"`
-	ExpiresAt      int64             `dynamodbav:"expiresAt"`
+	ExpiresMs      int64             `dynamodbav:"x,omitempty"`
+	ExpiresAt      int64             `dynamodbav:"expiresAt,omitempty"`
 }
 
 // idemItem reserves an idempotency key of a set for an event: pk = "I#<set>#<key>", sk = "I".
@@ -62,8 +62,8 @@ type idemItem struct {
 
 func newEventItem(ev store.Event) eventItem {
 	it := eventItem{
-		PK: ev.ID, SK: eventSK, SetShard: shardKey(ev.Set, ev.ID),
-		Set: ev.Set, Type: ev.Type, Payload: ev.Payload, UserID: ev.UserID,
+		PK: ShardKey(ev.Set, ev.ID), SK: ev.ID,
+		Type: ev.Type, Payload: ev.Payload, UserID: ev.UserID,
 		IdemKey: ev.IdempotencyKey, ReqHash: ev.RequestHash,
 		Deliveries: make([]deliveryItem, len(ev.Deliveries)),
 		CreatedAt:  toMs(ev.CreatedAt),
@@ -78,7 +78,7 @@ func newEventItem(ev store.Event) eventItem {
 
 func (it eventItem) event() store.Event {
 	ev := store.Event{
-		ID: it.PK, Set: it.Set, Type: it.Type, Payload: it.Payload, UserID: it.UserID,
+		ID: it.SK, Set: setOf(it.PK), Type: it.Type, Payload: it.Payload, UserID: it.UserID,
 		IdempotencyKey: it.IdemKey, RequestHash: it.ReqHash,
 		Deliveries: make([]store.Delivery, len(it.Deliveries)),
 		CreatedAt:  fromMs(it.CreatedAt),
@@ -90,25 +90,26 @@ func (it eventItem) event() store.Event {
 	return ev
 }
 
-func newAttemptItem(a store.Attempt, expires time.Time) attemptItem {
+func newAttemptItem(a store.Attempt) attemptItem {
 	return attemptItem{
-		PK: a.EventID, SK: attemptSK(a.Endpoint, a.Number),
+		PK: ShardKey(a.Set, a.EventID), SK: attemptSK(a.EventID, a.Endpoint, a.Number),
 		ID: a.ID, Endpoint: a.Endpoint, Number: a.Number,
 		StartedAt: toMs(a.StartedAt), Duration: int64(a.Duration),
 		RequestHeaders: a.RequestHeaders, ResponseStatus: a.ResponseStatus, ResponseBody: []byte(a.ResponseBody),
 		Error: a.Error, Outcome: string(a.Outcome),
 		NextAttemptAt: toMs(a.NextAttemptAt), NextAttemptID: a.NextAttemptID,
-		ExpiresAt: ttl(expires),
+		ExpiresMs: toMs(a.ExpiresAt), ExpiresAt: ttl(a.ExpiresAt),
 	}
 }
 
 func (it attemptItem) attempt() store.Attempt {
 	return store.Attempt{
-		EventID: it.PK, Endpoint: it.Endpoint, ID: it.ID, Number: it.Number,
+		Set: setOf(it.PK), EventID: eventIDOf(it.SK), Endpoint: it.Endpoint, ID: it.ID, Number: it.Number,
 		StartedAt: fromMs(it.StartedAt), Duration: time.Duration(it.Duration),
 		RequestHeaders: it.RequestHeaders, ResponseStatus: it.ResponseStatus, ResponseBody: string(it.ResponseBody),
 		Error: it.Error, Outcome: store.Outcome(it.Outcome),
 		NextAttemptAt: fromMs(it.NextAttemptAt), NextAttemptID: it.NextAttemptID,
+		ExpiresAt: fromMs(it.ExpiresMs),
 	}
 }
 

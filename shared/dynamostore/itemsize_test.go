@@ -78,7 +78,7 @@ func sizedEvent(payload, endpoints, urlLen int) store.Event {
 func sizedAttempt(body int) store.Attempt {
 	started := time.Date(2026, 11, 27, 12, 0, 1, 456e6, time.UTC)
 	return store.Attempt{
-		EventID: testID, Endpoint: "crm", ID: "whatt_01KBG2M4Z7Q8X9Y0A1B2C3D4E5", Number: 1,
+		Set: "billing-events", EventID: testID, Endpoint: "crm", ID: "whatt_01KBG2M4Z7Q8X9Y0A1B2C3D4E5", Number: 1,
 		StartedAt: started, Duration: 183 * time.Millisecond,
 		RequestHeaders: map[string]string{
 			"content-type":      "application/json",
@@ -89,6 +89,7 @@ func sizedAttempt(body int) store.Attempt {
 			"webhook-signature": "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
 		},
 		ResponseStatus: 200, ResponseBody: strings.Repeat("r", body), Outcome: store.OutcomeSucceeded,
+		ExpiresAt: started.Add(30 * 24 * time.Hour),
 	}
 }
 
@@ -97,8 +98,8 @@ func sizedAttempt(body int) store.Attempt {
 func TestStore_ItemSizes(t *testing.T) {
 	t.Parallel()
 	typical := marshalSize(t, newEventItem(sizedEvent(700, 1, 40)))
-	attempt := marshalSize(t, newAttemptItem(sizedAttempt(2), time.Now()))
-	failing := marshalSize(t, newAttemptItem(sizedAttempt(1024), time.Now()))
+	attempt := marshalSize(t, newAttemptItem(sizedAttempt(2)))
+	failing := marshalSize(t, newAttemptItem(sizedAttempt(1024)))
 	largest := marshalSize(t, newEventItem(sizedEvent(256<<10, 20, 2048)))
 	key := marshalSize(t, idemItem{PK: idemPK("billing-events", strings.Repeat("k", 64)), SK: idemSK, EventID: testID, ExpiresAt: 1795953601})
 	t.Logf("event with a 700 B payload and 1 endpoint: %d B; attempt: %d B (with a 1 KiB snippet: %d B); "+

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -45,9 +44,11 @@ func decodeCursor(set, s string) (cursor, error) {
 	return c, nil
 }
 
-// ListEvents reads the newest limit+1 ids of every shard of the set from the keys-only index (one Query per
-// shard, in parallel), keeps the newest limit+1 overall, and reads those events with their attempts (one
-// eventually consistent Query each, in parallel). An event whose items expired in between is left out.
+// ListEvents merges the Shards partitions of the set newest first. Each partition is read with Queries in
+// descending sort-key order (below the cursor's id, if any), which yields every event with its attempts
+// just before it; the first round queries every partition in parallel with a small item Limit, sized for
+// the page, and later rounds read on only the partitions that could still hold an event newer than the
+// next one to list. The page ends at limit events; one more, if found, makes the cursor.
 func (s *Store) ListEvents(ctx context.Context, set string, opts store.ListOptions) (store.Page, error) {
 	var before string
 	if opts.Cursor != "" {
@@ -59,89 +60,119 @@ func (s *Store) ListEvents(ctx context.Context, set string, opts store.ListOptio
 	}
 	limit := max(opts.Limit, 1)
 
-	shardIDs := make([][]string, Shards)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(s.opts.Concurrency)
-	for shard := range Shards {
-		g.Go(func() error {
-			ids, err := s.shardIDs(gctx, setShard(set, shard), before, limit+1)
-			shardIDs[shard] = ids
-			return err
-		})
+	// About two items per event (the event and one attempt), for the page's share of each partition and
+	// one event to spare. A partition that needs more is read on with twice the Limit each time.
+	first := int32(2 * ((limit+1+Shards-1)/Shards + 1))
+	readers := make([]*partitionReader, Shards)
+	for i := range readers {
+		readers[i] = &partitionReader{pk: setShard(set, i), before: before, limit: first}
 	}
-	if err := g.Wait(); err != nil {
-		return store.Page{}, fmt.Errorf("list events of set %s: %w", set, err)
-	}
-	var ids []string
-	for _, part := range shardIDs {
-		ids = append(ids, part...)
-	}
-	sort.Sort(sort.Reverse(sort.StringSlice(ids)))
-	more := len(ids) > limit
-	if more {
-		ids = ids[:limit]
-	}
-
-	records := make([]store.Record, len(ids))
-	found := make([]bool, len(ids))
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(s.opts.Concurrency)
-	for i, id := range ids {
-		g.Go(func() error {
-			var err error
-			records[i], found[i], err = s.record(gctx, id, false)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return store.Page{}, fmt.Errorf("list events of set %s: %w", set, err)
-	}
-	page := store.Page{Records: make([]store.Record, 0, len(ids))}
-	for i, rec := range records {
-		if found[i] {
-			page.Records = append(page.Records, rec)
+	records := make([]store.Record, 0, limit+1)
+	for len(records) <= limit {
+		next := newestHead(readers)
+		var blocked []*partitionReader
+		for _, r := range readers {
+			// A partition with nothing buffered blocks the merge while its unread events could be newer
+			// than the next event to list (events are never in two partitions, so ids never tie).
+			if !r.done && len(r.records) == 0 && (!r.started || next == nil || r.last > next.records[0].Event.ID) {
+				blocked = append(blocked, r)
+			}
+		}
+		if len(blocked) == 0 {
+			if next == nil {
+				break
+			}
+			records = append(records, next.records[0])
+			next.records = next.records[1:]
+			continue
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(s.opts.Concurrency)
+		for _, r := range blocked {
+			g.Go(func() error { return r.read(gctx, s) })
+		}
+		if err := g.Wait(); err != nil {
+			return store.Page{}, fmt.Errorf("list events of set %s: %w", set, err)
 		}
 	}
-	if more {
-		page.NextCursor = encodeCursor(cursor{Version: cursorVersion, Set: set, Before: ids[len(ids)-1]})
+	page := store.Page{Records: records}
+	if len(records) > limit {
+		page.Records = records[:limit]
+		page.NextCursor = encodeCursor(cursor{Version: cursorVersion, Set: set, Before: records[limit-1].Event.ID})
 	}
 	return page, nil
 }
 
-// shardIDs returns up to n ids of one index partition, newest first, below before if it is set.
-func (s *Store) shardIDs(ctx context.Context, partition, before string, n int) ([]string, error) {
-	cond := "setShard = :p"
-	values := map[string]types.AttributeValue{":p": str(partition)}
-	if before != "" {
-		cond += " AND pk < :b"
-		values[":b"] = str(before)
+// newestHead is the reader whose next buffered event is the newest, or nil if none has one buffered.
+func newestHead(readers []*partitionReader) *partitionReader {
+	var best *partitionReader
+	for _, r := range readers {
+		if len(r.records) > 0 && (best == nil || r.records[0].Event.ID > best.records[0].Event.ID) {
+			best = r
+		}
 	}
-	var (
-		ids      []string
-		startKey map[string]types.AttributeValue
-	)
-	for len(ids) < n {
-		res, err := s.api.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 &s.table,
-			IndexName:                 aws.String(IndexName),
-			KeyConditionExpression:    aws.String(cond),
-			ExpressionAttributeValues: values,
-			ScanIndexForward:          aws.Bool(false),
-			Limit:                     aws.Int32(int32(n - len(ids))),
-			ExclusiveStartKey:         startKey,
-		})
+	return best
+}
+
+// maxQueryLimit caps the item Limit of one partition Query (a page also ends at 1 MB).
+const maxQueryLimit = 1000
+
+// partitionReader reads one partition of a set newest first, one Query page per read. In descending order
+// an event's attempts come just before the event's own item, so an event is complete when its item is read;
+// attempts read before a page ended wait in pending for the next page.
+type partitionReader struct {
+	pk       string
+	before   string // read only sort keys below this event id; "" for all
+	limit    int32  // item Limit of the next Query
+	startKey map[string]types.AttributeValue
+
+	started bool            // a Query has been made
+	done    bool            // every item has been read
+	last    string          // the event id of the last item read: unread events are not newer
+	pending []store.Attempt // attempts of event last, whose own item is not read yet
+	records []store.Record  // complete events not merged yet, newest first
+}
+
+// read queries the next page of the partition.
+func (r *partitionReader) read(ctx context.Context, s *Store) error {
+	cond := "pk = :pk"
+	values := map[string]types.AttributeValue{":pk": str(r.pk)}
+	if r.before != "" {
+		cond += " AND sk < :before"
+		values[":before"] = str(r.before)
+	}
+	res, err := s.api.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		KeyConditionExpression:    aws.String(cond),
+		ExpressionAttributeValues: values,
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(r.limit),
+		ExclusiveStartKey:         r.startKey,
+	})
+	if err != nil {
+		return fmt.Errorf("query partition %s: %w", r.pk, err)
+	}
+	r.started = true
+	for _, item := range res.Items {
+		p, err := decodePart(item)
 		if err != nil {
-			return nil, fmt.Errorf("query index partition %s: %w", partition, err)
+			return fmt.Errorf("partition %s: %w", r.pk, err)
 		}
-		for _, item := range res.Items {
-			if id, ok := item[PartitionKey].(*types.AttributeValueMemberS); ok {
-				ids = append(ids, id.Value)
-			}
+		if p.eventID != r.last {
+			r.pending = nil // attempts of an event whose item has expired: never listed
 		}
-		if len(res.LastEvaluatedKey) == 0 {
-			break
+		r.last = p.eventID
+		if p.event == nil {
+			r.pending = append(r.pending, *p.attempt)
+			continue
 		}
-		startKey = res.LastEvaluatedKey
+		rec := store.Record{Event: *p.event, Attempts: r.pending}
+		sortAttempts(rec)
+		r.records = append(r.records, rec)
+		r.pending = nil
 	}
-	return ids, nil
+	r.startKey = res.LastEvaluatedKey
+	r.done = len(r.startKey) == 0
+	r.limit = min(2*r.limit, maxQueryLimit)
+	return nil
 }

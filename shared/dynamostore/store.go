@@ -1,8 +1,9 @@
 // Package dynamostore implements the event-log port (store.Store) on one DynamoDB table.
 //
-// An event is one item and each attempt another, under the event id as partition key, so GetEvent is one
-// strongly consistent Query and attempts never grow the event item. A sparse, keys-only index spreads each
-// set's events over Shards partitions for ListEvents. docs/aws.md has the design, its costs and its limits.
+// An event is one item and each attempt another, in one of Shards partitions of the event's set, the
+// attempts sorted right after their event: GetEvent is one strongly consistent Query, attempts never grow
+// the event item, and ListEvents merges the set's partitions newest first, attempts included, without a
+// secondary index. docs/aws.md has the design, its costs and its limits.
 package dynamostore
 
 import (
@@ -18,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/store"
 )
 
@@ -32,10 +32,6 @@ type API interface {
 
 // Options tune a Store. The zero value is usable.
 type Options struct {
-	// AttemptRetention is how long attempt items are kept after they start (the port gives attempts no
-	// expiry of their own). Set it to the longest retention of any set; an attempt that outlives its event
-	// is never read. Default: config.DefaultRetentionDays.
-	AttemptRetention time.Duration
 	// Concurrency bounds the parallel requests of one ListEvents. Default 16.
 	Concurrency int
 }
@@ -51,9 +47,6 @@ var _ store.Store = (*Store)(nil)
 
 // New returns a Store on table, which must have the shape of TableDefinition.
 func New(api API, table string, opts Options) *Store {
-	if opts.AttemptRetention <= 0 {
-		opts.AttemptRetention = config.DefaultRetentionDays * 24 * time.Hour
-	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16
 	}
@@ -154,7 +147,7 @@ func (s *Store) existing(ctx context.Context, set, key string) (store.Event, err
 		return store.Event{}, fmt.Errorf("read idempotency key of set %s: %w", set, store.ErrNotFound)
 	}
 	var it eventItem
-	found, err = s.getItem(ctx, idem.EventID, eventSK, &it)
+	found, err = s.getItem(ctx, ShardKey(set, idem.EventID), idem.EventID, &it)
 	if err != nil {
 		return store.Event{}, fmt.Errorf("read event %s of idempotency key: %w", idem.EventID, err)
 	}
@@ -183,20 +176,9 @@ func (s *Store) getItem(ctx context.Context, pk, sk string, out any) (found bool
 	return true, nil
 }
 
-// GetEvent reads the event item and its attempts with one strongly consistent Query.
+// GetEvent reads the event item and its attempts with one strongly consistent Query: they are the items of
+// the event's partition whose sort key begins with its id (more pages only past 1 MB).
 func (s *Store) GetEvent(ctx context.Context, set, id string) (store.Record, error) {
-	rec, found, err := s.record(ctx, id, true)
-	if err != nil {
-		return store.Record{}, err
-	}
-	if !found || rec.Event.Set != set {
-		return store.Record{}, fmt.Errorf("event %s of set %s: %w", id, set, store.ErrNotFound)
-	}
-	return rec, nil
-}
-
-// record queries all items of an event id; found is false if the event item is missing.
-func (s *Store) record(ctx context.Context, id string, consistent bool) (store.Record, bool, error) {
 	var (
 		rec      store.Record
 		found    bool
@@ -204,31 +186,28 @@ func (s *Store) record(ctx context.Context, id string, consistent bool) (store.R
 	)
 	for {
 		res, err := s.api.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 &s.table,
-			KeyConditionExpression:    aws.String("pk = :id"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(id)},
-			ConsistentRead:            aws.Bool(consistent),
-			ExclusiveStartKey:         startKey,
+			TableName:              &s.table,
+			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :id)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": str(ShardKey(set, id)), ":id": str(id),
+			},
+			ConsistentRead:    aws.Bool(true),
+			ExclusiveStartKey: startKey,
 		})
 		if err != nil {
-			return store.Record{}, false, fmt.Errorf("query event %s: %w", id, err)
+			return store.Record{}, fmt.Errorf("query event %s of set %s: %w", id, set, err)
 		}
 		for _, item := range res.Items {
-			sk, _ := item[SortKey].(*types.AttributeValueMemberS)
+			p, err := decodePart(item)
+			if err != nil {
+				return store.Record{}, fmt.Errorf("event %s of set %s: %w", id, set, err)
+			}
 			switch {
-			case sk == nil:
-			case sk.Value == eventSK:
-				var it eventItem
-				if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-					return store.Record{}, false, fmt.Errorf("unmarshal event %s: %w", id, err)
-				}
-				rec.Event, found = it.event(), true
-			case len(sk.Value) > 2 && sk.Value[:2] == "A#":
-				var it attemptItem
-				if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-					return store.Record{}, false, fmt.Errorf("unmarshal attempt %s of event %s: %w", sk.Value, id, err)
-				}
-				rec.Attempts = append(rec.Attempts, it.attempt())
+			case p.eventID != id: // an id that merely begins with id
+			case p.event != nil:
+				rec.Event, found = *p.event, true
+			default:
+				rec.Attempts = append(rec.Attempts, *p.attempt)
 			}
 		}
 		if len(res.LastEvaluatedKey) == 0 {
@@ -236,10 +215,43 @@ func (s *Store) record(ctx context.Context, id string, consistent bool) (store.R
 		}
 		startKey = res.LastEvaluatedKey
 	}
-	if found {
-		sortAttempts(rec)
+	if !found {
+		return store.Record{}, fmt.Errorf("event %s of set %s: %w", id, set, store.ErrNotFound)
 	}
-	return rec, found, nil
+	sortAttempts(rec)
+	return rec, nil
+}
+
+// part is one item of an event's partition, decoded: the event itself, or one of its attempts.
+type part struct {
+	eventID string
+	event   *store.Event
+	attempt *store.Attempt
+}
+
+// decodePart tells an event item from an attempt item by its sort key and decodes it.
+func decodePart(item map[string]types.AttributeValue) (part, error) {
+	sk, ok := item[SortKey].(*types.AttributeValueMemberS)
+	if !ok {
+		return part{}, errors.New("item without a string sort key")
+	}
+	p := part{eventID: eventIDOf(sk.Value)}
+	if p.eventID == sk.Value {
+		var it eventItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return part{}, fmt.Errorf("unmarshal event %s: %w", sk.Value, err)
+		}
+		ev := it.event()
+		p.event = &ev
+		return p, nil
+	}
+	var it attemptItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return part{}, fmt.Errorf("unmarshal attempt %s: %w", sk.Value, err)
+	}
+	a := it.attempt()
+	p.attempt = &a
+	return p, nil
 }
 
 // sortAttempts orders attempts by their endpoint's place in the deliveries, then by number.
@@ -266,13 +278,13 @@ func sortAttempts(rec store.Record) {
 	})
 }
 
-// PutAttempt writes the attempt item with one PutItem on condition that its key is new.
+// PutAttempt writes the attempt item, in its event's partition (computed from a.Set and a.EventID, no
+// read), with one PutItem on condition that its key is new. It expires with a.ExpiresAt.
 func (s *Store) PutAttempt(ctx context.Context, a store.Attempt) error {
-	expires := a.StartedAt
-	if expires.IsZero() {
-		expires = time.Now()
+	if a.Set == "" {
+		return fmt.Errorf("put attempt %d of event %s to %s: the attempt names no set", a.Number, a.EventID, a.Endpoint)
 	}
-	item, err := attributevalue.MarshalMap(newAttemptItem(a, expires.Add(s.opts.AttemptRetention)))
+	item, err := attributevalue.MarshalMap(newAttemptItem(a))
 	if err != nil {
 		return fmt.Errorf("marshal attempt %d of event %s to %s: %w", a.Number, a.EventID, a.Endpoint, err)
 	}

@@ -247,12 +247,15 @@ func scanRecord(row scanner) (store.Record, error) {
 	}
 	attempts := make([]store.Attempt, len(rows))
 	for i, r := range rows {
+		// An attempt's set and expiry are its event's (the domain gives it those, and Purge deletes
+		// attempts with their event), so they are not stored again.
 		attempts[i] = store.Attempt{
-			EventID: ev.ID, Endpoint: r.Endpoint, ID: r.ID, Number: r.Number,
+			Set: ev.Set, EventID: ev.ID, Endpoint: r.Endpoint, ID: r.ID, Number: r.Number,
 			StartedAt: fromUnixMs(r.StartedAt), Duration: time.Duration(r.DurationNs),
 			RequestHeaders: r.RequestHeaders, ResponseStatus: r.ResponseStatus, ResponseBody: r.ResponseBody,
 			Error: r.Error, Outcome: store.Outcome(r.Outcome),
 			NextAttemptAt: fromUnixMs(r.NextAttemptAt), NextAttemptID: r.NextAttemptID,
+			ExpiresAt: ev.ExpiresAt,
 		}
 	}
 	return newRecord(ev, attempts), nil

@@ -105,10 +105,12 @@ func newEvent(set string) store.Event {
 	}
 }
 
-// newAttempt builds attempt number n of ev's delivery to endpoint with every field filled.
+// newAttempt builds attempt number n of ev's delivery to endpoint with every field filled; like the
+// domain, it gives the attempt its event's set and expiry.
 func newAttempt(ev store.Event, endpoint string, n int) store.Attempt {
 	started := now()
 	return store.Attempt{
+		Set:      ev.Set,
 		EventID:  ev.ID,
 		Endpoint: endpoint,
 		ID:       newID("whatt_"),
@@ -129,6 +131,8 @@ func newAttempt(ev store.Event, endpoint string, n int) store.Attempt {
 		Outcome:       store.OutcomeRetrying,
 		NextAttemptAt: started.Add(30 * time.Second),
 		NextAttemptID: newID("whatt_"),
+
+		ExpiresAt: ev.ExpiresAt,
 	}
 }
 
@@ -140,6 +144,7 @@ func normalize(r store.Record) store.Record {
 		a := &r.Attempts[i]
 		a.StartedAt = a.StartedAt.UTC()
 		a.NextAttemptAt = a.NextAttemptAt.UTC()
+		a.ExpiresAt = a.ExpiresAt.UTC()
 	}
 	return r
 }
@@ -293,6 +298,10 @@ func testPutAttemptRoundTrip(t *testing.T, s store.Store) {
 	require.Equal(t, ev, rec.Event)
 	require.Equal(t, []store.Attempt{retrying, failed}, rec.Attempts)
 	require.True(t, rec.Attempts[1].NextAttemptAt.IsZero(), "an unset NextAttemptAt stays zero")
+	for _, a := range rec.Attempts {
+		require.Equal(t, ev.Set, a.Set, "an attempt carries its set")
+		require.Equal(t, ev.ExpiresAt, a.ExpiresAt, "an attempt carries its expiry")
+	}
 }
 
 func testPutAttemptConflict(t *testing.T, s store.Store) {
