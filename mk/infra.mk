@@ -40,16 +40,18 @@ synth: build cdk-deps ## Synthesize the CloudFormation template into infra/cdk.o
 	cd $(INFRA_DIR) && AWS_EC2_METADATA_DISABLED=true $(CDK) synth $(CDK_CTX) $(CDK_ARGS) --quiet
 	@echo "template: $(INFRA_DIR)/cdk.out/$(STACK).template.json"
 
+# bootstrap and destroy synthesize the app too (to find its account and region, and its stack), so they need
+# the build as well.
 .PHONY: cdk-bootstrap
-cdk-bootstrap: cdk-deps ## Prepare the current AWS account and region for CDK deployments (once per account/region)
-	cd $(INFRA_DIR) && $(CDK) bootstrap $(CDK_ARGS)
+cdk-bootstrap: build cdk-deps ## Prepare the current AWS account and region for CDK deployments (once per account/region)
+	cd $(INFRA_DIR) && $(CDK) bootstrap $(CDK_CTX) $(CDK_ARGS)
 
 .PHONY: deploy
 deploy: build cdk-deps ## Build the functions and deploy the stack with the CLI's AWS credentials (CONFIG=..., STACK=...)
 	cd $(INFRA_DIR) && $(CDK) deploy $(CDK_CTX) $(CDK_ARGS) --require-approval broadening --outputs-file cdk.out/outputs.json
 
 .PHONY: destroy
-destroy: cdk-deps ## Delete the stack (the table, queues and logs are kept unless deployed with -c removalPolicy=destroy)
+destroy: build cdk-deps ## Delete the stack (the table, queues and logs are kept unless deployed with -c removalPolicy=destroy)
 	cd $(INFRA_DIR) && $(CDK) destroy $(CDK_CTX) $(CDK_ARGS)
 
 .PHONY: localstack-up
@@ -67,6 +69,6 @@ moto-up: ## Start moto_server on 127.0.0.1:5000 in Docker, the token-free altern
 
 .PHONY: deploy-local
 deploy-local: build cdk-deps ## Deploy the stack into LocalStack with cdklocal (bootstraps it first)
-	cd $(INFRA_DIR) && $(LOCALSTACK_ENV) $(CDKLOCAL) bootstrap aws://000000000000/$(LOCALSTACK_REGION)
+	cd $(INFRA_DIR) && $(LOCALSTACK_ENV) $(CDKLOCAL) bootstrap $(CDK_CTX) aws://000000000000/$(LOCALSTACK_REGION)
 	cd $(INFRA_DIR) && $(LOCALSTACK_ENV) $(CDKLOCAL) deploy $(CDK_CTX) -c removalPolicy=destroy $(CDK_ARGS) \
 		--require-approval never --outputs-file cdk.out/outputs-local.json
