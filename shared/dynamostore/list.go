@@ -73,8 +73,9 @@ func (s *Store) ListEvents(ctx context.Context, set string, opts store.ListOptio
 		var blocked []*partitionReader
 		for _, r := range readers {
 			// A partition with nothing buffered blocks the merge while its unread events could be newer
-			// than the next event to list (events are never in two partitions, so ids never tie).
-			if !r.done && len(r.records) == 0 && (!r.started || next == nil || r.last > next.records[0].Event.ID) {
+			// than the next event to list (events are never in two partitions, so ids never tie); one
+			// that has returned no item yet could hold anything.
+			if !r.done && len(r.records) == 0 && (r.last == "" || next == nil || r.last > next.records[0].Event.ID) {
 				blocked = append(blocked, r)
 			}
 		}
@@ -126,7 +127,6 @@ type partitionReader struct {
 	limit    int32  // item Limit of the next Query
 	startKey map[string]types.AttributeValue
 
-	started bool            // a Query has been made
 	done    bool            // every item has been read
 	last    string          // the event id of the last item read: unread events are not newer
 	pending []store.Attempt // attempts of event last, whose own item is not read yet
@@ -152,7 +152,6 @@ func (r *partitionReader) read(ctx context.Context, s *Store) error {
 	if err != nil {
 		return fmt.Errorf("query partition %s: %w", r.pk, err)
 	}
-	r.started = true
 	for _, item := range res.Items {
 		p, err := decodePart(item)
 		if err != nil {

@@ -196,6 +196,20 @@ func TestStore_ListEventsAttemptsPaging(t *testing.T) {
 		require.Equal(t, want, listAll(t, b.store, "retries", limit), "limit %d", limit)
 		require.Greater(t, b.counter.Count("DynamoDB", "Query"), dynamostore.Shards, "the partition was read on")
 	}
+
+	// Pages of one item: every page ends in the middle of an event or of its attempts.
+	oneByOne := dynamostore.New(oneItemPages{b.client}, b.table, dynamostore.Options{})
+	for _, limit := range []int{1, 2} {
+		require.Equal(t, want, listAll(t, oneByOne, "retries", limit), "limit %d, one item per Query", limit)
+	}
+}
+
+// oneItemPages passes calls to DynamoDB, but every Query returns at most one item.
+type oneItemPages struct{ dynamostore.API }
+
+func (o oneItemPages) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	in.Limit = aws.Int32(1)
+	return o.API.Query(ctx, in, opts...)
 }
 
 // TestStore_LargeItems lists events with 256 KiB payloads, several per partition, so that Query pages end at
