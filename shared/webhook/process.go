@@ -31,7 +31,8 @@ const (
 // because outhook itself could not finish (store or queue unavailable, malformed message).
 //
 // Every step is safe to repeat: an attempt is recorded under a conditional write, and a message whose
-// attempt is already recorded only makes sure the next one is queued.
+// attempt is already recorded only makes sure the next one is queued. A message that carries its event
+// (small payloads) is attempted without reading the store; only a conflicting write reads it.
 func (s *Service) Process(ctx context.Context, body []byte) error {
 	var j job
 	if err := json.Unmarshal(body, &j); err != nil || j.EventID == "" || j.Endpoint == "" || j.Attempt < 1 {
@@ -55,28 +56,45 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 		log.Warn("dropping delivery: its endpoint is no longer configured", attrSet(j.Set))
 		return nil
 	}
-	rec, err := s.store.GetEvent(ctx, j.Set, j.EventID)
-	if errors.Is(err, store.ErrNotFound) {
-		log.Warn("dropping delivery: the event no longer exists (retention)")
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read event %s: %w", j.EventID, err)
-	}
-	if done, err := s.alreadyAttempted(ctx, rec, j); done || err != nil {
-		return err
+	var ev store.Event
+	if j.Event != nil {
+		ev = j.event()
+	} else {
+		rec, err := s.store.GetEvent(ctx, j.Set, j.EventID)
+		if errors.Is(err, store.ErrNotFound) {
+			log.Warn("dropping delivery: the event no longer exists (retention)")
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read event %s: %w", j.EventID, err)
+		}
+		if done, err := s.alreadyAttempted(ctx, rec, j); done || err != nil {
+			return err
+		}
+		ev = rec.Event
 	}
 
-	a := s.attempt(ctx, set, ep, rec.Event, j)
+	a := s.attempt(ctx, set, ep, ev, j)
 	if a.Outcome == store.OutcomeRetrying {
+		var err error
 		if a.NextAttemptID, err = s.ids.next(attemptPrefix, s.now()); err != nil {
 			return err
 		}
 	}
 	switch err := s.store.PutAttempt(ctx, a); {
 	case errors.Is(err, store.ErrConflict):
-		log.Info("attempt already recorded by a concurrent worker")
-		return nil
+		// Recorded before: by a concurrent duplicate of this message, or by a run that died before
+		// queueing the successor. Make sure the successor is queued.
+		log.Info("attempt already recorded; checking its successor is queued")
+		rec, err := s.store.GetEvent(ctx, j.Set, j.EventID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read event %s: %w", j.EventID, err)
+		}
+		_, err = s.alreadyAttempted(ctx, rec, j)
+		return err
 	case err != nil:
 		return fmt.Errorf("record attempt: %w", err)
 	}
@@ -113,7 +131,7 @@ func (s *Service) alreadyAttempted(ctx context.Context, rec store.Record, j job)
 
 func nextJob(j job, a store.Attempt) job {
 	return job{Set: j.Set, EventID: j.EventID, Endpoint: j.Endpoint, Attempt: j.Attempt + 1,
-		AttemptID: a.NextAttemptID, Round: j.Round, DueAt: a.NextAttemptAt}
+		AttemptID: a.NextAttemptID, Round: j.Round, DueAt: a.NextAttemptAt, Event: j.Event}
 }
 
 // attempt signs and POSTs the delivery and returns the attempt record with its outcome decided.

@@ -108,7 +108,8 @@ func (s *Service) Resend(ctx context.Context, setName, id, endpoint string) (Sen
 			return SendResult{}, err
 		}
 		next := len(d.Attempts) + 1
-		jobs = append(jobs, job{Set: ev.Set, EventID: ev.ID, Endpoint: d.Endpoint, Attempt: next, AttemptID: attemptID, Round: next, DueAt: now})
+		jobs = append(jobs, job{Set: ev.Set, EventID: ev.ID, Endpoint: d.Endpoint, Attempt: next, AttemptID: attemptID,
+			Round: next, DueAt: now, Event: inline(rec.Event)})
 		res.Deliveries = append(res.Deliveries, QueuedDelivery{Endpoint: d.Endpoint, Status: StatusQueued, AttemptID: attemptID})
 	}
 	if len(jobs) == 0 {

@@ -160,10 +160,39 @@ type job struct {
 	AttemptID string    `json:"attemptId"` // id the attempt will be recorded under
 	Round     int       `json:"round"`     // attempt number that started this round: 1, or the first resent attempt
 	DueAt     time.Time `json:"dueAt"`
+	// Event is the event itself when its payload is small, so that an attempt needs no read of the store.
+	Event *jobEvent `json:"event,omitempty"`
+}
+
+// jobEvent is what an attempt needs of its event.
+type jobEvent struct {
+	Type      string          `json:"type"`
+	Payload   json.RawMessage `json:"payload"`
+	UserID    string          `json:"userId,omitempty"`
+	CreatedAt time.Time       `json:"createdAt"`
+	ExpiresAt time.Time       `json:"expiresAt"`
+}
+
+// inlinePayloadMax is the largest payload carried in queue messages: the message then stays within one
+// 64 KiB SQS billing unit. Larger payloads are read from the store by each attempt.
+const inlinePayloadMax = 48 << 10
+
+func inline(ev store.Event) *jobEvent {
+	if len(ev.Payload) > inlinePayloadMax {
+		return nil
+	}
+	return &jobEvent{Type: ev.Type, Payload: ev.Payload, UserID: ev.UserID, CreatedAt: ev.CreatedAt, ExpiresAt: ev.ExpiresAt}
+}
+
+// event rebuilds the store's event from a job that carries it.
+func (j job) event() store.Event {
+	return store.Event{ID: j.EventID, Set: j.Set, Type: j.Event.Type, Payload: j.Event.Payload, UserID: j.Event.UserID,
+		CreatedAt: j.Event.CreatedAt, ExpiresAt: j.Event.ExpiresAt}
 }
 
 func firstJob(ev store.Event, d store.Delivery) job {
-	return job{Set: ev.Set, EventID: ev.ID, Endpoint: d.Endpoint, Attempt: 1, AttemptID: d.FirstAttemptID, Round: 1, DueAt: ev.CreatedAt}
+	return job{Set: ev.Set, EventID: ev.ID, Endpoint: d.Endpoint, Attempt: 1, AttemptID: d.FirstAttemptID, Round: 1,
+		DueAt: ev.CreatedAt, Event: inline(ev)}
 }
 
 // enqueue sends jobs, each delayed until its DueAt (at most the queue's MaxDelay: longer waits hop).

@@ -391,28 +391,44 @@ func TestService_SendSurvivesQueueOutageBetweenWrites(t *testing.T) {
 
 func TestService_ProcessRecoversFromCrashBeforeNextEnqueue(t *testing.T) {
 	t.Parallel()
-	r := newReceiver(t, 500)
-	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r)}})
-	res := send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
-	ctx := context.Background()
-	msgs, err := b.queue.Receive(ctx, 10, time.Minute)
-	require.NoError(t, err)
-	require.Len(t, msgs, 1)
+	large := json.RawMessage(`"` + strings.Repeat("x", inlinePayloadMax) + `"`)
+	for _, tc := range []struct {
+		name    string
+		payload json.RawMessage
+		// posts is how many POSTs the receiver sees: a message carrying a small event is attempted before
+		// the store is read, so a redelivered or duplicated one POSTs again (at least once) before its
+		// write conflicts; a large event is read first, and a recorded attempt is not made again.
+		posts int
+	}{
+		{"inline event", json.RawMessage(`{}`), 5},
+		{"event read from the store", large, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newReceiver(t, 500)
+			b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r)}})
+			res := send(t, b, "s", SendRequest{Type: "t", Payload: tc.payload})
+			ctx := context.Background()
+			msgs, err := b.queue.Receive(ctx, 10, time.Minute)
+			require.NoError(t, err)
+			require.Len(t, msgs, 1)
 
-	b.queue.fail.Store(1) // the attempt is recorded, then queueing its successor fails
-	require.Error(t, b.svc.Process(ctx, msgs[0].Body))
-	require.Equal(t, 1, r.count())
-	// The message was not acknowledged: it comes back, and only the successor is queued.
-	require.NoError(t, b.svc.Process(ctx, msgs[0].Body))
-	require.Equal(t, 1, r.count(), "the recorded attempt is not made again")
-	require.NoError(t, b.queue.Delete(ctx, msgs[0].Receipt))
-	// A duplicate of the message also changes nothing.
-	require.NoError(t, b.svc.Process(ctx, msgs[0].Body))
-	b.pump(t)
-	ev, err := b.svc.GetEvent(ctx, "s", res.EventID)
-	require.NoError(t, err)
-	require.Equal(t, StatusDelivered, ev.Status)
-	require.Equal(t, []int{500, 200}, statuses(ev.Deliveries[0]))
+			b.queue.fail.Store(1) // the attempt is recorded, then queueing its successor fails
+			require.Error(t, b.svc.Process(ctx, msgs[0].Body))
+			require.Equal(t, 1, r.count())
+			// The message was not acknowledged: it comes back, and the successor is queued.
+			require.NoError(t, b.svc.Process(ctx, msgs[0].Body))
+			require.NoError(t, b.queue.Delete(ctx, msgs[0].Receipt))
+			// A duplicate of the message queues nothing more that is attempted twice.
+			require.NoError(t, b.svc.Process(ctx, msgs[0].Body))
+			b.pump(t)
+			require.Equal(t, tc.posts, r.count())
+			ev, err := b.svc.GetEvent(ctx, "s", res.EventID)
+			require.NoError(t, err)
+			require.Equal(t, StatusDelivered, ev.Status)
+			require.Equal(t, []int{500, 200}, statuses(ev.Deliveries[0]), "each attempt is recorded once")
+		})
+	}
 }
 
 func TestService_UserSecretsSignAndRotate(t *testing.T) {
