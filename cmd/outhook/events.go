@@ -22,7 +22,6 @@ var eventsCommand = &command{
 
 func runEvents(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		eventsCommand.flags(e).Usage()
 		return usagef("missing subcommand: list or get")
 	}
 	switch args[0] {
@@ -31,7 +30,7 @@ func runEvents(ctx context.Context, e *env, args []string) error {
 	case "get":
 		return runEventsGet(ctx, e, args[1:])
 	case "-h", "-help", "--help":
-		eventsCommand.flags(e).Usage()
+		subcommandUsage(eventsCommand, e)
 		return flag.ErrHelp
 	}
 	return usagef("unknown subcommand %q: want list or get", args[0])

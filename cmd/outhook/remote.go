@@ -83,6 +83,13 @@ func (r *remote) client(ctx context.Context, e *env) (*client.Client, error) {
 	return c, nil
 }
 
+// subcommandUsage prints the usage of a command with subcommands, with the flags they share.
+func subcommandUsage(c *command, e *env) {
+	fs := c.flags(e)
+	addRemoteFlags(fs, e)
+	fs.Usage()
+}
+
 // print writes v as indented JSON with --json, else calls table.
 func (r *remote) print(w io.Writer, v any, table func(tw *tabwriter.Writer)) error {
 	if r.json {

@@ -17,14 +17,13 @@ var secretsCommand = &command{
 
 func runSecrets(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		secretsCommand.flags(e).Usage()
 		return usagef("missing subcommand: get or rotate")
 	}
 	sub := args[0]
 	switch sub {
 	case "get", "rotate":
 	case "-h", "-help", "--help":
-		secretsCommand.flags(e).Usage()
+		subcommandUsage(secretsCommand, e)
 		return flag.ErrHelp
 	default:
 		return usagef("unknown subcommand %q: want get or rotate", sub)

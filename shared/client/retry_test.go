@@ -45,6 +45,13 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(`{"eventId":"whevt_1","deliveries":[{"endpoint":"crm","status":"queued","attemptId":"whatt_1"}]}`))
 }
 
+// seen returns what the server received so far.
+func (f *flaky) seen() (keys, bodies []string, times []time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.keys...), append([]string(nil), f.bodies...), append([]time.Time(nil), f.times...)
+}
+
 func status(code int, body string, header ...string) func(w http.ResponseWriter) {
 	return func(w http.ResponseWriter) {
 		for i := 0; i+1 < len(header); i += 2 {
@@ -83,17 +90,19 @@ func TestClient_RetriesServerErrorsWithOneIdempotencyKey(t *testing.T) {
 	res, err := c.Set("billing-events").Send(context.Background(), "invoice.paid", map[string]string{"invoiceId": "in_1"})
 	require.NoError(t, err)
 	require.Equal(t, "whevt_1", res.EventID)
-	require.Len(t, f.keys, 4)
-	require.NotEmpty(t, f.keys[0])
-	for i := range f.keys {
-		require.Equal(t, f.keys[0], f.keys[i], "every retry carries the same generated idempotency key")
-		require.JSONEq(t, `{"type":"invoice.paid","payload":{"invoiceId":"in_1"}}`, f.bodies[i])
+	keys, bodies, _ := f.seen()
+	require.Len(t, keys, 4)
+	require.NotEmpty(t, keys[0])
+	for i := range keys {
+		require.Equal(t, keys[0], keys[i], "every retry carries the same generated idempotency key")
+		require.JSONEq(t, `{"type":"invoice.paid","payload":{"invoiceId":"in_1"}}`, bodies[i])
 	}
 
 	// A second call generates a new key.
 	_, err = c.Set("billing-events").Send(context.Background(), "invoice.paid", map[string]string{"invoiceId": "in_1"})
 	require.NoError(t, err)
-	require.NotEqual(t, f.keys[0], f.keys[4])
+	keys, _, _ = f.seen()
+	require.NotEqual(t, keys[0], keys[4])
 }
 
 func TestClient_GivesUpAfterMaxAttempts(t *testing.T) {
@@ -108,7 +117,8 @@ func TestClient_GivesUpAfterMaxAttempts(t *testing.T) {
 	var apiErr *client.APIError
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, &client.APIError{Status: 502, Code: "http_502", Message: "Internal server error", RequestID: "req-4"}, apiErr)
-	require.Equal(t, []string{"mine", "mine", "mine", "mine"}, f.keys)
+	keys, _, _ := f.seen()
+	require.Equal(t, []string{"mine", "mine", "mine", "mine"}, keys)
 }
 
 func TestClient_DoesNotRetryClientErrors(t *testing.T) {
@@ -118,8 +128,9 @@ func TestClient_DoesNotRetryClientErrors(t *testing.T) {
 	var apiErr *client.APIError
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, &client.APIError{Status: 404, Code: "unknown_set", Message: `no webhook set named "s"`, RequestID: "r1"}, apiErr)
-	require.Len(t, f.keys, 1)
-	require.JSONEq(t, `{"type":"t","payload":{"a":1}}`, f.bodies[0])
+	keys, bodies, _ := f.seen()
+	require.Len(t, keys, 1)
+	require.JSONEq(t, `{"type":"t","payload":{"a":1}}`, bodies[0])
 }
 
 func TestClient_HonoursRetryAfterOn429(t *testing.T) {
@@ -132,8 +143,9 @@ func TestClient_HonoursRetryAfterOn429(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Set("s").Send(context.Background(), "t", 1)
 	require.NoError(t, err)
-	require.Len(t, f.times, 2)
-	require.GreaterOrEqual(t, f.times[1].Sub(f.times[0]), time.Second)
+	_, _, times := f.seen()
+	require.Len(t, times, 2)
+	require.GreaterOrEqual(t, times[1].Sub(times[0]), time.Second)
 }
 
 func TestClient_RotateAndResendRetryOnlyThrottling(t *testing.T) {
@@ -143,19 +155,22 @@ func TestClient_RotateAndResendRetryOnlyThrottling(t *testing.T) {
 	var apiErr *client.APIError
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, 503, apiErr.Status)
-	require.Len(t, f.keys, 1, "a 503 may hide a rotation that happened: no retry")
+	keys, _, _ := f.seen()
+	require.Len(t, keys, 1, "a 503 may hide a rotation that happened: no retry")
 
 	f, c = newFlaky(t, hangUp)
 	_, err = c.Set("s").Resend(context.Background(), "whevt_1", "crm")
 	require.Error(t, err)
 	require.False(t, errors.As(err, &apiErr))
-	require.Len(t, f.keys, 1, "a network error may hide a resend that happened: no retry")
+	keys, _, _ = f.seen()
+	require.Len(t, keys, 1, "a network error may hide a resend that happened: no retry")
 
 	f, c = newFlaky(t, status(429, `{"error":{"code":"throttled","message":"x"}}`))
 	_, err = c.Set("s").Resend(context.Background(), "whevt_1", "crm")
 	require.NoError(t, err)
-	require.Len(t, f.keys, 2)
-	require.JSONEq(t, `{"endpoint":"crm"}`, f.bodies[1])
+	keys, bodies, _ := f.seen()
+	require.Len(t, keys, 2)
+	require.JSONEq(t, `{"endpoint":"crm"}`, bodies[1])
 }
 
 func TestClient_StopsWhenContextEnds(t *testing.T) {
@@ -172,7 +187,8 @@ func TestClient_StopsWhenContextEnds(t *testing.T) {
 	defer cancel()
 	_, err = c.Set("s").Events.List(ctx, client.ListParams{})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Len(t, f.keys, 1)
+	keys, _, _ := f.seen()
+	require.Len(t, keys, 1)
 }
 
 func TestNew_RejectsBadOptions(t *testing.T) {
