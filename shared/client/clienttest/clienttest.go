@@ -6,6 +6,7 @@ package clienttest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/localserver"
+	"github.com/outhook/outhook/shared/secret"
 	"github.com/outhook/outhook/shared/sqlite"
 )
 
@@ -27,25 +29,21 @@ const APIKey = "clienttest-api-key"
 type Server struct {
 	// URL is the base URL of the API, e.g. http://127.0.0.1:41234.
 	URL string
-	// DB is the server's database, for tests that look behind the API.
-	DB *sqlite.DB
 }
 
 // Secrets maps named signing secrets (the `secret:` of a signing block) to their values.
 type Secrets map[string]string
 
-// Named returns the value of a named secret.
+var _ secret.Named = Secrets(nil)
+
+// Named returns the value of a named secret, or secret.ErrNotFound.
 func (s Secrets) Named(_ context.Context, name string) (string, error) {
 	v, ok := s[name]
 	if !ok {
-		return "", &missingSecretError{name: name}
+		return "", fmt.Errorf("named secret %s: %w", name, secret.ErrNotFound)
 	}
 	return v, nil
 }
-
-type missingSecretError struct{ name string }
-
-func (e *missingSecretError) Error() string { return "named secret " + e.name + " is not set" }
 
 // Start parses the YAML configuration, starts the local server (package localserver, what `outhook serve`
 // runs) on 127.0.0.1, and stops it when the test ends. The endpoints' URLs usually point at httptest
@@ -78,5 +76,5 @@ func Start(t testing.TB, configYAML string, secrets Secrets) *Server {
 		require.NoError(t, <-done)
 		require.NoError(t, db.Close())
 	})
-	return &Server{URL: "http://" + ln.Addr().String(), DB: db}
+	return &Server{URL: "http://" + ln.Addr().String()}
 }
