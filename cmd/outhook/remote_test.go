@@ -242,3 +242,33 @@ sets:
 var regexpCursor = regexp.MustCompile(`next page: --cursor (\S+)`)
 
 func regexpQuote(s string) string { return regexp.QuoteMeta(s) }
+
+// TestRemoteCommands_AWSSignsWithSigV4 runs `send --aws` with credentials from the environment (the default
+// chain) and checks what reaches the server. Not parallel: it sets the process environment.
+func TestRemoteCommands_AWSSignsWithSigV4(t *testing.T) {
+	home := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "AKIDCLITEST", "AWS_SECRET_ACCESS_KEY": "cli-test-secret", "AWS_SESSION_TOKEN": "",
+		"AWS_REGION": "eu-west-1", "AWS_PROFILE": "", "HOME": home,
+		"AWS_CONFIG_FILE": filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "none"),
+	} {
+		t.Setenv(k, v)
+	}
+	got := make(chan http.Header, 1)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"eventId":"whevt_01JDQ7Z6M0Y5R8V2K3N4P5Q6R7","deliveries":[]}`))
+	}))
+	t.Cleanup(api.Close)
+
+	var stdout, stderr bytes.Buffer
+	vars := map[string]string{"OUTHOOK_API_KEY": "must-not-be-sent"}
+	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return vars[k] }}
+	code := run(t.Context(), e, []string{"send", "billing-events", "invoice.paid", "--data", `{"n":1}`, "--aws", "--url", api.URL})
+	require.Equal(t, 0, code, stderr.String())
+	h := <-got
+	require.Regexp(t, `^AWS4-HMAC-SHA256 Credential=AKIDCLITEST/\d{8}/eu-west-1/execute-api/aws4_request, SignedHeaders=\S+, Signature=[0-9a-f]{64}$`, h.Get("Authorization"))
+	require.NotEmpty(t, h.Get("X-Amz-Date"))
+	require.Contains(t, stdout.String(), "whevt_01JDQ7Z6M0Y5R8V2K3N4P5Q6R7")
+}
