@@ -33,6 +33,7 @@ import (
 )
 
 // visibilityTimeout of the test queues: how soon a message that deliver failed on is delivered again.
+// Short, so that the crash tests see redeliveries soon.
 const visibilityTimeout = 2 * time.Second
 
 // stack is one deployment: a table, a queue, secret prefixes and a config file, with the functions'
@@ -51,8 +52,8 @@ type stack struct {
 }
 
 // newStack creates the resources of a deployment serving cfg, with the named secrets given, and removes
-// them when the test ends.
-func newStack(t *testing.T, cfg config.Config, namedSecrets map[string]string) *stack {
+// them when the test ends. Its queue's visibility timeout is visibility.
+func newStack(t *testing.T, cfg config.Config, namedSecrets map[string]string, visibility time.Duration) *stack {
 	t.Helper()
 	awsCfg := awstest.Config(t)
 	counter := awstest.NewCounter()
@@ -64,7 +65,7 @@ func newStack(t *testing.T, cfg config.Config, namedSecrets map[string]string) *
 	s := &stack{
 		t: t, aws: awsCfg, counter: counter, proxyURL: srv.URL,
 		table:    awstest.Table(t, awsCfg, dynamostore.TableDefinition),
-		queueURL: awstest.Queue(t, awsCfg, map[string]string{"VisibilityTimeout": strconv.Itoa(int(visibilityTimeout.Seconds()))}),
+		queueURL: awstest.Queue(t, awsCfg, map[string]string{"VisibilityTimeout": strconv.Itoa(int(visibility.Seconds()))}),
 		dir:      t.TempDir(),
 	}
 	prefix := "outhook/" + awstest.UniqueName("e2e-")
