@@ -23,6 +23,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/shared/awstest"
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/smsecret"
 )
@@ -62,6 +63,7 @@ func measureEvents(t *testing.T) int {
 //	OUTHOOK_MEASURE_EVENTS=1000 go test -count=1 -v -timeout 30m -run TestLambda_RequestsPerDelivery ./e2e/lambda/
 func TestLambda_RequestsPerDelivery(t *testing.T) {
 	t.Parallel()
+	awstest.Endpoint(t) // skips under -short
 	n := measureEvents(t)
 	var results []measurement
 	for _, endpoints := range []int{1, 5} {
