@@ -15,7 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,11 +199,8 @@ func randomID() string {
 // them as an SQS event, and deletes the messages that deliver did not list in BatchItemFailures (none when
 // the invocation itself failed: the visibility timeout then brings them back).
 type poller struct {
-	counter     *awstest.Counter // the poller's own SQS requests
-	mu          sync.Mutex
-	invocations int
-	failedItems int
-	crashes     int
+	counter *awstest.Counter // the poller's own SQS requests
+	crashes atomic.Int32     // invocations that failed (the function crashed)
 }
 
 // poll feeds deliver from the stack's queue until the test ends.
@@ -249,13 +246,8 @@ func (p *poller) once(ctx context.Context, client *sqs.Client, queueURL string, 
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	p.invocations++
-	p.mu.Unlock()
 	if status != http.StatusOK {
-		p.mu.Lock()
-		p.crashes++
-		p.mu.Unlock()
+		p.crashes.Add(1)
 		return errors.New("deliver failed: " + string(raw))
 	}
 	var resp events.SQSEventResponse
@@ -266,9 +258,6 @@ func (p *poller) once(ctx context.Context, client *sqs.Client, queueURL string, 
 	for _, f := range resp.BatchItemFailures {
 		failed[f.ItemIdentifier] = true
 	}
-	p.mu.Lock()
-	p.failedItems += len(failed)
-	p.mu.Unlock()
 	var entries []sqstypes.DeleteMessageBatchRequestEntry
 	for i, m := range out.Messages {
 		if !failed[aws.ToString(m.MessageId)] {
@@ -283,12 +272,6 @@ func (p *poller) once(ctx context.Context, client *sqs.Client, queueURL string, 
 		err = errors.New("delete failed for " + strconv.Itoa(len(del.Failed)) + " messages")
 	}
 	return err
-}
-
-func (p *poller) stats() (invocations, failedItems, crashes int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.invocations, p.failedItems, p.crashes
 }
 
 // event reads one event through the query function.
