@@ -35,14 +35,10 @@ type Options struct {
 
 // Limits of the HTTP layer.
 const (
-	// MaxIdempotencyKeyLen is the longest Idempotency-Key header accepted.
-	MaxIdempotencyKeyLen = 255
 	// maxSendBody bounds the send request body: the payload limit plus room for the envelope (type, userId).
 	maxSendBody = webhook.MaxPayloadBytes + 16<<10
 	// maxSmallBody bounds the other request bodies (the retry body).
 	maxSmallBody = 16 << 10
-	// maxListLimit is the largest page size of the events list.
-	maxListLimit = 100
 )
 
 // Response headers.
@@ -179,11 +175,6 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.Header.Get(headerIdempotencyKey)
-	if len(key) > MaxIdempotencyKeyLen {
-		writeJSONError(w, http.StatusBadRequest, "invalid_idempotency_key",
-			"Idempotency-Key must be at most "+strconv.Itoa(MaxIdempotencyKeyLen)+" characters")
-		return
-	}
 	res, err := h.svc.Send(r.Context(), r.PathValue("set"), webhook.SendRequest{
 		Type:           body.Type,
 		Payload:        body.Payload,
@@ -205,9 +196,9 @@ func (h *handler) listEvents(w http.ResponseWriter, r *http.Request) {
 	query := webhook.ListQuery{Direction: q.Get("direction"), Cursor: q.Get("cursor")}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxListLimit {
+		if err != nil || n < 1 { // the service checks the upper bound
 			writeJSONError(w, http.StatusBadRequest, "invalid_limit",
-				"limit must be an integer from 1 to "+strconv.Itoa(maxListLimit))
+				"limit must be an integer from 1 to "+strconv.Itoa(webhook.MaxListLimit))
 			return
 		}
 		query.Limit = n

@@ -208,7 +208,7 @@ func TestHandler_BadInput(t *testing.T) {
 	otherCursor := b.list(t, "other", "?limit=1").NextCursor
 	require.NotEmpty(t, otherCursor)
 
-	longKey := strings.Repeat("k", httpapi.MaxIdempotencyKeyLen+1)
+	longKey := strings.Repeat("k", webhook.MaxIdempotencyKeyLen+1)
 	bigPayload := `{"type":"a.b","payload":"` + strings.Repeat("x", webhook.MaxPayloadBytes) + `"}`
 	hugeBody := `{"type":"a.b","payload":"` + strings.Repeat("x", 2*webhook.MaxPayloadBytes) + `"}`
 	events := "/v1/webhooks/orders/events"

@@ -12,7 +12,8 @@ import (
 // List limits.
 const (
 	defaultListLimit = 50
-	maxListLimit     = 100
+	// MaxListLimit is the largest page of the events list.
+	MaxListLimit = 100
 )
 
 // ListEvents returns a page of the set's events, newest first, each with its deliveries and attempts.
@@ -27,8 +28,8 @@ func (s *Service) ListEvents(ctx context.Context, setName string, q ListQuery) (
 	if q.Limit == 0 {
 		q.Limit = defaultListLimit
 	}
-	if q.Limit < 1 || q.Limit > maxListLimit {
-		return EventList{}, invalid("invalid_limit", "limit must be between 1 and %d", maxListLimit)
+	if q.Limit < 1 || q.Limit > MaxListLimit {
+		return EventList{}, invalid("invalid_limit", "limit must be between 1 and %d", MaxListLimit)
 	}
 	var storeCursor string
 	if q.Cursor != "" {

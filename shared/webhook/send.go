@@ -17,8 +17,9 @@ import (
 
 // Input limits.
 const (
-	maxTypeLen           = 256
-	maxIdempotencyKeyLen = 255
+	maxTypeLen = 256
+	// MaxIdempotencyKeyLen is the longest Idempotency-Key accepted.
+	MaxIdempotencyKeyLen = 255
 )
 
 // userIDPattern is the user id rule: the characters Secrets Manager allows in a secret name, so that a
@@ -116,8 +117,8 @@ func validateSend(req SendRequest) (json.RawMessage, error) {
 	if req.UserID != "" && !ValidUserID(req.UserID) {
 		return nil, invalid("invalid_user_id", "userId must be 1-128 characters of A-Z a-z 0-9 _ . @ + = -")
 	}
-	if len(req.IdempotencyKey) > maxIdempotencyKeyLen {
-		return nil, invalid("invalid_idempotency_key", "Idempotency-Key must be at most %d characters", maxIdempotencyKeyLen)
+	if len(req.IdempotencyKey) > MaxIdempotencyKeyLen {
+		return nil, invalid("invalid_idempotency_key", "Idempotency-Key must be at most %d characters", MaxIdempotencyKeyLen)
 	}
 	if len(req.Payload) == 0 {
 		return nil, invalid("missing_payload", "payload is required (any JSON value)")
