@@ -28,8 +28,8 @@ import (
 	"time"
 
 	"github.com/outhook/outhook/shared/config"
-	"github.com/outhook/outhook/shared/localserver"
-	"github.com/outhook/outhook/shared/sqlite"
+	"github.com/outhook/outhook/shared/local/localserver"
+	"github.com/outhook/outhook/shared/local/sqlite"
 )
 
 const apiKey = "ohk_bench"

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/outhook/outhook/shared/config"
-	"github.com/outhook/outhook/shared/envsecret"
-	"github.com/outhook/outhook/shared/localserver"
-	"github.com/outhook/outhook/shared/sqlite"
+	"github.com/outhook/outhook/shared/local/envsecret"
+	"github.com/outhook/outhook/shared/local/localserver"
+	"github.com/outhook/outhook/shared/local/sqlite"
 )
 
 var serveCommand = &command{

@@ -17,13 +17,13 @@ func TestFunctions_Deps(t *testing.T) {
 	out, err := cmd.Output()
 	require.NoError(t, err)
 	deps := strings.Fields(string(out))
-	require.Contains(t, deps, "github.com/outhook/outhook/shared/awsapp", "the listing covers the functions")
+	require.Contains(t, deps, "github.com/outhook/outhook/shared/aws/awsapp", "the listing covers the functions")
 	for _, dep := range deps {
 		require.False(t, strings.HasPrefix(dep, "modernc.org/sqlite"), "a function depends on %s", dep)
-		require.NotEqual(t, "github.com/outhook/outhook/shared/sqlite", dep)
+		require.NotEqual(t, "github.com/outhook/outhook/shared/local/sqlite", dep)
 	}
 
-	cmd = exec.Command("go", "list", "-tags", "lambda.norpc", "-f", "{{join .GoFiles \" \"}}", "./shared/awsapp")
+	cmd = exec.Command("go", "list", "-tags", "lambda.norpc", "-f", "{{join .GoFiles \" \"}}", "./shared/aws/awsapp")
 	cmd.Dir = "../.."
 	out, err = cmd.Output()
 	require.NoError(t, err)

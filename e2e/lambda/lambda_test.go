@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/awstest"
+	"github.com/outhook/outhook/shared/aws/awstest"
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/signing"
 	"github.com/outhook/outhook/shared/webhook"

@@ -23,9 +23,9 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/awstest"
+	"github.com/outhook/outhook/shared/aws/awstest"
+	"github.com/outhook/outhook/shared/aws/smsecret"
 	"github.com/outhook/outhook/shared/config"
-	"github.com/outhook/outhook/shared/smsecret"
 )
 
 // List prices (USD) of issue 3, us-east-1, on-demand.

@@ -26,9 +26,9 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/awstest"
+	"github.com/outhook/outhook/shared/aws/awstest"
+	"github.com/outhook/outhook/shared/aws/dynamostore"
 	"github.com/outhook/outhook/shared/config"
-	"github.com/outhook/outhook/shared/dynamostore"
 	"github.com/outhook/outhook/shared/webhook"
 )
 

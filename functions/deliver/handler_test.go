@@ -19,8 +19,8 @@ import (
 
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/egress"
+	"github.com/outhook/outhook/shared/local/sqlite"
 	"github.com/outhook/outhook/shared/queue"
-	"github.com/outhook/outhook/shared/sqlite"
 	"github.com/outhook/outhook/shared/webhook"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/outhook/outhook/shared/awsapp"
+	"github.com/outhook/outhook/shared/aws/awsapp"
 )
 
 func main() {

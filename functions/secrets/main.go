@@ -9,9 +9,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/outhook/outhook/shared/awsapp"
+	"github.com/outhook/outhook/shared/aws/awsapp"
+	"github.com/outhook/outhook/shared/aws/lambdahttp"
 	"github.com/outhook/outhook/shared/httpapi"
-	"github.com/outhook/outhook/shared/lambdahttp"
 )
 
 // routes are the API routes this function serves; API Gateway sends it only these.

@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/infra/outhookcdk"
+	"github.com/outhook/outhook/shared/aws/dynamostore"
 	"github.com/outhook/outhook/shared/config"
-	"github.com/outhook/outhook/shared/dynamostore"
 )
 
 const topicArn = "arn:aws:sns:eu-west-1:123456789012:ops-alarms"

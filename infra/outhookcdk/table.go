@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/outhook/outhook/shared/dynamostore"
+	"github.com/outhook/outhook/shared/aws/dynamostore"
 )
 
 // newTable creates the event log from dynamostore.TableDefinition, the same definition the store's tests

@@ -19,7 +19,7 @@ import (
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/egress"
 	"github.com/outhook/outhook/shared/httpapi"
-	"github.com/outhook/outhook/shared/sqlite"
+	"github.com/outhook/outhook/shared/local/sqlite"
 	"github.com/outhook/outhook/shared/webhook"
 )
 

@@ -23,11 +23,11 @@ import (
 
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/egress"
-	"github.com/outhook/outhook/shared/envsecret"
+	"github.com/outhook/outhook/shared/local/envsecret"
+	"github.com/outhook/outhook/shared/local/sqlite"
 	"github.com/outhook/outhook/shared/queue"
 	"github.com/outhook/outhook/shared/retry"
 	"github.com/outhook/outhook/shared/signing"
-	"github.com/outhook/outhook/shared/sqlite"
 )
 
 // namedSecret is the value of the named secret the tests sign with; TestMain puts it in the environment,

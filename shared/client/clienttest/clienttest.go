@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/config"
-	"github.com/outhook/outhook/shared/localserver"
+	"github.com/outhook/outhook/shared/local/localserver"
+	"github.com/outhook/outhook/shared/local/sqlite"
 	"github.com/outhook/outhook/shared/secret"
-	"github.com/outhook/outhook/shared/sqlite"
 )
 
 // APIKey is the bearer key the server requires.

@@ -15,11 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/outhook/outhook/shared/aws/dynamostore"
+	"github.com/outhook/outhook/shared/aws/smsecret"
+	"github.com/outhook/outhook/shared/aws/sqsqueue"
 	"github.com/outhook/outhook/shared/config"
-	"github.com/outhook/outhook/shared/dynamostore"
 	"github.com/outhook/outhook/shared/egress"
-	"github.com/outhook/outhook/shared/smsecret"
-	"github.com/outhook/outhook/shared/sqsqueue"
 	"github.com/outhook/outhook/shared/webhook"
 )
 

@@ -8,9 +8,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/awstest"
+	"github.com/outhook/outhook/shared/aws/awstest"
+	"github.com/outhook/outhook/shared/aws/smsecret"
 	"github.com/outhook/outhook/shared/secret"
-	"github.com/outhook/outhook/shared/smsecret"
 )
 
 func TestUserStore_CacheTTL(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/lambdahttp"
+	"github.com/outhook/outhook/shared/aws/lambdahttp"
 )
 
 // loadEvent reads a fixture and checks that it survives a JSON round trip through the events type.

@@ -5,10 +5,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/outhook/outhook/shared/awstest"
+	"github.com/outhook/outhook/shared/aws/awstest"
+	"github.com/outhook/outhook/shared/aws/smsecret"
 	"github.com/outhook/outhook/shared/secret"
 	"github.com/outhook/outhook/shared/secret/secrettest"
-	"github.com/outhook/outhook/shared/smsecret"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

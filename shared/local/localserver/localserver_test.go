@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/config"
-	"github.com/outhook/outhook/shared/localserver"
-	"github.com/outhook/outhook/shared/sqlite"
+	"github.com/outhook/outhook/shared/local/localserver"
+	"github.com/outhook/outhook/shared/local/sqlite"
 )
 
 func TestServer_Run(t *testing.T) {

@@ -13,11 +13,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/shared/local/sqlite"
 	"github.com/outhook/outhook/shared/queue"
 	"github.com/outhook/outhook/shared/queue/queuetest"
 	"github.com/outhook/outhook/shared/secret"
 	"github.com/outhook/outhook/shared/secret/secrettest"
-	"github.com/outhook/outhook/shared/sqlite"
 	"github.com/outhook/outhook/shared/store"
 	"github.com/outhook/outhook/shared/store/storetest"
 )

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/envsecret"
+	"github.com/outhook/outhook/shared/local/envsecret"
 	"github.com/outhook/outhook/shared/secret"
 )
 

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/awstest"
-	"github.com/outhook/outhook/shared/dynamostore"
+	"github.com/outhook/outhook/shared/aws/awstest"
+	"github.com/outhook/outhook/shared/aws/dynamostore"
 	"github.com/outhook/outhook/shared/store"
 )
 

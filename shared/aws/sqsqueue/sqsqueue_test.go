@@ -11,10 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/awstest"
+	"github.com/outhook/outhook/shared/aws/awstest"
+	"github.com/outhook/outhook/shared/aws/sqsqueue"
 	"github.com/outhook/outhook/shared/queue"
 	"github.com/outhook/outhook/shared/queue/queuetest"
-	"github.com/outhook/outhook/shared/sqsqueue"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

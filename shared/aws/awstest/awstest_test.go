@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/awstest"
+	"github.com/outhook/outhook/shared/aws/awstest"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

@@ -5,8 +5,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/outhook/outhook/shared/awstest"
-	"github.com/outhook/outhook/shared/dynamostore"
+	"github.com/outhook/outhook/shared/aws/awstest"
+	"github.com/outhook/outhook/shared/aws/dynamostore"
 	"github.com/outhook/outhook/shared/store"
 	"github.com/outhook/outhook/shared/store/storetest"
 )

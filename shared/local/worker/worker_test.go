@@ -11,9 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/shared/local/sqlite"
+	"github.com/outhook/outhook/shared/local/worker"
 	"github.com/outhook/outhook/shared/queue"
-	"github.com/outhook/outhook/shared/sqlite"
-	"github.com/outhook/outhook/shared/worker"
 )
 
 // newQueue is a real SQLite queue in a temporary file.

@@ -17,10 +17,10 @@ import (
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/egress"
 	"github.com/outhook/outhook/shared/httpapi"
+	"github.com/outhook/outhook/shared/local/sqlite"
+	"github.com/outhook/outhook/shared/local/worker"
 	"github.com/outhook/outhook/shared/secret"
-	"github.com/outhook/outhook/shared/sqlite"
 	"github.com/outhook/outhook/shared/webhook"
-	"github.com/outhook/outhook/shared/worker"
 )
 
 const (

@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/awsapp"
+	"github.com/outhook/outhook/shared/aws/awsapp"
 )
 
 func fullEnv() map[string]string {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/shared/local/sqlite"
 	"github.com/outhook/outhook/shared/queue"
-	"github.com/outhook/outhook/shared/sqlite"
 )
 
 // writerEnv names the database a child test process writes to until it is killed.

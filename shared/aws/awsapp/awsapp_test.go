@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/awsapp"
-	"github.com/outhook/outhook/shared/awstest"
-	"github.com/outhook/outhook/shared/dynamostore"
+	"github.com/outhook/outhook/shared/aws/awsapp"
+	"github.com/outhook/outhook/shared/aws/awstest"
+	"github.com/outhook/outhook/shared/aws/dynamostore"
 	"github.com/outhook/outhook/shared/webhook"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/awstest"
+	"github.com/outhook/outhook/shared/aws/awstest"
 )
 
 // helperEnv makes TestHelperProcess act: it is this test binary run again as a child by the tests below.
