@@ -10,15 +10,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/outhook/outhook/shared/aws/awsapp"
-	"github.com/outhook/outhook/shared/aws/lambdahttp"
-	"github.com/outhook/outhook/shared/httpapi"
+	"github.com/outhook/outhook/shared/httpapi/route"
 )
-
-// routes are the API routes this function serves; API Gateway sends it only these.
-var routes = []string{
-	"POST /v1/webhooks/{set}/events",
-	"POST /v1/webhooks/{set}/events/{eventId}/retry",
-}
 
 func main() {
 	app, err := awsapp.FromEnvironment(context.Background(), awsapp.RoleAPI)
@@ -26,6 +19,5 @@ func main() {
 		fmt.Fprintf(os.Stderr, "send: init: %v\n", err)
 		os.Exit(1)
 	}
-	api := httpapi.New(app.Service, httpapi.Options{Logger: app.Logger})
-	lambda.Start(lambdahttp.Handler(lambdahttp.Routes(api, routes...)))
+	lambda.Start(app.APIHandler(route.Send))
 }

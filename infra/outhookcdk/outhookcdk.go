@@ -31,17 +31,19 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/httpapi/route"
 )
 
 // Function names one of the four Lambda functions; it is also the directory of its bootstrap under BuildDir.
 type Function string
 
-// The four functions.
+// The four functions. The API functions are those of the route table (shared/httpapi/route), which says which
+// routes each serves.
 const (
-	FunctionSend    Function = "send"
-	FunctionQuery   Function = "query"
-	FunctionSecrets Function = "secrets"
-	FunctionDeliver Function = "deliver"
+	FunctionSend    = Function(route.Send)
+	FunctionQuery   = Function(route.Query)
+	FunctionSecrets = Function(route.Secrets)
+	FunctionDeliver = Function("deliver")
 )
 
 // Functions lists every function, in a fixed order.

@@ -17,24 +17,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/outhook/outhook/shared/httpapi/route"
 )
-
-// route is one API route and the function serving it.
-type route struct {
-	method awsapigatewayv2.HttpMethod
-	path   string
-	fn     Function
-}
-
-// routes are the API's routes, the same paths the local server serves.
-var routes = []route{
-	{awsapigatewayv2.HttpMethod_POST, "/v1/webhooks/{set}/events", FunctionSend},
-	{awsapigatewayv2.HttpMethod_POST, "/v1/webhooks/{set}/events/{eventId}/retry", FunctionSend},
-	{awsapigatewayv2.HttpMethod_GET, "/v1/webhooks/{set}/events", FunctionQuery},
-	{awsapigatewayv2.HttpMethod_GET, "/v1/webhooks/{set}/events/{eventId}", FunctionQuery},
-	{awsapigatewayv2.HttpMethod_GET, "/v1/webhooks/{set}/users/{userId}/secret", FunctionSecrets},
-	{awsapigatewayv2.HttpMethod_POST, "/v1/webhooks/{set}/users/{userId}/secret/rotate", FunctionSecrets},
-}
 
 // accessLogFormat is the API's access log line: JSON, one object per request, no request or response bodies.
 const accessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",` +
@@ -118,8 +103,8 @@ func (w *webhooks) connectQueue(maxConcurrency int) {
 		}))
 }
 
-// newAPI creates the HTTP API: IAM authorization on every route, JSON access logs, one Lambda integration
-// (payload format 2.0) per function.
+// newAPI creates the HTTP API: the routes of the route table (shared/httpapi/route) that a function serves,
+// IAM authorization on every route, JSON access logs, one Lambda integration (payload format 2.0) per function.
 func newAPI(w *webhooks, p Props, fns map[Function]awslambda.Function) awsapigatewayv2.HttpApi {
 	api := awsapigatewayv2.NewHttpApi(w, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
 		Description:       jsii.String("outhook webhooks API"),
@@ -136,18 +121,22 @@ func newAPI(w *webhooks, p Props, fns map[Function]awslambda.Function) awsapigat
 	})
 
 	integrations := map[Function]awsapigatewayv2.HttpRouteIntegration{}
-	for _, r := range routes {
-		in, ok := integrations[r.fn]
+	for _, r := range route.All() {
+		if r.Function == "" {
+			continue // served by the local server only
+		}
+		fn := Function(r.Function)
+		in, ok := integrations[fn]
 		if !ok {
-			in = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(title(r.fn)+"Integration"), fns[r.fn],
+			in = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(title(fn)+"Integration"), fns[fn],
 				&awsapigatewayv2integrations.HttpLambdaIntegrationProps{
 					PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0(),
 				})
-			integrations[r.fn] = in
+			integrations[fn] = in
 		}
 		api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
-			Path:        jsii.String(r.path),
-			Methods:     &[]awsapigatewayv2.HttpMethod{r.method},
+			Path:        jsii.String(r.Path),
+			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(r.Method)},
 			Integration: in,
 		})
 	}

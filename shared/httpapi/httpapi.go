@@ -1,17 +1,22 @@
 // Package httpapi serves outhook's HTTP API: send, list and get events, resend, and per-user secrets, as one
-// net/http handler. The local server mounts it behind a bearer key; the Lambdas mount the same handler behind
-// API Gateway, which decides which routes each function receives.
+// net/http handler whose routes are those of the table in shared/httpapi/route. The local server mounts it
+// behind a bearer key; the Lambdas mount the same handler behind API Gateway, which decides which routes each
+// function receives.
 package httpapi
 
 import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/outhook/outhook/shared/httpapi/route"
 	"github.com/outhook/outhook/shared/webhook"
 )
 
@@ -58,20 +63,45 @@ func New(svc Service, opts Options) http.Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	handlers := h.handlers()
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", h.healthz)
-	mux.HandleFunc("POST /v1/webhooks/{set}/events", h.send)
-	mux.HandleFunc("GET /v1/webhooks/{set}/events", h.listEvents)
-	mux.HandleFunc("GET /v1/webhooks/{set}/events/{eventId}", h.getEvent)
-	mux.HandleFunc("POST /v1/webhooks/{set}/events/{eventId}/retry", h.retry)
-	mux.HandleFunc("GET /v1/webhooks/{set}/users/{userId}/secret", h.userSecret)
-	mux.HandleFunc("POST /v1/webhooks/{set}/users/{userId}/secret/rotate", h.rotateUserSecret)
+	public := http.NewServeMux() // matches the paths of the public routes, whatever the method; serves nothing
+	publicPaths := map[string]bool{}
+	for _, r := range route.All() {
+		fn, ok := handlers[r.Operation]
+		if !ok {
+			panic("httpapi: no handler for route " + r.Operation + " (" + r.Pattern() + ")")
+		}
+		delete(handlers, r.Operation)
+		mux.HandleFunc(r.Pattern(), fn)
+		if r.Public && !publicPaths[r.Path] {
+			publicPaths[r.Path] = true
+			public.Handle(r.Path, http.NotFoundHandler())
+		}
+	}
+	if len(handlers) > 0 {
+		panic(fmt.Sprintf("httpapi: handlers without a route in shared/httpapi/route: %v", slices.Sorted(maps.Keys(handlers))))
+	}
 
 	var next http.Handler = routeErrors(mux)
 	if opts.APIKey != "" {
-		next = requireKey(opts.APIKey, next)
+		next = requireKey(opts.APIKey, public, next)
 	}
 	return h.recoverPanics(next)
+}
+
+// handlers maps each operation of the route table (shared/httpapi/route) to its handler. New panics when the
+// two disagree, so every test of the package catches a route without a handler.
+func (h *handler) handlers() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"healthz":          h.healthz,
+		"sendEvent":        h.send,
+		"listEvents":       h.listEvents,
+		"getEvent":         h.getEvent,
+		"resendEvent":      h.retry,
+		"getUserSecret":    h.userSecret,
+		"rotateUserSecret": h.rotateUserSecret,
+	}
 }
 
 // routeErrors turns the mux's plain-text 404 and 405 answers into JSON errors.
@@ -112,11 +142,12 @@ func (w *routeErrorWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// requireKey answers 401 to /v1 requests without `Authorization: Bearer <key>`.
-func requireKey(key string, next http.Handler) http.Handler {
+// requireKey answers 401 to requests without `Authorization: Bearer <key>`, except on the paths of public
+// routes (matched by public, whatever the method).
+func requireKey(key string, public *http.ServeMux, next http.Handler) http.Handler {
 	want := []byte(key)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
+		if _, pattern := public.Handler(r); pattern != "" {
 			next.ServeHTTP(w, r)
 			return
 		}

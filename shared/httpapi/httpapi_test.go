@@ -19,6 +19,7 @@ import (
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/egress"
 	"github.com/outhook/outhook/shared/httpapi"
+	"github.com/outhook/outhook/shared/httpapi/route"
 	"github.com/outhook/outhook/shared/local/sqlite"
 	"github.com/outhook/outhook/shared/webhook"
 )
@@ -425,4 +426,30 @@ func TestHandler_NoAPIKey(t *testing.T) {
 	require.NoError(t, err)
 	defer res.Body.Close()
 	require.Equal(t, http.StatusOK, res.StatusCode)
+}
+
+// TestHandler_EveryRoute drives every route of the table: each reaches a handler (no route error), and only
+// the public ones answer without the API key.
+func TestHandler_EveryRoute(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	params := strings.NewReplacer("{set}", "orders", "{eventId}", "whevt_0000000000000000000000000000", "{userId}", "user_1")
+	for _, r := range route.All() {
+		t.Run(r.Operation, func(t *testing.T) {
+			path := params.Replace(r.Path)
+			require.NotContains(t, path, "{", "a path parameter the test does not know")
+
+			res := b.do(t, request{method: r.Method, path: path, header: map[string]string{"Authorization": ""}})
+			if r.Public {
+				require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
+			} else {
+				require.Equal(t, http.StatusUnauthorized, res.status, "body: %s", res.body)
+			}
+
+			res = b.do(t, request{method: r.Method, path: path})
+			require.NotEqual(t, http.StatusMethodNotAllowed, res.status, "body: %s", res.body)
+			require.NotEqual(t, "no such route", res.msg, "%s reaches no handler", r.Pattern())
+			require.Less(t, res.status, 500, "body: %s", res.body)
+		})
+	}
 }

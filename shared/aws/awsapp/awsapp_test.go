@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/require"
@@ -16,6 +18,7 @@ import (
 	"github.com/outhook/outhook/shared/aws/awsapp"
 	"github.com/outhook/outhook/shared/aws/awstest"
 	"github.com/outhook/outhook/shared/aws/dynamostore"
+	"github.com/outhook/outhook/shared/httpapi/route"
 	"github.com/outhook/outhook/shared/webhook"
 )
 
@@ -57,11 +60,30 @@ func TestNew(t *testing.T) {
 	require.Len(t, out.Messages, 1)
 	require.Contains(t, aws.ToString(out.Messages[0].Body), res.EventID)
 
+	// The query function's handler serves its routes of the table and answers the API's 404 to the others.
+	query := app.APIHandler(route.Query)
+	resp, err := query(ctx, apiEvent(http.MethodGet, "/v1/webhooks/billing-events/events/"+res.EventID))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
+	require.Contains(t, resp.Body, res.EventID)
+	resp, err = query(ctx, apiEvent(http.MethodPost, "/v1/webhooks/billing-events/events"))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, resp.Body)
+	require.JSONEq(t, `{"error":{"code":"not_found","message":"no such route"}}`, resp.Body)
+
 	sec, err := app.Service.UserSecret(ctx, "billing-events", "user_1")
 	require.NoError(t, err)
 	again, err := app.Service.UserSecret(ctx, "billing-events", "user_1")
 	require.NoError(t, err)
 	require.Equal(t, sec.Current.Value, again.Current.Value, "created once, then read from Secrets Manager")
+}
+
+// apiEvent is an API Gateway HTTP API event (payload format 2.0) of a request without a body.
+func apiEvent(method, path string) events.APIGatewayV2HTTPRequest {
+	var ev events.APIGatewayV2HTTPRequest
+	ev.RawPath = path
+	ev.RequestContext.HTTP.Method = method
+	return ev
 }
 
 func TestNew_BadConfig(t *testing.T) {
