@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,14 +16,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/signing"
 )
 
 var listenCommand = &command{
-	name:     "listen",
-	summary:  "run a receiver that prints each webhook and verifies its signature (400 if invalid)",
-	synopsis: "listen [--addr HOST:PORT] [--secret S ...] [--scheme standard|header=NAME,...] [--fail N] [--save DIR]",
+	name:    "listen",
+	summary: "run a receiver that prints each webhook and verifies its signature (400 if invalid)",
+	synopsis: "listen [--addr HOST:PORT] [--secret S ...] [--scheme standard|header=NAME,...] [--fail N] [--save DIR]\n\n" +
+		"--save DIR writes each request, raw, to DIR/<number>-<path>.http (e.g. 000001-hooks-crm.http), for outhook verify.",
 }
 
 // maxListenBody bounds a received webhook body.
@@ -36,18 +35,13 @@ func runListen(ctx context.Context, e *env, args []string) error {
 	var secrets stringList // the repeatable flag type of verify.go
 	fs.Var(&secrets, "secret", "signing secret to verify with (repeatable: any one may match); "+
 		"whsec_/whcms_ secrets are prefix + base64 of the key, others are used as is")
-	scheme := fs.String("scheme", "standard", "signing scheme: standard (webhook-id, webhook-timestamp, "+
-		"webhook-signature) or comma-separated config keys, e.g.\n"+
-		"header=x-outhook-signature,timestampHeader=x-outhook-timestamp,signedPayload=timestamp.rawBody,encoding=hex")
+	scheme := newSchemeFlag()
+	fs.Var(scheme, "scheme", schemeUsage)
 	tolerance := fs.Duration("tolerance", 5*time.Minute, "largest accepted age of a signature timestamp")
 	fail := fs.Int("fail", 0, "answer 500 to the first N requests (to watch retries)")
-	save := fs.String("save", "", "also write each request, raw, to a file in this directory (for outhook verify)")
+	save := fs.String("save", "", "also write each request, raw, to a file in this directory named for its number and path (for outhook verify)")
 	if err := parse(fs, args); err != nil {
 		return err
-	}
-	sig, err := parseScheme(*scheme)
-	if err != nil {
-		return usageError{msg: err.Error()}
 	}
 	keys := make([][]byte, 0, len(secrets))
 	for i, s := range secrets {
@@ -70,8 +64,7 @@ func runListen(ctx context.Context, e *env, args []string) error {
 	l := &listener{
 		out:       e.stdout,
 		saveDir:   *save,
-		signing:   sig,
-		scheme:    signing.SchemeFor(sig),
+		scheme:    scheme.scheme,
 		keys:      keys,
 		tolerance: *tolerance,
 		failLeft:  *fail,
@@ -98,46 +91,9 @@ func runListen(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// parseScheme reads --scheme: "standard", or key=value pairs with the keys of an endpoint's signing block.
-// It returns nil for the Standard Webhooks scheme.
-func parseScheme(s string) (*config.Signing, error) {
-	if s == "standard" {
-		return nil, nil
-	}
-	sig := &config.Signing{}
-	fields := map[string]*string{
-		"header":          &sig.Header,
-		"timestampHeader": &sig.TimestampHeader,
-		"signedPayload":   &sig.SignedPayload,
-		"encoding":        &sig.Encoding,
-		"algorithm":       &sig.Algorithm,
-	}
-	for kv := range strings.SplitSeq(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		field, known := fields[k]
-		if !ok || !known {
-			return nil, fmt.Errorf("--scheme: %q is not key=value with a key among header, timestampHeader, "+
-				"signedPayload, encoding, algorithm", kv)
-		}
-		*field = v
-	}
-	if sig.Header == "" {
-		return nil, errors.New("--scheme: header=NAME is required (or use --scheme standard)")
-	}
-	// Validate the block with the config's own rules, which also fill in its defaults.
-	cfg := config.Config{Sets: []config.Set{{Name: "listen", Endpoints: []config.Endpoint{{
-		Name: "listen", URL: "http://127.0.0.1/", Signing: sig,
-	}}}}}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("--scheme: %s", strings.ReplaceAll(err.Error(), "sets[0].endpoints[0].signing.", ""))
-	}
-	return sig, nil
-}
-
 // listener is the receiver: it prints each request, verifies it, and answers.
 type listener struct {
 	out       io.Writer
-	signing   *config.Signing // nil: Standard Webhooks
 	scheme    signing.Scheme
 	keys      [][]byte
 	tolerance time.Duration
@@ -149,27 +105,12 @@ type listener struct {
 	failLeft int
 }
 
-// signatureHeader is the header that carries the scheme's signature.
-func (l *listener) signatureHeader() string {
-	if l.signing == nil {
-		return "webhook-signature"
-	}
-	return l.signing.Header
-}
-
 func (l *listener) describe() string {
-	var b strings.Builder
-	if l.signing == nil {
-		b.WriteString("Standard Webhooks scheme")
-	} else {
-		fmt.Fprintf(&b, "signature in %s, %s of %s", l.signing.Header, l.signing.Encoding, l.signing.SignedPayload)
-	}
+	d := describeScheme(l.scheme)
 	if len(l.keys) == 0 {
-		b.WriteString("; no --secret: signatures are shown, not verified")
-	} else {
-		fmt.Fprintf(&b, "; verifying with %d secret(s)", len(l.keys))
+		return d + "; no --secret: signatures are shown, not verified"
 	}
-	return b.String()
+	return d + fmt.Sprintf("; verifying with %d secret(s)", len(l.keys))
 }
 
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -208,7 +149,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprintf(&b, "\nsignature: %s\n<- %d\n", verdict, status)
 	if l.saveDir != "" {
-		path := filepath.Join(l.saveDir, fmt.Sprintf("%06d.http", l.count))
+		path := filepath.Join(l.saveDir, savedName(l.count, r.URL.Path))
 		if err := os.WriteFile(path, rawRequest(r, body), 0o600); err != nil {
 			fmt.Fprintf(&b, "save: %v\n", err)
 		} else {
@@ -224,9 +165,9 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // check verifies the request's signature and returns what to print and the status to answer.
 func (l *listener) check(h http.Header, body []byte) (string, int) {
-	header := l.signatureHeader()
+	header := l.scheme.Header
 	switch {
-	case h.Get(header) == "" && h.Get("webhook-signature") != "":
+	case h.Get(header) == "" && h.Get(signing.SignatureHeader) != "":
 		return "Standard Webhooks headers, not the --scheme in use: not verified", http.StatusOK
 	case h.Get(header) == "":
 		return "none (unsigned)", http.StatusOK
@@ -238,6 +179,33 @@ func (l *listener) check(h http.Header, body []byte) (string, int) {
 	}
 	return "verified", http.StatusOK
 }
+
+// savedName is the file name --save gives the n-th request: its number and its path, made safe for a file
+// name ("/hooks/crm" -> "000001-hooks-crm.http"; "/" -> "000001-root.http").
+func savedName(n int, path string) string {
+	slug := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			return r
+		default:
+			return '-'
+		}
+	}, path)
+	slug = strings.Trim(slug, "-.")
+	for strings.Contains(slug, "--") {
+		slug = strings.ReplaceAll(slug, "--", "-")
+	}
+	if len(slug) > maxSavedSlug {
+		slug = strings.TrimRight(slug[:maxSavedSlug], "-.")
+	}
+	if slug == "" {
+		slug = "root"
+	}
+	return fmt.Sprintf("%06d-%s.http", n, slug)
+}
+
+// maxSavedSlug bounds the path part of a saved file's name.
+const maxSavedSlug = 80
 
 // rawRequest renders a received request as HTTP/1.1 wire text: request line, headers, blank line, body.
 func rawRequest(r *http.Request, body []byte) []byte {

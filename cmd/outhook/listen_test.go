@@ -21,8 +21,8 @@ import (
 // newTestListener serves a listener over a real HTTP server; its printout goes to the returned buffer.
 func newTestListener(t *testing.T, scheme string, secrets []string, fail int, saveDir string) (*httptest.Server, *syncWriter) {
 	t.Helper()
-	sig, err := parseScheme(scheme)
-	require.NoError(t, err)
+	sf := newSchemeFlag()
+	require.NoError(t, sf.Set(scheme))
 	var keys [][]byte
 	for _, s := range secrets {
 		k, err := signing.Key(s)
@@ -30,7 +30,7 @@ func newTestListener(t *testing.T, scheme string, secrets []string, fail int, sa
 		keys = append(keys, k)
 	}
 	out := &syncWriter{}
-	l := &listener{out: out, signing: sig, scheme: signing.SchemeFor(sig), keys: keys, tolerance: time.Minute,
+	l := &listener{out: out, scheme: sf.scheme, keys: keys, tolerance: time.Minute,
 		failLeft: fail, saveDir: saveDir, now: time.Now}
 	srv := httptest.NewServer(l)
 	t.Cleanup(srv.Close)
@@ -110,10 +110,11 @@ func TestListener_ServeHTTPConfigurableScheme(t *testing.T) {
 	srv, out := newTestListener(t,
 		"header=x-outhook-signature,timestampHeader=x-outhook-timestamp,signedPayload=timestamp.rawBody,encoding=hex",
 		[]string{"crm-secret"}, 0, "")
-	sig, err := parseScheme("header=x-outhook-signature,timestampHeader=x-outhook-timestamp,signedPayload=timestamp.rawBody,encoding=hex")
+	scheme, err := signing.Resolve(&signing.Block{Header: "x-outhook-signature", TimestampHeader: "x-outhook-timestamp",
+		SignedPayload: signing.PayloadTimestampRawBody, Encoding: signing.EncodingHex})
 	require.NoError(t, err)
 	body := []byte(`{"n":1}`)
-	h := signing.Sign(signing.SchemeFor(sig), "whevt_1", time.Now(), body, [][]byte{[]byte("crm-secret")})
+	h := signing.Sign(scheme, "whevt_1", time.Now(), body, [][]byte{[]byte("crm-secret")})
 	require.Equal(t, 200, post(t, srv.URL+"/crm", h, body))
 	require.Contains(t, out.String(), "signature: verified")
 
@@ -139,7 +140,16 @@ func TestListener_ServeHTTPSaves(t *testing.T) {
 	body := []byte(`{"id":"whevt_1"}`)
 	require.Equal(t, 200, post(t, srv.URL+"/hooks?x=1", http.Header{"Webhook-Id": {"whevt_1"}}, body))
 
-	data, err := os.ReadFile(filepath.Join(dir, "000001.http"))
+	require.Equal(t, 200, post(t, srv.URL+"/crm/v2", http.Header{"Webhook-Id": {"whevt_2"}}, body))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	require.Equal(t, []string{"000001-hooks.http", "000002-crm-v2.http"}, names, "the file names carry the path")
+
+	data, err := os.ReadFile(filepath.Join(dir, "000001-hooks.http"))
 	require.NoError(t, err)
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(data)))
 	require.NoError(t, err)
@@ -150,20 +160,46 @@ func TestListener_ServeHTTPSaves(t *testing.T) {
 	require.Equal(t, "whevt_1", req.Header.Get("webhook-id"))
 }
 
-func TestParseScheme(t *testing.T) {
+func TestSavedName(t *testing.T) {
 	t.Parallel()
-	sig, err := parseScheme("standard")
-	require.NoError(t, err)
-	require.Nil(t, sig)
+	for path, want := range map[string]string{
+		"/":                            "000007-root.http",
+		"":                             "000007-root.http",
+		"/hooks/crm":                   "000007-hooks-crm.http",
+		"/a b/../c%2F":                 "000007-a-b-..-c-2F.http",
+		"/v1/webhooks/x.y_z":           "000007-v1-webhooks-x.y_z.http",
+		"/" + strings.Repeat("a", 200): "000007-" + strings.Repeat("a", 80) + ".http",
+	} {
+		require.Equal(t, want, savedName(7, path), path)
+	}
+}
 
-	sig, err = parseScheme("header=x-sig,timestampHeader=x-ts")
-	require.NoError(t, err)
-	require.Equal(t, "base64", sig.Encoding, "defaults as in the config")
-	require.Equal(t, "id.timestamp.rawBody", sig.SignedPayload)
+func TestSchemeFlag(t *testing.T) {
+	t.Parallel()
+	f := newSchemeFlag()
+	require.Equal(t, signing.Standard, f.scheme, "the default")
+	require.NoError(t, f.Set("standard"))
+	require.Nil(t, f.block)
+	require.Equal(t, signing.Standard, f.scheme)
 
-	for _, bad := range []string{"", "x-sig", "header=x-sig,encoding=base32", "timestampHeader=x-ts", "header=x-sig,colour=red", "header=x sig"} {
-		_, err := parseScheme(bad)
-		require.Error(t, err, bad)
-		require.True(t, strings.HasPrefix(err.Error(), "--scheme"), err.Error())
+	require.NoError(t, f.Set("header=x-sig,timestampHeader=x-ts"))
+	require.Equal(t, &signing.Block{Header: "x-sig", TimestampHeader: "x-ts"}, f.block, "the block as given")
+	require.Equal(t, signing.Scheme{Header: "X-Sig", TimestampHeader: "X-Ts", SignedPayload: "id.timestamp.rawBody",
+		Encoding: "base64"}, f.scheme, "defaults as in the config")
+
+	require.NoError(t, f.Set("header=x-sig"))
+	require.Equal(t, signing.Scheme{Header: "X-Sig", SignedPayload: "rawBody", Encoding: "base64"}, f.scheme,
+		"a header alone signs the body, as in the config")
+
+	for bad, msg := range map[string]string{
+		"":                             "is not key=value",
+		"x-sig":                        "is not key=value",
+		"header=x-sig,encoding=base32": `encoding: "base32" is not supported`,
+		"timestampHeader=x-ts":         "header=NAME is required",
+		"header=x-sig,colour=red":      "is not key=value",
+		"header=x sig":                 "not a valid HTTP header name",
+		"header=x-sig,signedPayload=timestamp.rawBody": "timestampHeader: is required",
+	} {
+		require.ErrorContains(t, newSchemeFlag().Set(bad), msg, bad)
 	}
 }

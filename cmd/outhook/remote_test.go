@@ -162,7 +162,7 @@ sets:
 	code, _, errOut = cli(t, srv, "", "verify", "--secret", "whcms_AAAA", customerFile)
 	require.Equal(t, exitVerifyFailed, code)
 	require.Contains(t, errOut, "verification failed")
-	scheme := []string{"--header", "x-partner-signature", "--timestamp-header", "x-partner-timestamp", "--signed-payload", "timestamp.rawBody", "--encoding", "hex"}
+	scheme := []string{"--scheme", "header=x-partner-signature,timestampHeader=x-partner-timestamp,signedPayload=timestamp.rawBody,encoding=hex"}
 	code, _, errOut = cli(t, srv, "", append(append([]string{"verify", "--secret", "partner-raw-secret"}, scheme...), partnerFile)...)
 	require.Equal(t, 0, code, errOut)
 	code, _, _ = cli(t, srv, "", append(append([]string{"verify", "--secret", "wrong"}, scheme...), partnerFile)...)
@@ -216,8 +216,8 @@ sets:
 		{"unknown flag", []string{"send", "s", "t", "--colour"}, 2, "flag provided but not defined"},
 		{"bad URL", []string{"events", "list", "s", "--url", "localhost"}, 2, "want http(s)://"},
 		{"verify without secret", []string{"verify", "file"}, 2, "missing --secret"},
-		{"verify scheme without header", []string{"verify", "--secret", "s", "--encoding", "hex", "file"}, 2, "add its --header"},
-		{"verify payload without timestamp header", []string{"verify", "--secret", "s", "--header", "x-sig", "file"}, 2, "needs --timestamp-header"},
+		{"verify scheme without header", []string{"verify", "--secret", "s", "--scheme", "encoding=hex", "file"}, 2, "header=NAME is required"},
+		{"verify payload without timestamp header", []string{"verify", "--secret", "s", "--scheme", "header=x-sig,signedPayload=id.timestamp.rawBody", "file"}, 2, "timestampHeader: is required"},
 		{"verify missing file", []string{"verify", "--secret", "s", "/nonexistent/req.http"}, 2, "no such file"},
 		{"verify garbage", []string{"verify", "--secret", "s", "-"}, 2, "neither JSON nor a raw HTTP request"},
 		{"help", []string{"send", "-h"}, 0, "usage: outhook send"},

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,17 +13,17 @@ import (
 	"os"
 	"strings"
 
-	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/verify"
 )
 
 var verifyCommand = &command{
 	name:    "verify",
 	summary: "check the signature of a saved webhook request (exit 4 if it does not verify)",
-	synopsis: "verify --secret S [--secret S2] [--header H --timestamp-header T --signed-payload P --encoding E] [--tolerance D] FILE\n\n" +
+	synopsis: "verify --secret S [--secret S2] [--scheme standard|header=NAME,...] [--tolerance D] FILE\n\n" +
 		"FILE (or - for stdin) is a saved request: either the raw HTTP request as `outhook listen --save DIR` writes it\n" +
 		"(request line, headers, blank line, body), or JSON {\"headers\": {\"name\": \"value\", ...}, \"body\": \"raw body\"}.\n" +
-		"Without --header the Standard Webhooks scheme is checked (webhook-id, webhook-timestamp, webhook-signature).",
+		"--scheme takes the same syntax as in outhook listen: the endpoint's signing block as key=value pairs\n" +
+		"(default: the Standard Webhooks scheme: webhook-id, webhook-timestamp, webhook-signature).",
 }
 
 // maxSavedRequest bounds the saved request read (the payload limit is 256 KiB).
@@ -40,11 +39,8 @@ func runVerify(_ context.Context, e *env, args []string) error {
 	fs := verifyCommand.flags(e)
 	var secrets stringList
 	fs.Var(&secrets, "secret", "a signing secret (whsec_..., whcms_..., or raw); repeat to try several")
-	var sg config.Signing
-	fs.StringVar(&sg.Header, "header", "", "signature header of a configurable scheme (default: Standard Webhooks)")
-	fs.StringVar(&sg.TimestampHeader, "timestamp-header", "", "timestamp header of the configurable scheme")
-	fs.StringVar(&sg.SignedPayload, "signed-payload", "", "signed payload of the configurable scheme: rawBody, timestamp.rawBody or id.timestamp.rawBody (default id.timestamp.rawBody, as in the config)")
-	fs.StringVar(&sg.Encoding, "encoding", "", "signature encoding of the configurable scheme: hex or base64 (default base64, as in the config)")
+	scheme := newSchemeFlag()
+	fs.Var(scheme, "scheme", schemeUsage)
 	tolerance := fs.Duration("tolerance", 0, "also require the timestamp within this duration of now (default: not checked, since a saved request is old)")
 	pos, err := parseArgs(fs, args, "FILE")
 	if err != nil {
@@ -52,9 +48,6 @@ func runVerify(_ context.Context, e *env, args []string) error {
 	}
 	if len(secrets) == 0 {
 		return usagef("missing --secret")
-	}
-	if err := checkScheme(sg); err != nil {
-		return err
 	}
 	var in io.Reader = e.stdin
 	if pos[0] != "-" {
@@ -69,13 +62,9 @@ func runVerify(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := verify.Options{Secrets: secrets, Tolerance: -1}
+	opts := verify.Options{Secrets: secrets, Scheme: scheme.block, Tolerance: -1}
 	if *tolerance > 0 {
 		opts.Tolerance = *tolerance
-	}
-	if sg.Header != "" {
-		sg.Algorithm = "hmac-sha256"
-		opts.Scheme = &sg
 	}
 	if err := verify.Payload(h, body, opts); err != nil {
 		var verr *verify.Error
@@ -89,31 +78,6 @@ func runVerify(_ context.Context, e *env, args []string) error {
 		id = "-"
 	}
 	fmt.Fprintf(e.stdout, "verified: the signature matches (webhook-id %s, %d-byte body)\n", id, len(body))
-	return nil
-}
-
-// checkScheme refuses scheme flags that do not describe a scheme outhook sends.
-func checkScheme(sg config.Signing) error {
-	if sg.Header == "" {
-		if sg.TimestampHeader != "" || sg.SignedPayload != "" || sg.Encoding != "" {
-			return usagef("--timestamp-header, --signed-payload and --encoding describe a configurable scheme: add its --header")
-		}
-		return nil
-	}
-	switch sg.Encoding {
-	case "", config.EncodingHex, config.EncodingBase64:
-	default:
-		return usagef("--encoding %q: want hex or base64", sg.Encoding)
-	}
-	switch sg.SignedPayload {
-	case config.PayloadRawBody:
-	case "", config.PayloadTimestampRawBody, config.PayloadIDTimestampRawBody:
-		if sg.TimestampHeader == "" {
-			return usagef("--signed-payload %s needs --timestamp-header (or use --signed-payload rawBody)", cmp.Or(sg.SignedPayload, config.PayloadIDTimestampRawBody))
-		}
-	default:
-		return usagef("--signed-payload %q: want rawBody, timestamp.rawBody or id.timestamp.rawBody", sg.SignedPayload)
-	}
 	return nil
 }
 

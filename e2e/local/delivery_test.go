@@ -63,10 +63,11 @@ sets:
 		require.WithinDuration(t, time.Now(), body.Timestamp, time.Minute)
 	}
 
-	crmScheme := signing.SchemeFor(&config.Signing{
+	crmScheme, err := (&config.Signing{
 		Header: "x-outhook-signature", TimestampHeader: "x-outhook-timestamp",
 		SignedPayload: "timestamp.rawBody", Algorithm: "hmac-sha256", Encoding: "hex",
-	})
+	}).Scheme()
+	require.NoError(t, err)
 	crm := byPath["/crm"]
 	require.Regexp(t, `^[0-9a-f]{64}$`, crm.header.Get("x-outhook-signature"))
 	require.NoError(t, signing.Verify(crmScheme, crm.header, crm.body, [][]byte{[]byte("crm-raw-secret")}, time.Minute, time.Now()))

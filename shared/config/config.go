@@ -3,7 +3,12 @@
 // the CDK app, or built in Go.
 package config
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	"github.com/outhook/outhook/shared/signing"
+)
 
 // Config is the whole configuration file: `sets:` at the top level.
 type Config struct {
@@ -33,15 +38,34 @@ type Endpoint struct {
 	AllowPrivateNetwork bool `yaml:"allowPrivateNetwork,omitempty" json:"allowPrivateNetwork,omitempty"`
 }
 
-// Signing is an endpoint's signing rule. With no Signing block, deliveries signed with a user's managed
-// secret use the Standard Webhooks scheme, and deliveries without a user are unsigned.
+// Signing is an endpoint's signing rule: the YAML form of a signing.Block plus the secret. With no Signing
+// block, deliveries signed with a user's managed secret use the Standard Webhooks scheme, and deliveries
+// without a user are unsigned. Package signing owns the values and the defaults (signing.Resolve).
 type Signing struct {
-	Header          string `yaml:"header,omitempty" json:"header,omitempty"`
-	TimestampHeader string `yaml:"timestampHeader,omitempty" json:"timestampHeader,omitempty"`
-	SignedPayload   string `yaml:"signedPayload,omitempty" json:"signedPayload,omitempty"` // rawBody | timestamp.rawBody | id.timestamp.rawBody
-	Algorithm       string `yaml:"algorithm,omitempty" json:"algorithm,omitempty"`         // hmac-sha256
-	Encoding        string `yaml:"encoding,omitempty" json:"encoding,omitempty"`           // hex | base64
-	Secret          string `yaml:"secret,omitempty" json:"secret,omitempty"`               // name of the signing secret
+	Header          string            `yaml:"header,omitempty" json:"header,omitempty"`
+	TimestampHeader string            `yaml:"timestampHeader,omitempty" json:"timestampHeader,omitempty"`
+	SignedPayload   signing.Payload   `yaml:"signedPayload,omitempty" json:"signedPayload,omitempty"` // rawBody | timestamp.rawBody | id.timestamp.rawBody
+	Algorithm       signing.Algorithm `yaml:"algorithm,omitempty" json:"algorithm,omitempty"`         // hmac-sha256
+	Encoding        signing.Encoding  `yaml:"encoding,omitempty" json:"encoding,omitempty"`           // hex | base64
+	Secret          string            `yaml:"secret,omitempty" json:"secret,omitempty"`               // name of the signing secret
+}
+
+// Block is the signing block less its secret, as package signing reads it; nil for a nil s.
+func (s *Signing) Block() *signing.Block {
+	if s == nil {
+		return nil
+	}
+	return &signing.Block{Header: s.Header, TimestampHeader: s.TimestampHeader, SignedPayload: s.SignedPayload,
+		Encoding: s.Encoding, Algorithm: s.Algorithm}
+}
+
+// Scheme is the scheme deliveries to the endpoint are signed with (signing.Standard for a nil s).
+func (s *Signing) Scheme() (signing.Scheme, error) {
+	sc, err := signing.Resolve(s.Block())
+	if err != nil {
+		return signing.Scheme{}, fmt.Errorf("signing block: %w", err)
+	}
+	return sc, nil
 }
 
 // Retry is an endpoint's retry policy.

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/signing"
 )
 
 // seedConfig is testdata/valid.yaml built in Go, before defaults.
@@ -99,7 +100,7 @@ func TestLoad_ValidYAML(t *testing.T) {
 	require.Equal(t, &config.Retry{Attempts: 8, Backoff: "exponential", InitialDelaySeconds: 10, MaxDelaySeconds: 600},
 		p.Retry)
 	require.Equal(t, 10*time.Second, p.Timeout())
-	require.Equal(t, "base64", p.Signing.Encoding)
+	require.Equal(t, signing.EncodingBase64, p.Signing.Encoding)
 
 	_, ok = cfg.Set("nope")
 	require.False(t, ok)
@@ -408,7 +409,7 @@ func TestConfig_Validate_CustomSchemeDefaults(t *testing.T) {
 			Header: "x-sig", Algorithm: "hmac-sha256", Encoding: "hex", Secret: "CRM_WEBHOOK_SIGNING_SECRET"},
 	}}}}}
 	require.NoError(t, seed.Validate())
-	require.Equal(t, "rawBody", seed.Sets[0].Endpoints[0].Signing.SignedPayload)
+	require.Equal(t, signing.PayloadRawBody, seed.Sets[0].Endpoints[0].Signing.SignedPayload)
 }
 
 func TestSet_Durations_ZeroMeansDefault(t *testing.T) {

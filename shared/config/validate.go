@@ -6,21 +6,13 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/outhook/outhook/shared/signing"
 )
 
-// Values accepted by the signing and retry fields.
+// Values accepted by the retry fields (package signing owns the signing fields' values).
 const (
-	AlgorithmHMACSHA256 = "hmac-sha256"
-
-	EncodingHex    = "hex"
-	EncodingBase64 = "base64"
-
-	PayloadRawBody            = "rawBody"
-	PayloadTimestampRawBody   = "timestamp.rawBody"
-	PayloadIDTimestampRawBody = "id.timestamp.rawBody"
-
 	BackoffExponential = "exponential"
 	BackoffFixed       = "fixed"
 )
@@ -61,10 +53,11 @@ func (e *FieldError) Error() string { return e.Path + ": " + e.Message }
 //     attempts is required, backoff defaults to exponential, initialDelaySeconds 0 means retry at once, and
 //     maxDelaySeconds 0 means 3600;
 //   - a signing block without `secret` signs with the user's managed secret when send gets a userId;
-//   - a signing block with only `secret` (and optionally `algorithm`) signs with the Standard Webhooks headers;
-//     any of timestampHeader, signedPayload or encoding makes it a custom scheme, which needs `header` and
-//     defaults to encoding base64 and to signedPayload id.timestamp.rawBody with a timestampHeader, rawBody
-//     without one (the reference page's `header` + `encoding` block).
+//   - the rest of a signing block is resolved by signing.Resolve, which owns its defaults: with only `secret`
+//     (and optionally `algorithm`) it signs with the Standard Webhooks headers; otherwise `header` is
+//     required, encoding defaults to base64, and signedPayload to id.timestamp.rawBody with a
+//     timestampHeader, rawBody without one (the reference page's `header` + `encoding` block). Validate
+//     writes the resolved algorithm, encoding and signedPayload back into the block.
 func (c *Config) Validate() error {
 	if c == nil {
 		return errors.New("config is nil")
@@ -186,13 +179,6 @@ func (v *validator) url(p, raw string) {
 }
 
 func (v *validator) signing(p string, s *Signing) {
-	switch s.Algorithm {
-	case "":
-		s.Algorithm = AlgorithmHMACSHA256
-	case AlgorithmHMACSHA256:
-	default:
-		v.fail(p+".algorithm", fmt.Sprintf("%q is not supported (want %s)", s.Algorithm, AlgorithmHMACSHA256))
-	}
 	switch {
 	case s.Secret == "":
 		// No named secret: deliveries sent with a userId are signed with that user's managed secret.
@@ -201,69 +187,26 @@ func (v *validator) signing(p string, s *Signing) {
 	case !secretNameRE.MatchString(s.Secret):
 		v.fail(p+".secret", "must be a secret name matching [A-Za-z0-9_./-]+")
 	}
-	custom := s.TimestampHeader != "" || s.SignedPayload != "" || s.Encoding != ""
-	if s.Header == "" {
-		if custom {
-			v.fail(p+".header", "is required when timestampHeader, signedPayload or encoding is set "+
-				"(leave them all out to use the Standard Webhooks headers)")
+	sc, err := signing.Resolve(s.Block())
+	if err != nil {
+		var fields interface{ Unwrap() []error }
+		if !errors.As(err, &fields) {
+			v.fail(p, err.Error())
+			return
+		}
+		for _, e := range fields.Unwrap() {
+			var fe *signing.FieldError
+			if errors.As(e, &fe) {
+				v.fail(p+"."+fe.Field, fe.Message)
+			} else {
+				v.fail(p, e.Error())
+			}
 		}
 		return
 	}
-	v.headerName(p+".header", s.Header)
-	if s.TimestampHeader != "" {
-		v.headerName(p+".timestampHeader", s.TimestampHeader)
-		if strings.EqualFold(s.TimestampHeader, s.Header) {
-			v.fail(p+".timestampHeader", "must differ from header")
-		}
-	}
-	switch s.Encoding {
-	case "":
-		s.Encoding = EncodingBase64
-	case EncodingHex, EncodingBase64:
-	default:
-		v.fail(p+".encoding", fmt.Sprintf("%q is not supported (want hex or base64)", s.Encoding))
-	}
-	switch s.SignedPayload {
-	case "":
-		// The reference page's plain `header` + `encoding` block signs the body alone; with a timestamp
-		// header the id and timestamp are bound into the signature too.
-		s.SignedPayload = PayloadRawBody
-		if s.TimestampHeader != "" {
-			s.SignedPayload = PayloadIDTimestampRawBody
-		}
-	case PayloadRawBody, PayloadTimestampRawBody, PayloadIDTimestampRawBody:
-	default:
-		v.fail(p+".signedPayload", fmt.Sprintf("%q is not supported (want rawBody, timestamp.rawBody or "+
-			"id.timestamp.rawBody)", s.SignedPayload))
-	}
-	if s.SignedPayload != PayloadRawBody && s.TimestampHeader == "" {
-		v.fail(p+".timestampHeader", fmt.Sprintf("is required when signedPayload is %s", s.SignedPayload))
-	}
-}
-
-// reservedHeaders are set by the sender itself; a signing header may not replace them.
-var reservedHeaders = []string{"content-length", "content-type", "connection", "host", "transfer-encoding",
-	"user-agent", "webhook-id"}
-
-// headerName checks an HTTP header name (an RFC 9110 token) that the sender may set.
-func (v *validator) headerName(p, h string) {
-	for _, r := range h {
-		if !isTokenChar(r) {
-			v.fail(p, fmt.Sprintf("%q is not a valid HTTP header name", h))
-			return
-		}
-	}
-	if slices.Contains(reservedHeaders, strings.ToLower(h)) {
-		v.fail(p, fmt.Sprintf("%q is set by the sender and cannot carry a signature or timestamp", h))
-	}
-}
-
-func isTokenChar(r rune) bool {
-	switch {
-	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		return true
-	default:
-		return r < 128 && slices.Contains([]byte("!#$%&'*+-.^_`|~"), byte(r))
+	s.Algorithm = signing.AlgorithmHMACSHA256
+	if s.Header != "" {
+		s.SignedPayload, s.Encoding = sc.SignedPayload, sc.Encoding
 	}
 }
 

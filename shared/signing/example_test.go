@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/signing"
 )
 
@@ -33,12 +32,16 @@ func ExampleVerify() {
 
 // An endpoint with a custom signing block, during a rotation window: one signature per key.
 func ExampleSign() {
-	s := signing.SchemeFor(&config.Signing{
+	s, err := signing.Resolve(&signing.Block{
 		Header:          "x-outhook-signature",
 		TimestampHeader: "x-outhook-timestamp",
-		SignedPayload:   "timestamp.rawBody",
-		Encoding:        "hex",
+		SignedPayload:   signing.PayloadTimestampRawBody,
+		Encoding:        signing.EncodingHex,
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	h := signing.Sign(s, "whevt_1", time.Unix(1767225600, 0), []byte(`{"a":1}`),
 		[][]byte{[]byte("new-secret"), []byte("old-secret")})
 	fmt.Println(s.Headers())
@@ -48,4 +51,27 @@ func ExampleSign() {
 	// [X-Outhook-Signature X-Outhook-Timestamp]
 	// 1767225600
 	// 129
+}
+
+// The defaults of a signing block: a header alone signs the raw body, base64; a block with no header is
+// the Standard Webhooks scheme.
+func ExampleResolve() {
+	for _, b := range []*signing.Block{
+		nil,
+		{Header: "x-signature"},
+		{Header: "x-signature", TimestampHeader: "x-timestamp", Encoding: signing.EncodingHex},
+		{Header: "x-signature", SignedPayload: signing.PayloadTimestampRawBody},
+	} {
+		s, err := signing.Resolve(b)
+		if err != nil {
+			fmt.Println("invalid:", err)
+			continue
+		}
+		fmt.Println(s.Headers(), s.SignedPayload, s.Encoding)
+	}
+	// Output:
+	// [Webhook-Signature Webhook-Timestamp] id.timestamp.rawBody base64
+	// [X-Signature] rawBody base64
+	// [X-Signature X-Timestamp] id.timestamp.rawBody hex
+	// invalid: timestampHeader: is required when signedPayload is timestamp.rawBody
 }

@@ -2,9 +2,12 @@
 //
 //   - Standard Webhooks (https://www.standardwebhooks.com): `webhook-timestamp: <unix seconds>` and
 //     `webhook-signature: v1,<base64 HMAC of id.timestamp.body>`, the id being the `webhook-id` header;
-//   - a configurable scheme (config.Signing with a header): the signature header carries the bare hex or
+//   - a configurable scheme (a signing Block with a header): the signature header carries the bare hex or
 //     base64 HMAC of rawBody, timestamp.rawBody or id.timestamp.rawBody (parts joined with "."), and the
 //     timestamp header, when configured, carries unix seconds.
+//
+// Resolve turns an endpoint's signing block, as written in the configuration, into its Scheme: it alone
+// owns the defaults, and the sender, the receiver-side package verify and the outhook CLI all call it.
 //
 // In both schemes, signing with several keys (during a secret rotation window) puts one signature per key in
 // the signature header, separated by single spaces, in the order of the keys; a receiver accepts the request
@@ -20,19 +23,9 @@ import (
 	"fmt"
 	"hash"
 	"net/http"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/outhook/outhook/shared/config"
-)
-
-// Header names of the Standard Webhooks scheme.
-const (
-	IDHeader        = "Webhook-Id"
-	TimestampHeader = "Webhook-Timestamp"
-	SignatureHeader = "Webhook-Signature"
 )
 
 // DefaultTolerance is the timestamp tolerance Verify applies when given none.
@@ -49,63 +42,6 @@ var (
 	ErrSignatureMismatch  = errors.New("signing: no signature matches")
 	ErrInvalidSecret      = errors.New("signing: invalid secret")
 )
-
-// Scheme says which headers carry the signature and the timestamp, what is signed and how the MAC is
-// encoded. Use Standard or SchemeFor; the zero Scheme is not usable.
-type Scheme struct {
-	// Header carries the signatures (canonical MIME form).
-	Header string
-	// TimestampHeader carries the unix-seconds timestamp (canonical MIME form); "" for none.
-	TimestampHeader string
-	// SignedPayload is config.PayloadRawBody, config.PayloadTimestampRawBody or config.PayloadIDTimestampRawBody.
-	SignedPayload string
-	// Encoding is config.EncodingHex or config.EncodingBase64 (standard, padded).
-	Encoding string
-	// Versioned prefixes each signature with "v1," (the Standard Webhooks form).
-	Versioned bool
-}
-
-// Standard is the Standard Webhooks scheme.
-var Standard = Scheme{
-	Header:          SignatureHeader,
-	TimestampHeader: TimestampHeader,
-	SignedPayload:   config.PayloadIDTimestampRawBody,
-	Encoding:        config.EncodingBase64,
-	Versioned:       true,
-}
-
-const versionPrefix = "v1,"
-
-// SchemeFor returns the scheme of an endpoint's signing block: Standard when s is nil or has no header,
-// else the configurable scheme (encoding base64 and signedPayload id.timestamp.rawBody when left empty).
-func SchemeFor(s *config.Signing) Scheme {
-	if s == nil || s.Header == "" {
-		return Standard
-	}
-	sc := Scheme{
-		Header:        textproto.CanonicalMIMEHeaderKey(s.Header),
-		SignedPayload: s.SignedPayload,
-		Encoding:      s.Encoding,
-	}
-	if s.TimestampHeader != "" {
-		sc.TimestampHeader = textproto.CanonicalMIMEHeaderKey(s.TimestampHeader)
-	}
-	if sc.SignedPayload == "" {
-		sc.SignedPayload = config.PayloadIDTimestampRawBody
-	}
-	if sc.Encoding == "" {
-		sc.Encoding = config.EncodingBase64
-	}
-	return sc
-}
-
-// Headers returns the names of the headers Sign sets, in canonical MIME form.
-func (s Scheme) Headers() []string {
-	if s.TimestampHeader == "" {
-		return []string{s.Header}
-	}
-	return []string{s.Header, s.TimestampHeader}
-}
 
 // Key turns a secret into HMAC key bytes: a `whsec_` or `whcms_` secret is the prefix followed by the
 // standard base64 of the key; any other string is used as its raw bytes.
@@ -173,11 +109,11 @@ func Verify(s Scheme, h http.Header, body []byte, keys [][]byte, tolerance time.
 		if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
 			return ErrTimestampTolerance
 		}
-	} else if s.SignedPayload != config.PayloadRawBody {
+	} else if s.SignedPayload != PayloadRawBody {
 		return ErrMissingTimestamp
 	}
 	var msgID string
-	if s.SignedPayload == config.PayloadIDTimestampRawBody {
+	if s.SignedPayload == PayloadIDTimestampRawBody {
 		msgID = h.Get(IDHeader)
 		if msgID == "" {
 			return ErrMissingID
@@ -205,9 +141,9 @@ func Verify(s Scheme, h http.Header, body []byte, keys [][]byte, tolerance time.
 func mac(s Scheme, key []byte, msgID, stamp string, body []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	switch s.SignedPayload {
-	case config.PayloadTimestampRawBody:
+	case PayloadTimestampRawBody:
 		writeParts(m, stamp)
-	case config.PayloadIDTimestampRawBody:
+	case PayloadIDTimestampRawBody:
 		writeParts(m, msgID, stamp)
 	}
 	m.Write(body)
@@ -223,7 +159,7 @@ func writeParts(m hash.Hash, parts ...string) {
 
 func (s Scheme) encode(sum []byte) string {
 	var v string
-	if s.Encoding == config.EncodingHex {
+	if s.Encoding == EncodingHex {
 		v = hex.EncodeToString(sum)
 	} else {
 		v = base64.StdEncoding.EncodeToString(sum)
@@ -247,7 +183,7 @@ func (s Scheme) decode(sig string) ([]byte, bool) {
 		b   []byte
 		err error
 	)
-	if s.Encoding == config.EncodingHex {
+	if s.Encoding == EncodingHex {
 		b, err = hex.DecodeString(sig)
 	} else {
 		b, err = base64.StdEncoding.DecodeString(sig)

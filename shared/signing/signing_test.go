@@ -13,7 +13,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/signing"
 )
 
@@ -25,6 +24,13 @@ const (
 	swPayload   = `{"test": 2432232314}`
 	swSignature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 )
+
+func mustResolve(t testing.TB, b *signing.Block) signing.Scheme {
+	t.Helper()
+	s, err := signing.Resolve(b)
+	require.NoError(t, err)
+	return s
+}
 
 func mustKey(t *testing.T, secret string) []byte {
 	t.Helper()
@@ -60,13 +66,13 @@ func TestVerify_StandardWebhooksVector(t *testing.T) {
 }
 
 type vector struct {
-	Secret        string `json:"secret"`
-	SignedPayload string `json:"signedPayload"`
-	Encoding      string `json:"encoding"`
-	ID            string `json:"id"`
-	Timestamp     int64  `json:"timestamp"`
-	Body          string `json:"body"`
-	Signature     string `json:"signature"`
+	Secret        string           `json:"secret"`
+	SignedPayload signing.Payload  `json:"signedPayload"`
+	Encoding      signing.Encoding `json:"encoding"`
+	ID            string           `json:"id"`
+	Timestamp     int64            `json:"timestamp"`
+	Body          string           `json:"body"`
+	Signature     string           `json:"signature"`
 }
 
 func TestSign_GoldenVectors(t *testing.T) {
@@ -81,9 +87,9 @@ func TestSign_GoldenVectors(t *testing.T) {
 	require.Len(t, file.Vectors, 12)
 
 	for _, v := range file.Vectors {
-		t.Run(v.Secret[:6]+"/"+v.SignedPayload+"/"+v.Encoding, func(t *testing.T) {
+		t.Run(v.Secret[:6]+"/"+string(v.SignedPayload)+"/"+string(v.Encoding), func(t *testing.T) {
 			t.Parallel()
-			s := signing.SchemeFor(&config.Signing{
+			s := mustResolve(t, &signing.Block{
 				Header: "x-outhook-signature", TimestampHeader: "x-outhook-timestamp",
 				SignedPayload: v.SignedPayload, Encoding: v.Encoding,
 			})
@@ -99,28 +105,96 @@ func TestSign_GoldenVectors(t *testing.T) {
 	}
 }
 
-func TestSchemeFor(t *testing.T) {
+func TestResolve(t *testing.T) {
 	t.Parallel()
 
-	require.Equal(t, signing.Standard, signing.SchemeFor(nil))
-	require.Equal(t, signing.Standard, signing.SchemeFor(&config.Signing{Secret: "S", Algorithm: "hmac-sha256"}))
-	require.Equal(t, signing.Scheme{
-		Header: "X-Sig", SignedPayload: "id.timestamp.rawBody", Encoding: "base64",
-	}, signing.SchemeFor(&config.Signing{Header: "x-sig"}))
-	require.Equal(t, signing.Scheme{
-		Header: "X-Sig", TimestampHeader: "X-Ts", SignedPayload: "rawBody", Encoding: "hex",
-	}, signing.SchemeFor(&config.Signing{Header: "x-sig", TimestampHeader: "x-ts", SignedPayload: "rawBody",
-		Encoding: "hex"}))
+	tests := []struct {
+		name  string
+		block *signing.Block
+		want  signing.Scheme
+	}{
+		{"no block", nil, signing.Standard},
+		{"empty block", &signing.Block{}, signing.Standard},
+		{"algorithm only", &signing.Block{Algorithm: "hmac-sha256"}, signing.Standard},
+		{"header only: the body alone, base64", &signing.Block{Header: "x-sig"},
+			signing.Scheme{Header: "X-Sig", SignedPayload: "rawBody", Encoding: "base64"}},
+		{"header and encoding", &signing.Block{Header: "x-sig", Encoding: "hex"},
+			signing.Scheme{Header: "X-Sig", SignedPayload: "rawBody", Encoding: "hex"}},
+		{"a timestamp header binds id and timestamp", &signing.Block{Header: "x-sig", TimestampHeader: "x-ts"},
+			signing.Scheme{Header: "X-Sig", TimestampHeader: "X-Ts", SignedPayload: "id.timestamp.rawBody", Encoding: "base64"}},
+		{"rawBody with a timestamp header", &signing.Block{Header: "x-sig", TimestampHeader: "x-ts", SignedPayload: "rawBody", Encoding: "hex"},
+			signing.Scheme{Header: "X-Sig", TimestampHeader: "X-Ts", SignedPayload: "rawBody", Encoding: "hex"}},
+		{"timestamp.rawBody", &signing.Block{Header: "x-sig", TimestampHeader: "x-ts", SignedPayload: "timestamp.rawBody"},
+			signing.Scheme{Header: "X-Sig", TimestampHeader: "X-Ts", SignedPayload: "timestamp.rawBody", Encoding: "base64"}},
+		{"custom headers named like the standard ones", &signing.Block{Header: "webhook-signature", TimestampHeader: "webhook-timestamp", Algorithm: "hmac-sha256"},
+			signing.Scheme{Header: "Webhook-Signature", TimestampHeader: "Webhook-Timestamp", SignedPayload: "id.timestamp.rawBody", Encoding: "base64"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := mustResolve(t, tt.block)
+			require.Equal(t, tt.want, got)
+			if tt.block != nil && tt.block.Header != "" {
+				// Resolving what a resolved scheme says gives the same scheme (the config writes it back).
+				again := mustResolve(t, &signing.Block{Header: got.Header, TimestampHeader: got.TimestampHeader,
+					SignedPayload: got.SignedPayload, Encoding: got.Encoding})
+				require.Equal(t, got, again)
+			}
+		})
+	}
+}
+
+func TestResolve_Invalid(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name  string
+		block signing.Block
+		want  []string // "field: message part", every problem reported
+	}{
+		{"encoding without header", signing.Block{Encoding: "hex"}, []string{"header: is required when"}},
+		{"timestamp header without header", signing.Block{TimestampHeader: "x-ts"}, []string{"header: is required when"}},
+		{"bad algorithm", signing.Block{Algorithm: "hmac-sha1"}, []string{`algorithm: "hmac-sha1" is not supported`}},
+		{"bad header name", signing.Block{Header: "x sig"}, []string{"header: \"x sig\" is not a valid HTTP header name"}},
+		{"bad timestamp header name", signing.Block{Header: "x-sig", TimestampHeader: "x:ts"},
+			[]string{"timestampHeader: \"x:ts\" is not a valid HTTP header name"}},
+		{"reserved header", signing.Block{Header: "Webhook-Id"}, []string{"header: \"Webhook-Id\" is set by the sender"}},
+		{"reserved timestamp header", signing.Block{Header: "x-sig", TimestampHeader: "content-type"},
+			[]string{"timestampHeader: \"content-type\" is set by the sender"}},
+		{"same headers", signing.Block{Header: "x-sig", TimestampHeader: "X-Sig"}, []string{"timestampHeader: must differ from header"}},
+		{"bad encoding", signing.Block{Header: "x-sig", Encoding: "base32"}, []string{`encoding: "base32" is not supported`}},
+		{"bad payload", signing.Block{Header: "x-sig", SignedPayload: "body"}, []string{`signedPayload: "body" is not supported`}},
+		{"id.timestamp.rawBody without timestamp header", signing.Block{Header: "x-sig", SignedPayload: "id.timestamp.rawBody"},
+			[]string{"timestampHeader: is required when signedPayload is id.timestamp.rawBody"}},
+		{"timestamp.rawBody without timestamp header", signing.Block{Header: "x-sig", SignedPayload: "timestamp.rawBody"},
+			[]string{"timestampHeader: is required when signedPayload is timestamp.rawBody"}},
+		{"several problems", signing.Block{Header: "x sig", Encoding: "base32", Algorithm: "md5"},
+			[]string{"algorithm:", "header:", "encoding:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := signing.Resolve(&tt.block)
+			require.Error(t, err)
+			require.Equal(t, signing.Scheme{}, s, "no usable scheme from an invalid block")
+			var fe *signing.FieldError
+			require.ErrorAs(t, err, &fe)
+			for _, w := range tt.want {
+				require.Contains(t, err.Error(), w)
+			}
+			require.Len(t, strings.Split(err.Error(), "\n"), len(tt.want))
+		})
+	}
 }
 
 func TestScheme_Headers(t *testing.T) {
 	t.Parallel()
 
 	require.Equal(t, []string{"Webhook-Signature", "Webhook-Timestamp"}, signing.Standard.Headers())
-	require.Equal(t, []string{"X-Sig"}, signing.SchemeFor(&config.Signing{Header: "x-sig", SignedPayload: "rawBody"}).Headers())
+	require.Equal(t, []string{"X-Sig"}, mustResolve(t, &signing.Block{Header: "x-sig", SignedPayload: "rawBody"}).Headers())
 
 	// Headers names exactly what Sign sets.
-	s := signing.SchemeFor(&config.Signing{Header: "x-sig", TimestampHeader: "x-ts"})
+	s := mustResolve(t, &signing.Block{Header: "x-sig", TimestampHeader: "x-ts"})
 	h := signing.Sign(s, "id", time.Unix(1, 0), nil, [][]byte{[]byte("k")})
 	var names []string
 	for n := range h {
@@ -160,7 +234,7 @@ func TestSign_Rotation(t *testing.T) {
 	oldKey, newKey := []byte("old-secret"), []byte("new-secret")
 	for _, s := range []signing.Scheme{
 		signing.Standard,
-		signing.SchemeFor(&config.Signing{Header: "x-sig", TimestampHeader: "x-ts", Encoding: "hex"}),
+		mustResolve(t, &signing.Block{Header: "x-sig", TimestampHeader: "x-ts", Encoding: "hex"}),
 	} {
 		ts := time.Unix(1700000000, 0)
 		body := []byte(`{"a":1}`)
@@ -191,8 +265,8 @@ func TestVerify_Errors(t *testing.T) {
 	key := []byte("secret-key-value")
 	ts := time.Unix(1700000000, 0)
 	body := []byte(`{"ok":true}`)
-	custom := signing.SchemeFor(&config.Signing{Header: "x-sig", TimestampHeader: "x-ts", SignedPayload: "timestamp.rawBody"})
-	rawOnly := signing.SchemeFor(&config.Signing{Header: "x-sig", SignedPayload: "rawBody", Encoding: "hex"})
+	custom := mustResolve(t, &signing.Block{Header: "x-sig", TimestampHeader: "x-ts", SignedPayload: "timestamp.rawBody"})
+	rawOnly := mustResolve(t, &signing.Block{Header: "x-sig", SignedPayload: "rawBody", Encoding: "hex"})
 
 	signed := func(s signing.Scheme) http.Header {
 		h := signing.Sign(s, "msg_1", ts, body, [][]byte{key})
@@ -299,7 +373,7 @@ func TestVerify_Tolerance(t *testing.T) {
 		signing.ErrTimestampTolerance)
 
 	// rawBody with no timestamp header: no timestamp to check.
-	raw := signing.SchemeFor(&config.Signing{Header: "x-sig", SignedPayload: "rawBody"})
+	raw := mustResolve(t, &signing.Block{Header: "x-sig", SignedPayload: "rawBody"})
 	h = signing.Sign(raw, "msg_1", ts, []byte("b"), [][]byte{key})
 	require.NoError(t, signing.Verify(raw, h, []byte("b"), [][]byte{key}, time.Second, ts.Add(1000*time.Hour)))
 }
@@ -309,9 +383,9 @@ func FuzzSignVerify(f *testing.F) {
 	f.Add(uint8(3), "", int64(0), []byte{}, []byte{})
 	f.Add(uint8(5), "a.b", int64(-1), []byte("\x00\xff"), []byte("k2"))
 	schemes := []signing.Scheme{signing.Standard}
-	for _, p := range []string{"rawBody", "timestamp.rawBody", "id.timestamp.rawBody"} {
-		for _, e := range []string{"hex", "base64"} {
-			schemes = append(schemes, signing.SchemeFor(&config.Signing{
+	for _, p := range []signing.Payload{"rawBody", "timestamp.rawBody", "id.timestamp.rawBody"} {
+		for _, e := range []signing.Encoding{"hex", "base64"} {
+			schemes = append(schemes, mustResolve(f, &signing.Block{
 				Header: "x-sig", TimestampHeader: "x-ts", SignedPayload: p, Encoding: e,
 			}))
 		}

@@ -59,3 +59,22 @@ func Example() {
 	// 204
 	// 401
 }
+
+// An endpoint with a signing block in outhook's config: the receiver passes the same block, as written
+// (empty fields take the sender's defaults: a header alone signs the raw body, base64).
+func ExamplePayload_signingBlock() {
+	// In outhook's config: signing: {header: x-crm-signature, encoding: hex, secret: CRM_SECRET}
+	block := &signing.Block{Header: "x-crm-signature", Encoding: signing.EncodingHex}
+	secret := "crm-raw-secret"
+
+	// What outhook sends.
+	body := []byte(`{"id":"whevt_1","type":"invoice.paid","timestamp":"2026-11-27T12:00:00Z","data":{}}`)
+	scheme, _ := signing.Resolve(block)
+	h := signing.Sign(scheme, "whevt_1", time.Now(), body, [][]byte{[]byte(secret)})
+
+	fmt.Println(verify.Payload(h, body, verify.Options{Secrets: []string{secret}, Scheme: block}))
+	fmt.Println(verify.Payload(h, body, verify.Options{Secrets: []string{"other"}, Scheme: block}))
+	// Output:
+	// <nil>
+	// verify webhook: no signature matches: signing: no signature matches
+}

@@ -5,7 +5,7 @@
 // Both schemes outhook sends are understood: Standard Webhooks (webhook-id, webhook-timestamp,
 // webhook-signature: v1,<base64> over id.timestamp.body, the default) and the configurable scheme of an
 // endpoint's signing block (a signature header, an optional timestamp header, the signed payload and the
-// hex or base64 encoding). During a secret rotation a delivery carries several signatures; one match is
+// hex or base64 encoding), given as a signing.Block with the same keys and defaults as the configuration. During a secret rotation a delivery carries several signatures; one match is
 // enough. The HMAC work is package signing's, the same code that signs.
 package verify
 
@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/signing"
 )
 
@@ -33,9 +32,9 @@ type Options struct {
 	// Secrets are the secrets to try: whsec_... or whcms_... (prefix + base64 of the key), or any other
 	// string, used as raw bytes. Pass the previous secret too while you roll your own.
 	Secrets []string
-	// Scheme is the endpoint's signing block (only Header, TimestampHeader, SignedPayload and Encoding
-	// matter); nil means Standard Webhooks.
-	Scheme *config.Signing
+	// Scheme is the endpoint's signing block exactly as written in outhook's configuration (empty fields
+	// take the same defaults as on the sending side: signing.Resolve); nil means Standard Webhooks.
+	Scheme *signing.Block
 	// Tolerance bounds how far the timestamp may be from now. 0 means DefaultTolerance; a negative value
 	// skips the check (to check a saved request later). Schemes without a timestamp are never checked.
 	Tolerance time.Duration
@@ -46,6 +45,7 @@ type Options struct {
 // Reasons for a failed verification: every error of Payload and Request wraps one of them in an *Error.
 var (
 	ErrNoSecret       = errors.New("no usable secret")
+	ErrScheme         = errors.New("invalid signing scheme")
 	ErrMissingHeader  = errors.New("missing signature or webhook-id header")
 	ErrTimestamp      = errors.New("timestamp missing, malformed or outside the tolerance")
 	ErrNoMatch        = errors.New("no signature matches")
@@ -92,6 +92,10 @@ func Request(r *http.Request, opts Options) ([]byte, error) {
 
 // Payload verifies a raw body (exactly the bytes received) against its request headers.
 func Payload(h http.Header, body []byte, opts Options) error {
+	scheme, err := signing.Resolve(opts.Scheme)
+	if err != nil {
+		return &Error{Kind: ErrScheme, Err: err}
+	}
 	keys := make([][]byte, 0, len(opts.Secrets))
 	for i, s := range opts.Secrets {
 		k, err := signing.Key(s)
@@ -106,7 +110,6 @@ func Payload(h http.Header, body []byte, opts Options) error {
 	if len(keys) == 0 {
 		return &Error{Kind: ErrNoSecret}
 	}
-	scheme := signing.SchemeFor(opts.Scheme)
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now

@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/signing"
 	"github.com/outhook/outhook/shared/verify"
 )
@@ -29,9 +28,11 @@ const (
 )
 
 // signed returns headers as outhook sends them: webhook-id plus the scheme's signature headers.
-func signed(t *testing.T, sg *config.Signing, at time.Time, keys ...[]byte) http.Header {
+func signed(t *testing.T, sg *signing.Block, at time.Time, keys ...[]byte) http.Header {
 	t.Helper()
-	h := signing.Sign(signing.SchemeFor(sg), "whevt_1", at, body, keys)
+	scheme, err := signing.Resolve(sg)
+	require.NoError(t, err)
+	h := signing.Sign(scheme, "whevt_1", at, body, keys)
 	h.Set("webhook-id", "whevt_1")
 	return h
 }
@@ -52,10 +53,11 @@ func TestPayload_StandardWebhooksPublishedVector(t *testing.T) {
 
 func TestPayload_Schemes(t *testing.T) {
 	t.Parallel()
-	for name, sg := range map[string]*config.Signing{
+	for name, sg := range map[string]*signing.Block{
 		"standard":                    nil,
 		"hex timestamp.rawBody":       {Header: "x-partner-signature", TimestampHeader: "x-partner-timestamp", SignedPayload: "timestamp.rawBody", Encoding: "hex"},
 		"hex rawBody":                 {Header: "x-crm-signature", SignedPayload: "rawBody", Encoding: "hex"},
+		"header only: rawBody base64": {Header: "x-sig"},
 		"base64 id.timestamp.rawBody": {Header: "x-sig", TimestampHeader: "x-ts", SignedPayload: "id.timestamp.rawBody", Encoding: "base64"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -153,4 +155,13 @@ func TestRequest_ReturnsAndRestoresTheBody(t *testing.T) {
 	big.Header = r.Header
 	_, err = verify.Request(big, verify.Options{Secrets: []string{newSecret}, Now: at(now)})
 	require.ErrorIs(t, err, verify.ErrBodyUnreadable)
+}
+
+func TestPayload_InvalidScheme(t *testing.T) {
+	t.Parallel()
+	h := signed(t, nil, now, newKey)
+	err := verify.Payload(h, body, verify.Options{Secrets: []string{newSecret}, Now: at(now),
+		Scheme: &signing.Block{Header: "x-sig", SignedPayload: "timestamp.rawBody"}})
+	require.ErrorIs(t, err, verify.ErrScheme)
+	require.ErrorContains(t, err, "timestampHeader: is required when signedPayload is timestamp.rawBody")
 }

@@ -200,7 +200,11 @@ func (s *Service) request(ctx context.Context, set *config.Set, ep *config.Endpo
 		return nil, err
 	}
 	if len(keys) > 0 {
-		for name, values := range signing.Sign(signing.SchemeFor(ep.Signing), ev.ID, now, body, keys) {
+		scheme, err := ep.Signing.Scheme()
+		if err != nil {
+			return nil, err
+		}
+		for name, values := range signing.Sign(scheme, ev.ID, now, body, keys) {
 			req.Header[name] = values
 		}
 	}

@@ -245,7 +245,8 @@ func TestService_SendFansOutAndSigns(t *testing.T) {
 	require.Equal(t, "inv_1", delivered.Data["invoiceId"])
 	key, err := signing.Key(namedSecretValue)
 	require.NoError(t, err)
-	scheme := signing.SchemeFor(b.cfg.Sets[0].Endpoints[0].Signing)
+	scheme, err := b.cfg.Sets[0].Endpoints[0].Signing.Scheme()
+	require.NoError(t, err)
 	require.NoError(t, signing.Verify(scheme, req.Header, body, [][]byte{key}, time.Minute, start))
 
 	wreq, wbody := warehouse.request(0)
@@ -451,7 +452,7 @@ func TestService_UserSecretsSignAndRotate(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, first.Current.Value, other.Current.Value)
 
-	std := signing.SchemeFor(nil)
+	std := signing.Standard
 	verifyWith := func(i int, secrets ...string) error {
 		req, body := r.request(i)
 		var keys [][]byte
