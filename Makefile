@@ -22,6 +22,8 @@ OUTHOOK_API_KEY            ?= ohk_local_dev_key
 CRM_WEBHOOK_SIGNING_SECRET ?= example-crm-signing-secret
 # Extra flags of the receiver, e.g. LISTEN_FLAGS='--fail 2' to watch retries.
 LISTEN_FLAGS ?=
+# The crm endpoint's signing block of webhooks.example.yaml in the --scheme syntax of `outhook listen` and
+# `outhook verify` (the config's keys, key=value pairs).
 CRM_SCHEME := header=x-outhook-signature,timestampHeader=x-outhook-timestamp,signedPayload=timestamp.rawBody,encoding=hex
 
 include $(sort $(wildcard mk/*.mk))
