@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/aws/awstest"
+	"github.com/outhook/outhook/shared/aws/lambdaenv"
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/signing"
 	"github.com/outhook/outhook/shared/webhook"
@@ -136,7 +137,7 @@ func TestLambda_EndToEnd(t *testing.T) {
 	send, query, secrets := s.start(variantProd, "send"), s.start(variantProd, "query"), s.start(variantProd, "secrets")
 	// deliver caches user secrets (a minute by default); short here, so the rotation below reaches it soon.
 	const userSecretCache = 2 * time.Second
-	deliver := s.start(variantProd, "deliver", "OUTHOOK_USER_SECRET_CACHE="+userSecretCache.String())
+	deliver := s.start(variantProd, "deliver", lambdaenv.UserSecretCache+"="+userSecretCache.String())
 	inits := map[string]time.Duration{}
 	for _, f := range []*function{send, query, secrets} {
 		// A route the function does not serve: answered before any AWS request.
@@ -340,7 +341,7 @@ func TestLambda_SQSOutage(t *testing.T) {
 	t.Parallel()
 	s, rcv, query := crashStack(t, 0)
 	closed := "http://" + freeAddr(t)
-	down := s.start(variantProd, "send", "OUTHOOK_QUEUE_URL="+closed+"/000000000000/outhook-deliveries", "AWS_ENDPOINT_URL_SQS="+closed)
+	down := s.start(variantProd, "send", lambdaenv.QueueURL+"="+closed+"/000000000000/outhook-deliveries", "AWS_ENDPOINT_URL_SQS="+closed)
 	for range 2 {
 		resp := down.call(t, http.MethodPost, "/v1/webhooks/orders/events", orderPaid, "Idempotency-Key", "order-7-paid")
 		require.GreaterOrEqual(t, resp.status, 500, "%s", resp.body)

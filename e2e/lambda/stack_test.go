@@ -28,6 +28,7 @@ import (
 
 	"github.com/outhook/outhook/shared/aws/awstest"
 	"github.com/outhook/outhook/shared/aws/dynamostore"
+	"github.com/outhook/outhook/shared/aws/lambdaenv"
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/webhook"
 )
@@ -120,11 +121,11 @@ func (s *stack) env(overrides ...string) []string {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE="+os.DevNull,
 		"AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
-		"OUTHOOK_CONFIG_FILE="+s.config,
-		"OUTHOOK_TABLE="+s.table,
-		"OUTHOOK_QUEUE_URL="+s.queueURL,
-		"OUTHOOK_USER_SECRET_PREFIX="+s.users,
-		"OUTHOOK_NAMED_SECRET_PREFIX="+s.named,
+		lambdaenv.ConfigFile+"="+s.config,
+		lambdaenv.Table+"="+s.table,
+		lambdaenv.QueueURL+"="+s.queueURL,
+		lambdaenv.UserSecretPrefix+"="+s.users,
+		lambdaenv.NamedSecretPrefix+"="+s.named,
 	)
 	return append(env, overrides...)
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/outhook/outhook/shared/aws/lambdaenv"
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/httpapi/route"
 )
@@ -147,11 +148,11 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 	w.dlq, w.queue = newQueues(w, p, deliverTimeout)
 
 	env := map[string]*string{
-		"OUTHOOK_CONFIG_FILE":         jsii.String(configFile),
-		"OUTHOOK_TABLE":               w.table.TableName(),
-		"OUTHOOK_QUEUE_URL":           w.queue.QueueUrl(),
-		"OUTHOOK_USER_SECRET_PREFIX":  jsii.String(w.userPrefix),
-		"OUTHOOK_NAMED_SECRET_PREFIX": jsii.String(w.namedPrefix),
+		lambdaenv.ConfigFile:        jsii.String(configFile),
+		lambdaenv.Table:             w.table.TableName(),
+		lambdaenv.QueueURL:          w.queue.QueueUrl(),
+		lambdaenv.UserSecretPrefix:  jsii.String(w.userPrefix),
+		lambdaenv.NamedSecretPrefix: jsii.String(w.namedPrefix),
 	}
 	for _, f := range Functions {
 		memory, timeout := p.APIMemoryMiB, apiTimeout

@@ -22,6 +22,7 @@ import (
 
 	"github.com/outhook/outhook/infra/outhookcdk"
 	"github.com/outhook/outhook/shared/aws/dynamostore"
+	"github.com/outhook/outhook/shared/aws/lambdaenv"
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/httpapi/route"
 )
@@ -180,11 +181,12 @@ func TestNew(t *testing.T) {
 			require.Equal(t, "JSON", logging["LogFormat"], f)
 			require.Contains(t, logging, "LogGroup", f)
 			vars := p["Environment"].(map[string]any)["Variables"].(map[string]any)
-			require.Equal(t, "webhooks.json", vars["OUTHOOK_CONFIG_FILE"], f)
-			require.Equal(t, "outhook/Outhook/users/", vars["OUTHOOK_USER_SECRET_PREFIX"], f)
-			require.Equal(t, "outhook/Outhook/named/", vars["OUTHOOK_NAMED_SECRET_PREFIX"], f)
-			require.Contains(t, vars, "OUTHOOK_TABLE", f)
-			require.Contains(t, vars, "OUTHOOK_QUEUE_URL", f)
+			for _, name := range lambdaenv.Required {
+				require.Contains(t, vars, name, f)
+			}
+			require.Equal(t, "webhooks.json", vars[lambdaenv.ConfigFile], f)
+			require.Equal(t, "outhook/Outhook/users/", vars[lambdaenv.UserSecretPrefix], f)
+			require.Equal(t, "outhook/Outhook/named/", vars[lambdaenv.NamedSecretPrefix], f)
 		}
 		match(t, func() {
 			b.template.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})

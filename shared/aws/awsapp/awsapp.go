@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/outhook/outhook/shared/aws/dynamostore"
+	"github.com/outhook/outhook/shared/aws/lambdaenv"
 	"github.com/outhook/outhook/shared/aws/smsecret"
 	"github.com/outhook/outhook/shared/aws/sqsqueue"
 	"github.com/outhook/outhook/shared/config"
@@ -56,7 +57,7 @@ func FromEnvironment(ctx context.Context, role Role) (*App, error) {
 func New(env Env, role Role, awsCfg aws.Config, log *slog.Logger) (*App, error) {
 	cfg, err := config.Load(env.ConfigFile)
 	if err != nil {
-		return nil, fmt.Errorf("load webhook config from %s (%s): %w", EnvConfigFile, env.ConfigFile, err)
+		return nil, fmt.Errorf("load webhook config from %s (%s): %w", lambdaenv.ConfigFile, env.ConfigFile, err)
 	}
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	var users smsecret.UserOptions

@@ -18,6 +18,7 @@ import (
 	"github.com/outhook/outhook/shared/aws/awsapp"
 	"github.com/outhook/outhook/shared/aws/awstest"
 	"github.com/outhook/outhook/shared/aws/dynamostore"
+	"github.com/outhook/outhook/shared/aws/lambdaenv"
 	"github.com/outhook/outhook/shared/httpapi/route"
 	"github.com/outhook/outhook/shared/webhook"
 )
@@ -36,12 +37,12 @@ func TestNew(t *testing.T) {
 	prefix := "outhook/" + awstest.UniqueName("awsapp-")
 	env, err := awsapp.LoadEnv(func(name string) string {
 		return map[string]string{
-			"LAMBDA_TASK_ROOT":          dir,
-			awsapp.EnvConfigFile:        "webhooks.json",
-			awsapp.EnvTable:             awstest.Table(t, cfg, dynamostore.TableDefinition),
-			awsapp.EnvQueueURL:          awstest.Queue(t, cfg, nil),
-			awsapp.EnvUserSecretPrefix:  prefix + "/users/",
-			awsapp.EnvNamedSecretPrefix: prefix + "/named/",
+			lambdaenv.TaskRoot:          dir,
+			lambdaenv.ConfigFile:        "webhooks.json",
+			lambdaenv.Table:             awstest.Table(t, cfg, dynamostore.TableDefinition),
+			lambdaenv.QueueURL:          awstest.Queue(t, cfg, nil),
+			lambdaenv.UserSecretPrefix:  prefix + "/users/",
+			lambdaenv.NamedSecretPrefix: prefix + "/named/",
 		}[name]
 	})
 	require.NoError(t, err)

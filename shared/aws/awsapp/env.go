@@ -5,21 +5,11 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+
+	"github.com/outhook/outhook/shared/aws/lambdaenv"
 )
 
-// Environment variables of the functions (set by the CDK app).
-const (
-	EnvConfigFile        = "OUTHOOK_CONFIG_FILE"         // the webhook-set config; relative to LAMBDA_TASK_ROOT if relative
-	EnvTable             = "OUTHOOK_TABLE"               // the DynamoDB table of the event log
-	EnvQueueURL          = "OUTHOOK_QUEUE_URL"           // the SQS delivery queue
-	EnvUserSecretPrefix  = "OUTHOOK_USER_SECRET_PREFIX"  // Secrets Manager name prefix of per-user secrets
-	EnvNamedSecretPrefix = "OUTHOOK_NAMED_SECRET_PREFIX" // Secrets Manager name prefix of named signing secrets
-	EnvCursorKey         = "OUTHOOK_CURSOR_KEY"          // optional: key that authenticates list cursors
-	EnvUserSecretCache   = "OUTHOOK_USER_SECRET_CACHE"   // optional: deliver's per-user secret cache TTL (Go duration)
-	envTaskRoot          = "LAMBDA_TASK_ROOT"            // set by Lambda: where the function package is unpacked
-)
-
-// Env is the functions' configuration, read from the environment.
+// Env is the functions' configuration, read from the environment variables of package lambdaenv.
 type Env struct {
 	ConfigFile        string
 	Table             string
@@ -38,26 +28,22 @@ const DefaultUserSecretCacheTTL = time.Minute
 // LoadEnv reads Env with getenv (os.Getenv in the functions). A missing required variable is an error
 // that names it.
 func LoadEnv(getenv func(string) string) (Env, error) {
-	var e Env
-	for _, v := range []struct {
-		name string
-		dst  *string
-	}{
-		{EnvConfigFile, &e.ConfigFile},
-		{EnvTable, &e.Table},
-		{EnvQueueURL, &e.QueueURL},
-		{EnvUserSecretPrefix, &e.UserSecretPrefix},
-		{EnvNamedSecretPrefix, &e.NamedSecretPrefix},
-	} {
-		*v.dst = getenv(v.name)
-		if *v.dst == "" {
-			return Env{}, fmt.Errorf("environment variable %s is required", v.name)
+	for _, name := range lambdaenv.Required {
+		if getenv(name) == "" {
+			return Env{}, fmt.Errorf("environment variable %s is required", name)
 		}
 	}
-	if root := getenv(envTaskRoot); root != "" && !filepath.IsAbs(e.ConfigFile) {
+	e := Env{
+		ConfigFile:        getenv(lambdaenv.ConfigFile),
+		Table:             getenv(lambdaenv.Table),
+		QueueURL:          getenv(lambdaenv.QueueURL),
+		UserSecretPrefix:  getenv(lambdaenv.UserSecretPrefix),
+		NamedSecretPrefix: getenv(lambdaenv.NamedSecretPrefix),
+	}
+	if root := getenv(lambdaenv.TaskRoot); root != "" && !filepath.IsAbs(e.ConfigFile) {
 		e.ConfigFile = filepath.Join(root, e.ConfigFile)
 	}
-	if key := getenv(EnvCursorKey); key != "" {
+	if key := getenv(lambdaenv.CursorKey); key != "" {
 		e.CursorKey = []byte(key)
 	} else {
 		// Without a configured key, derive one from the table name: every function of the deployment
@@ -67,10 +53,10 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		e.CursorKey = sum[:]
 	}
 	e.UserSecretCacheTTL = DefaultUserSecretCacheTTL
-	if s := getenv(EnvUserSecretCache); s != "" {
+	if s := getenv(lambdaenv.UserSecretCache); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d < 0 {
-			return Env{}, fmt.Errorf("environment variable %s=%q: want a duration such as 1m or 0s", EnvUserSecretCache, s)
+			return Env{}, fmt.Errorf("environment variable %s=%q: want a duration such as 1m or 0s", lambdaenv.UserSecretCache, s)
 		}
 		e.UserSecretCacheTTL = d
 	}

@@ -6,15 +6,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/aws/awsapp"
+	"github.com/outhook/outhook/shared/aws/lambdaenv"
 )
 
 func fullEnv() map[string]string {
 	return map[string]string{
-		awsapp.EnvConfigFile:        "/var/task/webhooks.json",
-		awsapp.EnvTable:             "outhook-events",
-		awsapp.EnvQueueURL:          "https://sqs.eu-west-1.amazonaws.com/123456789012/outhook-deliveries",
-		awsapp.EnvUserSecretPrefix:  "outhook/prod/users/",
-		awsapp.EnvNamedSecretPrefix: "outhook/prod/named/",
+		lambdaenv.ConfigFile:        "/var/task/webhooks.json",
+		lambdaenv.Table:             "outhook-events",
+		lambdaenv.QueueURL:          "https://sqs.eu-west-1.amazonaws.com/123456789012/outhook-deliveries",
+		lambdaenv.UserSecretPrefix:  "outhook/prod/users/",
+		lambdaenv.NamedSecretPrefix: "outhook/prod/named/",
 	}
 }
 
@@ -36,12 +37,12 @@ func TestLoadEnv(t *testing.T) {
 	require.Equal(t, env.CursorKey, again.CursorKey, "every function of a deployment derives the same key")
 
 	other := fullEnv()
-	other[awsapp.EnvTable] = "outhook-staging"
+	other[lambdaenv.Table] = "outhook-staging"
 	staging, err := awsapp.LoadEnv(getenv(other))
 	require.NoError(t, err)
 	require.NotEqual(t, env.CursorKey, staging.CursorKey, "another table, another key")
 
-	other[awsapp.EnvCursorKey] = "a configured key"
+	other[lambdaenv.CursorKey] = "a configured key"
 	keyed, err := awsapp.LoadEnv(getenv(other))
 	require.NoError(t, err)
 	require.Equal(t, []byte("a configured key"), keyed.CursorKey)
@@ -49,9 +50,7 @@ func TestLoadEnv(t *testing.T) {
 
 func TestLoadEnv_Missing(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{
-		awsapp.EnvConfigFile, awsapp.EnvTable, awsapp.EnvQueueURL, awsapp.EnvUserSecretPrefix, awsapp.EnvNamedSecretPrefix,
-	} {
+	for _, name := range lambdaenv.Required {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			m := fullEnv()
@@ -65,13 +64,13 @@ func TestLoadEnv_Missing(t *testing.T) {
 func TestLoadEnv_TaskRoot(t *testing.T) {
 	t.Parallel()
 	m := fullEnv()
-	m["LAMBDA_TASK_ROOT"] = "/var/task"
-	m[awsapp.EnvConfigFile] = "config/webhooks.json"
+	m[lambdaenv.TaskRoot] = "/var/task"
+	m[lambdaenv.ConfigFile] = "config/webhooks.json"
 	env, err := awsapp.LoadEnv(getenv(m))
 	require.NoError(t, err)
 	require.Equal(t, "/var/task/config/webhooks.json", env.ConfigFile, "a relative path is resolved against the task root")
 
-	m[awsapp.EnvConfigFile] = "/opt/webhooks.json"
+	m[lambdaenv.ConfigFile] = "/opt/webhooks.json"
 	env, err = awsapp.LoadEnv(getenv(m))
 	require.NoError(t, err)
 	require.Equal(t, "/opt/webhooks.json", env.ConfigFile, "an absolute path is kept")
@@ -84,14 +83,14 @@ func TestLoadEnv_UserSecretCache(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, awsapp.DefaultUserSecretCacheTTL, env.UserSecretCacheTTL)
 
-	m[awsapp.EnvUserSecretCache] = "0s"
+	m[lambdaenv.UserSecretCache] = "0s"
 	env, err = awsapp.LoadEnv(getenv(m))
 	require.NoError(t, err)
 	require.Zero(t, env.UserSecretCacheTTL)
 
 	for _, bad := range []string{"soon", "-1m", "60"} {
-		m[awsapp.EnvUserSecretCache] = bad
+		m[lambdaenv.UserSecretCache] = bad
 		_, err = awsapp.LoadEnv(getenv(m))
-		require.ErrorContains(t, err, awsapp.EnvUserSecretCache, bad)
+		require.ErrorContains(t, err, lambdaenv.UserSecretCache, bad)
 	}
 }
