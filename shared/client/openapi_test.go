@@ -150,6 +150,9 @@ sets:
 		body: `{"endpoint":"crm"}`, status: 202, validRequest: true})
 	do(t, exchange{name: "secret get", method: "GET", path: "/v1/webhooks/billing-events/users/user_1/secret", status: 200, validRequest: true})
 	do(t, exchange{name: "secret rotate", method: "POST", path: "/v1/webhooks/billing-events/users/user_1/secret/rotate", status: 200, validRequest: true})
+	do(t, exchange{name: "empty cursor: the first page", method: "GET", path: "/v1/webhooks/one-shot/events?cursor=", status: 200, validRequest: true})
+	do(t, exchange{name: "type of 256 characters, 512 bytes", method: "POST", path: "/v1/webhooks/one-shot/events",
+		body: `{"type":"` + strings.Repeat("é", 256) + `","payload":1}`, status: 202, validRequest: true})
 	do(t, exchange{name: "healthz", method: "GET", path: "/healthz", noAuth: true, status: 200, validRequest: true})
 
 	// A page with a next cursor, and the page it leads to.
@@ -179,10 +182,17 @@ sets:
 		{name: "limit 0", method: "GET", path: "/v1/webhooks/billing-events/events?limit=0", status: 400, code: "invalid_limit"},
 		{name: "limit 101", method: "GET", path: "/v1/webhooks/billing-events/events?limit=101", status: 400, code: "invalid_limit"},
 		{name: "direction", method: "GET", path: "/v1/webhooks/billing-events/events?direction=inbound", status: 400, code: "invalid_direction"},
+		{name: "null type", method: "POST", path: "/v1/webhooks/billing-events/events", body: `{"type":null,"payload":1}`, status: 400, code: "invalid_body"},
+		{name: "null user id", method: "POST", path: "/v1/webhooks/billing-events/events", body: `{"type":"t","payload":1,"userId":null}`, status: 400, code: "invalid_body"},
+		{name: "type of 257 characters", method: "POST", path: "/v1/webhooks/billing-events/events", body: `{"type":"` + strings.Repeat("é", 257) + `","payload":1}`, status: 400, code: "invalid_type"},
+		{name: "payload not UTF-8", method: "POST", path: "/v1/webhooks/billing-events/events", body: "{\"type\":\"t\",\"payload\":\"\xc3\x28\xff\"}", status: 400, code: "invalid_payload"},
+		{name: "cursor over 1024 characters", method: "GET", path: "/v1/webhooks/billing-events/events?cursor=" + strings.Repeat("A", 1025) + ".AAAA", status: 400, code: "invalid_cursor"},
 		{name: "forged cursor", method: "GET", path: "/v1/webhooks/billing-events/events?cursor=Zm9yZ2Vk", status: 400, code: "invalid_cursor"},
 		{name: "cursor of another set", method: "GET", path: "/v1/webhooks/billing-events/events?cursor=" + cursor, status: 400, code: "invalid_cursor"},
 		{name: "unknown event", method: "GET", path: "/v1/webhooks/billing-events/events/whevt_01JDQ7Z6M0Y5R8V2K3N4P5Q6R7", status: 404, code: "event_not_found"},
 		{name: "resend unknown endpoint", method: "POST", path: "/v1/webhooks/billing-events/events/" + eventID + "/retry", body: `{"endpoint":"nope"}`, status: 400, code: "unknown_endpoint"},
+		{name: "resend null endpoint", method: "POST", path: "/v1/webhooks/billing-events/events/" + eventID + "/retry", body: `{"endpoint":null}`, status: 400, code: "invalid_body"},
+		{name: "resend empty endpoint", method: "POST", path: "/v1/webhooks/billing-events/events/" + eventID + "/retry", body: `{"endpoint":""}`, status: 400, code: "unknown_endpoint"},
 		{name: "nothing to resend", method: "POST", path: "/v1/webhooks/billing-events/events/" + eventID + "/retry", status: 409, code: "nothing_to_resend"},
 		{name: "bad user in path", method: "GET", path: "/v1/webhooks/billing-events/users/" + strings.Repeat("u", 129) + "/secret", status: 400, code: "invalid_user_id"},
 		{name: "rotate in unknown set", method: "POST", path: "/v1/webhooks/nope/users/user_1/secret/rotate", status: 404, code: "unknown_set"},

@@ -195,9 +195,9 @@ func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
 
 // sendBody is the JSON body of a send.
 type sendBody struct {
-	Type    string          `json:"type"`
+	Type    str             `json:"type"`
 	Payload json.RawMessage `json:"payload"`
-	UserID  string          `json:"userId"`
+	UserID  str             `json:"userId"`
 }
 
 func (h *handler) send(w http.ResponseWriter, r *http.Request) {
@@ -207,9 +207,9 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.Header.Get(headerIdempotencyKey)
 	res, err := h.svc.Send(r.Context(), r.PathValue("set"), webhook.SendRequest{
-		Type:           body.Type,
+		Type:           body.Type.value,
 		Payload:        body.Payload,
-		UserID:         body.UserID,
+		UserID:         body.UserID.value,
 		IdempotencyKey: key,
 	})
 	if err != nil {
@@ -256,7 +256,7 @@ func (h *handler) getEvent(w http.ResponseWriter, r *http.Request) {
 
 // retryBody is the optional JSON body of a retry: which endpoint to resend (empty: every failed delivery).
 type retryBody struct {
-	Endpoint string `json:"endpoint"`
+	Endpoint str `json:"endpoint"`
 }
 
 func (h *handler) retry(w http.ResponseWriter, r *http.Request) {
@@ -264,7 +264,12 @@ func (h *handler) retry(w http.ResponseWriter, r *http.Request) {
 	if !h.decodeBody(w, r, maxSmallBody, false, &body) {
 		return
 	}
-	res, err := h.svc.Resend(r.Context(), r.PathValue("set"), r.PathValue("eventId"), body.Endpoint)
+	if body.Endpoint.set && body.Endpoint.value == "" {
+		writeJSONError(w, http.StatusBadRequest, "unknown_endpoint",
+			"endpoint is empty: name an endpoint of the set, or leave endpoint out to resend every failed delivery")
+		return
+	}
+	res, err := h.svc.Resend(r.Context(), r.PathValue("set"), r.PathValue("eventId"), body.Endpoint.value)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

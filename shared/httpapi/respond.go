@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/outhook/outhook/shared/webhook"
@@ -103,6 +104,21 @@ func (h *handler) decodeBody(w http.ResponseWriter, r *http.Request, limit int64
 		return false
 	}
 	return true
+}
+
+// str is a string field of a request body. JSON null is refused like any other non-string, as the OpenAPI
+// schema says (encoding/json alone would read null as ""), and set tells an empty string from an absent field.
+type str struct {
+	value string
+	set   bool
+}
+
+func (s *str) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return &json.UnmarshalTypeError{Value: "null", Type: reflect.TypeFor[string]()}
+	}
+	s.set = true
+	return json.Unmarshal(data, &s.value)
 }
 
 // decodeMessage says which field of a valid JSON object did not fit.

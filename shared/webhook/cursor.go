@@ -29,6 +29,9 @@ func (s *Service) sealCursor(set, pos string) string {
 // openCursor checks a cursor and returns the store's position.
 func (s *Service) openCursor(set, cursor string) (string, error) {
 	bad := invalid("invalid_cursor", "cursor is malformed, was altered, or belongs to another list")
+	if len(cursor) > MaxCursorLen {
+		return "", bad
+	}
 	body, tag, ok := strings.Cut(cursor, ".")
 	if !ok {
 		return "", bad

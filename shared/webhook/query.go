@@ -14,6 +14,8 @@ const (
 	defaultListLimit = 50
 	// MaxListLimit is the largest page of the events list.
 	MaxListLimit = 100
+	// MaxCursorLen bounds a list cursor: the cursors the service makes are a few hundred characters.
+	MaxCursorLen = 1024
 )
 
 // ListEvents returns a page of the set's events, newest first, each with its deliveries and attempts.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+	"unicode/utf8"
 
 	"github.com/outhook/outhook/shared/queue"
 	"github.com/outhook/outhook/shared/store"
@@ -111,8 +112,9 @@ func validateSend(req SendRequest) (json.RawMessage, error) {
 	if req.Type == "" {
 		return nil, invalid("missing_type", "type is required")
 	}
-	if len(req.Type) > maxTypeLen {
-		return nil, invalid("invalid_type", "type must be at most %d characters", maxTypeLen)
+	// Characters, as the OpenAPI maxLength counts them (Unicode code points), not bytes.
+	if !utf8.ValidString(req.Type) || utf8.RuneCountInString(req.Type) > maxTypeLen {
+		return nil, invalid("invalid_type", "type must be UTF-8 text of at most %d characters", maxTypeLen)
 	}
 	if req.UserID != "" && !ValidUserID(req.UserID) {
 		return nil, invalid("invalid_user_id", "userId must be 1-128 characters of A-Z a-z 0-9 _ . @ + = -")
@@ -120,15 +122,26 @@ func validateSend(req SendRequest) (json.RawMessage, error) {
 	if len(req.IdempotencyKey) > MaxIdempotencyKeyLen {
 		return nil, invalid("invalid_idempotency_key", "Idempotency-Key must be at most %d characters", MaxIdempotencyKeyLen)
 	}
-	if len(req.Payload) == 0 {
+	return validatePayload(req.Payload)
+}
+
+// validatePayload checks one event payload (any JSON value, UTF-8, at most MaxPayloadBytes) and returns it
+// compacted, as stored and delivered. Every way of sending an event checks its payload with it.
+func validatePayload(payload json.RawMessage) (json.RawMessage, error) {
+	if len(payload) == 0 {
 		return nil, invalid("missing_payload", "payload is required (any JSON value)")
 	}
-	if len(req.Payload) > MaxPayloadBytes {
+	if len(payload) > MaxPayloadBytes {
 		return nil, &Error{Kind: ErrTooLarge, Code: "payload_too_large",
-			Message: fmt.Sprintf("payload is %d bytes; the limit is %d", len(req.Payload), MaxPayloadBytes)}
+			Message: fmt.Sprintf("payload is %d bytes; the limit is %d", len(payload), MaxPayloadBytes)}
+	}
+	// encoding/json passes invalid UTF-8 inside strings through a RawMessage untouched; stored, it would make
+	// every list page that holds the event invalid JSON (RFC 8259 §8.1: JSON text is UTF-8).
+	if !utf8.Valid(payload) {
+		return nil, invalid("invalid_payload", "payload is not valid UTF-8 (JSON text must be UTF-8)")
 	}
 	var compact bytes.Buffer
-	if err := json.Compact(&compact, req.Payload); err != nil {
+	if err := json.Compact(&compact, payload); err != nil {
 		return nil, invalid("invalid_payload", "payload is not valid JSON")
 	}
 	return compact.Bytes(), nil

@@ -586,6 +586,10 @@ func TestService_RejectsBadInputAndStoresNothing(t *testing.T) {
 		{"s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), UserID: "a b"}, ErrInvalid, "invalid_user_id"},
 		{"s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), UserID: strings.Repeat("u", 129)}, ErrInvalid, "invalid_user_id"},
 		{"s", SendRequest{Type: strings.Repeat("t", 257), Payload: json.RawMessage(`{}`)}, ErrInvalid, "invalid_type"},
+		{"s", SendRequest{Type: strings.Repeat("é", 257), Payload: json.RawMessage(`{}`)}, ErrInvalid, "invalid_type"},
+		{"s", SendRequest{Type: "t\xff", Payload: json.RawMessage(`{}`)}, ErrInvalid, "invalid_type"},
+		{"s", SendRequest{Type: "t", Payload: json.RawMessage("{\"a\":\"\xc3\x28\xff\"}")}, ErrInvalid, "invalid_payload"},
+		{"s", SendRequest{Type: "t", Payload: json.RawMessage("\"\xed\xa0\x80\"")}, ErrInvalid, "invalid_payload"}, // a UTF-8-encoded surrogate
 		{"s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), IdempotencyKey: strings.Repeat("k", 256)}, ErrInvalid, "invalid_idempotency_key"},
 	}
 	for _, c := range cases {
@@ -614,4 +618,15 @@ func requireCode(t *testing.T, err error, kind error, code string) {
 	require.ErrorAs(t, err, &e)
 	require.ErrorIs(t, err, kind)
 	require.Equal(t, code, e.Code, e.Message)
+}
+
+// TestService_TypeLengthCountsCharacters pins the OpenAPI rule maxLength 256: characters, not bytes.
+func TestService_TypeLengthCountsCharacters(t *testing.T) {
+	t.Parallel()
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", newReceiver(t))}})
+	typ := strings.Repeat("é", maxTypeLen) // 512 bytes
+	res := send(t, b, "s", SendRequest{Type: typ, Payload: json.RawMessage(`{}`)})
+	ev, err := b.svc.GetEvent(context.Background(), "s", res.EventID)
+	require.NoError(t, err)
+	require.Equal(t, typ, ev.Type)
 }
