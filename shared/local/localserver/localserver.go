@@ -5,6 +5,7 @@
 package localserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,14 +44,36 @@ type Options struct {
 	CursorKey []byte       // authenticates list cursors
 	Workers   int          // default DefaultWorkers
 	Logger    *slog.Logger // default slog.Default()
+	Timeouts  Timeouts     // zero fields take the defaults
+}
+
+// Timeouts bound each API connection, so that a client that sends its request or reads the answer too
+// slowly (or never: a Content-Length larger than the body it sends) cannot hold a connection for long.
+// The defaults: 10 s for the headers, 30 s for the whole request, 60 s for the answer, 2 min idle.
+type Timeouts struct {
+	ReadHeader time.Duration // from accepting the connection (or the end of the previous request) to the end of the headers
+	Read       time.Duration // from accepting the connection to the end of the request body
+	Write      time.Duration // from the end of the request headers to the end of the answer
+	Idle       time.Duration // between two requests of a kept-alive connection
+}
+
+// defaultTimeouts fit the API's largest request (a 256 KiB payload) and answer (a page of 100 events).
+var defaultTimeouts = Timeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: time.Minute, Idle: 2 * time.Minute}
+
+// orDefault fills the zero fields of t with the defaults.
+func (t Timeouts) orDefault() Timeouts {
+	d := defaultTimeouts
+	return Timeouts{ReadHeader: cmp.Or(t.ReadHeader, d.ReadHeader), Read: cmp.Or(t.Read, d.Read),
+		Write: cmp.Or(t.Write, d.Write), Idle: cmp.Or(t.Idle, d.Idle)}
 }
 
 // Server is the assembled local server.
 type Server struct {
-	db      *sqlite.DB
-	log     *slog.Logger
-	handler http.Handler
-	pool    *worker.Pool
+	db       *sqlite.DB
+	log      *slog.Logger
+	handler  http.Handler
+	pool     *worker.Pool
+	timeouts Timeouts
 }
 
 // New builds the service, the API handler and the worker pool.
@@ -78,9 +101,10 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("build the webhook service: %w", err)
 	}
 	return &Server{
-		db:      o.DB,
-		log:     o.Logger,
-		handler: httpapi.New(svc, httpapi.Options{APIKey: o.APIKey, Logger: o.Logger}),
+		db:       o.DB,
+		log:      o.Logger,
+		timeouts: o.Timeouts.orDefault(),
+		handler:  httpapi.New(svc, httpapi.Options{APIKey: o.APIKey, Logger: o.Logger}),
 		pool: worker.New(o.DB.Queue(), svc.Process, worker.Options{
 			Workers:    o.Workers,
 			Visibility: Lease(o.Config),
@@ -107,9 +131,10 @@ func Lease(cfg *config.Config) time.Duration {
 func (s *Server) Run(ctx context.Context, ln net.Listener, drain time.Duration) error {
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: s.timeouts.ReadHeader,
+		ReadTimeout:       s.timeouts.Read,
+		WriteTimeout:      s.timeouts.Write,
+		IdleTimeout:       s.timeouts.Idle,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	background, stop := context.WithCancel(ctx)

@@ -2,6 +2,7 @@ package localserver_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -80,4 +81,58 @@ func TestLease(t *testing.T) {
 	}}
 	require.NoError(t, cfg.Validate())
 	require.Equal(t, 50*time.Second, localserver.Lease(cfg), "the longest timeout plus the 10 s margin")
+}
+
+// TestServer_CutsOffSlowClients: a client that never finishes its headers, or announces a longer body than
+// it sends, loses its connection once the read timeouts pass, instead of holding it until it gives up.
+func TestServer_CutsOffSlowClients(t *testing.T) {
+	t.Parallel()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "outhook.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	cfg := &config.Config{Sets: []config.Set{{Name: "orders", Endpoints: []config.Endpoint{{
+		Name: "shop", URL: "http://127.0.0.1:9/", AllowPrivateNetwork: true,
+	}}}}}
+	require.NoError(t, cfg.Validate())
+	srv, err := localserver.New(localserver.Options{
+		Config: cfg, DB: db, APIKey: "k", CursorKey: []byte("c"), Workers: 1,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Timeouts: localserver.Timeouts{ReadHeader: 200 * time.Millisecond, Read: 300 * time.Millisecond},
+	})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, 5*time.Second) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	for name, partial := range map[string]string{
+		"headers never end": "POST /v1/webhooks/orders/events HTTP/1.1\r\nHost: x\r\n",
+		"body shorter than its Content-Length": "POST /v1/webhooks/orders/events HTTP/1.1\r\nHost: x\r\n" +
+			"Authorization: Bearer k\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"type\":\"t\",",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			require.NoError(t, err)
+			defer conn.Close()
+			_, err = io.WriteString(conn, partial)
+			require.NoError(t, err)
+			// The server closes the connection long before this client-side deadline (a loaded machine
+			// included); a deadline error here means the connection was held.
+			require.NoError(t, conn.SetReadDeadline(time.Now().Add(20*time.Second)))
+			_, err = io.Copy(io.Discard, conn)
+			var netErr net.Error
+			if errors.As(err, &netErr) {
+				require.False(t, netErr.Timeout(), "the server held the connection of a slow client")
+			}
+		})
+	}
+
+	// The server still answers a well-behaved client.
+	res, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	require.Equal(t, http.StatusOK, res.StatusCode)
 }
