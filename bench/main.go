@@ -64,10 +64,11 @@ func run() error {
 		return fmt.Errorf("open the database: %w", err)
 	}
 	defer db.Close()
-	cfg := &config.Config{Sets: []config.Set{{Name: "bench", Endpoints: []config.Endpoint{{
+	doc := &config.Config{Sets: []config.Set{{Name: "bench", Endpoints: []config.Endpoint{{
 		Name: "receiver", URL: rc.srv.URL + "/hooks", AllowPrivateNetwork: true,
 	}}}}}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := doc.Validate()
+	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	srv, err := localserver.New(localserver.Options{

@@ -52,7 +52,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	log := newLogger(e.stderr, *logFormat)
 
-	cfg, err := config.Load(*configPath)
+	doc, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	cfg, err := doc.Validate()
 	if err != nil {
 		return err
 	}

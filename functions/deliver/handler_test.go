@@ -39,11 +39,12 @@ func setup(t *testing.T, url string) testBundle {
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "outhook.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, db.Close()) })
-	cfg := &config.Config{Sets: []config.Set{{Name: set, Endpoints: []config.Endpoint{{
+	doc := &config.Config{Sets: []config.Set{{Name: set, Endpoints: []config.Endpoint{{
 		Name: "shop", URL: url, AllowPrivateNetwork: true, TimeoutSeconds: 10,
 		Retry: &config.Retry{Attempts: 3, Backoff: "fixed", InitialDelaySeconds: 1, MaxDelaySeconds: 1},
 	}}}}}
-	require.NoError(t, cfg.Validate())
+	cfg, err := doc.Validate()
+	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, err := webhook.New(webhook.Options{
 		Config: cfg, Store: db.Store(), Queue: db.Queue(), Users: db.UserSecrets(), HTTP: egress.New(),

@@ -14,21 +14,8 @@ import (
 	"github.com/outhook/outhook/shared/config"
 )
 
-// validatedCopy returns a validated deep copy of cfg with defaults applied, so the caller's value is left alone.
-func validatedCopy(cfg *config.Config) (*config.Config, error) {
-	data, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("outhook config: encode: %w", err)
-	}
-	c, err := config.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("outhook config: %w", err)
-	}
-	return c, nil
-}
-
-// stageAssets builds one directory per function holding its bootstrap from buildDir and the validated config
-// as webhooks.json, and returns the directories. They live in the cloud assembly's output directory (cdk.out),
+// stageAssets builds one directory per function holding its bootstrap from buildDir and the config as written
+// (each function resolves it when it starts) as webhooks.json, and returns the directories. They live in the cloud assembly's output directory (cdk.out),
 // next to the assets CDK copies from them, so a synth leaves nothing behind elsewhere.
 func stageAssets(c constructs.Construct, buildDir string, cfg *config.Config) (map[Function]string, error) {
 	configJSON, err := json.MarshalIndent(cfg, "", "  ")

@@ -137,7 +137,7 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 	}
 	// The override makes w itself the jsii object, so w can be passed wherever a construct is expected.
 	constructs.NewConstruct_Override(w, scope, id)
-	assets, err := stageAssets(w, p.BuildDir, cfg)
+	assets, err := stageAssets(w, p.BuildDir, p.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +170,8 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 	return w, nil
 }
 
-// resolve checks props, applies their defaults and returns a validated copy of the config.
-func resolve(scope constructs.Construct, props *Props) (Props, *config.Config, error) {
+// resolve checks props, applies their defaults and returns the resolved config.
+func resolve(scope constructs.Construct, props *Props) (Props, *config.Resolved, error) {
 	if props == nil {
 		return Props{}, nil, errors.New("outhook props: missing")
 	}
@@ -182,9 +182,9 @@ func resolve(scope constructs.Construct, props *Props) (Props, *config.Config, e
 	if p.BuildDir == "" {
 		return Props{}, nil, errors.New("outhook props: BuildDir is required")
 	}
-	cfg, err := validatedCopy(p.Config)
+	cfg, err := p.Config.Validate()
 	if err != nil {
-		return Props{}, nil, err
+		return Props{}, nil, fmt.Errorf("outhook config: %w", err)
 	}
 	if p.NamePrefix == "" {
 		p.NamePrefix = *awscdk.Stack_Of(scope).StackName()
@@ -227,13 +227,8 @@ func resolve(scope constructs.Construct, props *Props) (Props, *config.Config, e
 }
 
 // deliverTimeoutFor sizes the deliver function's timeout from the largest endpoint timeout of the config.
-func deliverTimeoutFor(cfg *config.Config) (time.Duration, error) {
-	var longest time.Duration
-	for _, s := range cfg.Sets {
-		for _, e := range s.Endpoints {
-			longest = max(longest, e.Timeout())
-		}
-	}
+func deliverTimeoutFor(cfg *config.Resolved) (time.Duration, error) {
+	longest := cfg.LongestTimeout()
 	timeout := max(longest+deliverMargin, minDeliverTimeout)
 	if timeout > maxLambdaTimeout {
 		return 0, fmt.Errorf("outhook config: the longest endpoint timeout %s plus %s leaves no room in Lambda's %s limit",

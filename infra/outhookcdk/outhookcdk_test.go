@@ -208,8 +208,7 @@ func TestNew(t *testing.T) {
 			require.NotZero(t, info.Mode()&0o111, "bootstrap must stay executable")
 			cfg, err := config.Load(filepath.Join(assetDir, "webhooks.json"))
 			require.NoError(t, err)
-			require.Len(t, cfg.Sets, 2)
-			require.Equal(t, config.DefaultTimeoutSeconds, cfg.Sets[0].Endpoints[1].TimeoutSeconds, "defaults applied")
+			require.Equal(t, testConfig(), cfg, "the config as written")
 		}
 	})
 

@@ -13,8 +13,8 @@ import (
 // Props configure the outhook construct. Config and BuildDir are required; every other field has a default.
 type Props struct {
 	// Config is the webhook-set configuration, read from the same YAML as the local server (config.Load) or
-	// built in Go. New validates a copy of it (applying defaults) and ships that copy to every function as
-	// webhooks.json; the value passed in is not modified.
+	// built in Go. New validates it and ships it as written to every function as webhooks.json; the value
+	// passed in is not modified.
 	Config *config.Config
 
 	// BuildDir holds the output of `make build`: <BuildDir>/<function>/bootstrap for send, query, secrets and

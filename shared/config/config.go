@@ -5,7 +5,6 @@ package config
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/outhook/outhook/shared/signing"
 )
@@ -85,11 +84,3 @@ const (
 	DefaultInitialDelaySeconds   = 30
 	DefaultMaxDelaySeconds       = 3600
 )
-
-// Timeout is the endpoint's POST timeout (the default 15 s when the field is 0).
-func (e Endpoint) Timeout() time.Duration {
-	if e.TimeoutSeconds == 0 {
-		return DefaultTimeoutSeconds * time.Second
-	}
-	return time.Duration(e.TimeoutSeconds) * time.Second
-}

@@ -62,8 +62,7 @@ func seedConfig() *config.Config {
 func TestLoad_ValidYAML(t *testing.T) {
 	t.Parallel()
 
-	cfg, err := config.Load(filepath.Join("testdata", "valid.yaml"))
-	require.NoError(t, err)
+	cfg := resolve(t, filepath.Join("testdata", "valid.yaml"))
 
 	billing, ok := cfg.Set("billing-events")
 	require.True(t, ok)
@@ -77,11 +76,11 @@ func TestLoad_ValidYAML(t *testing.T) {
 		Encoding:        "hex",
 		Secret:          "CRM_WEBHOOK_SIGNING_SECRET",
 	}, crm.Signing)
-	require.Equal(t, 15*time.Second, crm.Timeout())
-	require.Equal(t, &config.Retry{Attempts: 5, Backoff: "exponential", InitialDelaySeconds: 30, MaxDelaySeconds: 3600},
+	require.Equal(t, 15*time.Second, crm.Timeout)
+	require.Equal(t, config.Retry{Attempts: 5, Backoff: "exponential", InitialDelaySeconds: 30, MaxDelaySeconds: 3600},
 		crm.Retry)
-	require.Equal(t, 24*time.Hour, billing.RotationWindow())
-	require.Equal(t, 30*24*time.Hour, billing.Retention())
+	require.Equal(t, 24*time.Hour, billing.RotationWindow)
+	require.Equal(t, 30*24*time.Hour, billing.Retention)
 
 	warehouse, ok := billing.Endpoint("warehouse")
 	require.True(t, ok)
@@ -90,16 +89,16 @@ func TestLoad_ValidYAML(t *testing.T) {
 
 	customer, ok := cfg.Set("customer-events")
 	require.True(t, ok)
-	require.Equal(t, time.Hour, customer.RotationWindow())
+	require.Equal(t, time.Hour, customer.RotationWindow)
 
 	partner, ok := cfg.Set("partner-events")
 	require.True(t, ok)
-	require.Equal(t, 90*24*time.Hour, partner.Retention())
+	require.Equal(t, 90*24*time.Hour, partner.Retention)
 	p, ok := partner.Endpoint("partner")
 	require.True(t, ok)
-	require.Equal(t, &config.Retry{Attempts: 8, Backoff: "exponential", InitialDelaySeconds: 10, MaxDelaySeconds: 600},
+	require.Equal(t, config.Retry{Attempts: 8, Backoff: "exponential", InitialDelaySeconds: 10, MaxDelaySeconds: 600},
 		p.Retry)
-	require.Equal(t, 10*time.Second, p.Timeout())
+	require.Equal(t, 10*time.Second, p.Timeout)
 	require.Equal(t, signing.EncodingBase64, p.Signing.Encoding)
 
 	_, ok = cfg.Set("nope")
@@ -113,16 +112,25 @@ func TestLoad_ValidYAML(t *testing.T) {
 func TestLoad_ValidJSON(t *testing.T) {
 	t.Parallel()
 
-	cfg, err := config.Load(filepath.Join("testdata", "valid.json"))
-	require.NoError(t, err)
+	cfg := resolve(t, filepath.Join("testdata", "valid.json"))
 	set, ok := cfg.Set("orders")
 	require.True(t, ok)
 	erp, ok := set.Endpoint("erp")
 	require.True(t, ok)
 	require.True(t, erp.AllowPrivateNetwork)
 	require.Equal(t, &config.Signing{Secret: "ERP_SECRET", Algorithm: "hmac-sha256"}, erp.Signing)
-	require.Equal(t, &config.Retry{Attempts: 3, Backoff: "fixed", InitialDelaySeconds: 1, MaxDelaySeconds: 3600},
+	require.Equal(t, config.Retry{Attempts: 3, Backoff: "fixed", InitialDelaySeconds: 1, MaxDelaySeconds: 3600},
 		erp.Retry)
+}
+
+// resolve loads the config file at path and resolves it.
+func resolve(t *testing.T, path string) *config.Resolved {
+	t.Helper()
+	cfg, err := config.Load(path)
+	require.NoError(t, err)
+	r, err := cfg.Validate()
+	require.NoError(t, err)
+	return r
 }
 
 func TestLoad_MissingFile(t *testing.T) {
@@ -138,19 +146,37 @@ func TestConfig_Validate_GoMatchesYAML(t *testing.T) {
 	fromYAML, err := config.Load(filepath.Join("testdata", "valid.yaml"))
 	require.NoError(t, err)
 	fromGo := seedConfig()
-	require.NoError(t, fromGo.Validate())
 	require.Equal(t, fromYAML, fromGo)
+	resolved, err := fromGo.Validate()
+	require.NoError(t, err)
+	require.Equal(t, resolve(t, filepath.Join("testdata", "valid.yaml")), resolved)
 
-	// Idempotent: validating again changes nothing.
-	require.NoError(t, fromGo.Validate())
-	require.Equal(t, fromYAML, fromGo)
+	// The config is left as written: no default is filled into it.
+	require.Equal(t, seedConfig(), fromGo)
+	require.Nil(t, fromGo.Sets[0].Endpoints[1].Retry)
+	require.Zero(t, fromGo.Sets[0].Endpoints[0].TimeoutSeconds)
+}
+
+func TestConfig_Validate_ResolvedIsACopy(t *testing.T) {
+	t.Parallel()
+
+	cfg := seedConfig()
+	resolved, err := cfg.Validate()
+	require.NoError(t, err)
+	set, ok := resolved.Set("billing-events")
+	require.True(t, ok)
+	crm, ok := set.Endpoint("crm")
+	require.True(t, ok)
+	crm.Signing.Header = "x-changed"
+	require.NotEqual(t, "x-changed", cfg.Sets[0].Endpoints[0].Signing.Header)
 }
 
 func TestConfig_Validate_Nil(t *testing.T) {
 	t.Parallel()
 
 	var c *config.Config
-	require.Error(t, c.Validate())
+	_, err := c.Validate()
+	require.Error(t, err)
 }
 
 func TestParse_Errors(t *testing.T) {
@@ -240,7 +266,8 @@ func TestConfig_Validate_Errors(t *testing.T) {
 			}},
 		}}
 	}
-	require.NoError(t, valid().Validate())
+	_, err := valid().Validate()
+	require.NoError(t, err)
 
 	tests := []struct {
 		name   string
@@ -363,7 +390,7 @@ func TestConfig_Validate_Errors(t *testing.T) {
 			t.Parallel()
 			c := valid()
 			tt.mutate(c)
-			err := c.Validate()
+			_, err := c.Validate()
 			require.Error(t, err)
 			var fe *config.FieldError
 			require.ErrorAs(t, err, &fe)
@@ -380,7 +407,7 @@ func TestConfig_Validate_ReportsEveryField(t *testing.T) {
 	c := &config.Config{Sets: []config.Set{{Name: "a", Endpoints: []config.Endpoint{
 		{Name: "e", URL: "nope", Retry: &config.Retry{Attempts: 0}},
 	}}}}
-	err := c.Validate()
+	_, err := c.Validate()
 	require.Error(t, err)
 	var paths []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
@@ -397,41 +424,48 @@ func TestConfig_Validate_CustomSchemeDefaults(t *testing.T) {
 	c := &config.Config{Sets: []config.Set{{Name: "a", Endpoints: []config.Endpoint{{
 		Name: "e", URL: "https://x.example", Signing: &config.Signing{Header: "x-sig", TimestampHeader: "x-ts"},
 	}}}}}
-	require.NoError(t, c.Validate())
+	r, err := c.Validate()
+	require.NoError(t, err)
 	require.Equal(t, &config.Signing{
 		Header: "x-sig", TimestampHeader: "x-ts", SignedPayload: "id.timestamp.rawBody", Algorithm: "hmac-sha256",
 		Encoding: "base64",
-	}, c.Sets[0].Endpoints[0].Signing)
+	}, r.Sets[0].Endpoints[0].Signing)
 
 	// The reference page's block: a header and an encoding, no timestamp header, signs the body alone.
 	seed := &config.Config{Sets: []config.Set{{Name: "a", Endpoints: []config.Endpoint{{
 		Name: "crm", URL: "https://crm.example.com/hooks", Signing: &config.Signing{
 			Header: "x-sig", Algorithm: "hmac-sha256", Encoding: "hex", Secret: "CRM_WEBHOOK_SIGNING_SECRET"},
 	}}}}}
-	require.NoError(t, seed.Validate())
-	require.Equal(t, signing.PayloadRawBody, seed.Sets[0].Endpoints[0].Signing.SignedPayload)
+	r, err = seed.Validate()
+	require.NoError(t, err)
+	require.Equal(t, signing.PayloadRawBody, r.Sets[0].Endpoints[0].Signing.SignedPayload)
 }
 
-func TestSet_Durations_ZeroMeansDefault(t *testing.T) {
+func TestConfig_Validate_ZeroMeansDefault(t *testing.T) {
 	t.Parallel()
 
-	var s config.Set
-	require.Equal(t, 24*time.Hour, s.RotationWindow())
-	require.Equal(t, 30*24*time.Hour, s.Retention())
-	var e config.Endpoint
-	require.Equal(t, 15*time.Second, e.Timeout())
+	c := &config.Config{Sets: []config.Set{{Name: "a", Endpoints: []config.Endpoint{{Name: "e", URL: "https://x.example"}}}}}
+	r, err := c.Validate()
+	require.NoError(t, err)
+	s := r.Sets[0]
+	require.Equal(t, 24*time.Hour, s.RotationWindow)
+	require.Equal(t, 30*24*time.Hour, s.Retention)
+	require.Equal(t, 15*time.Second, s.Endpoints[0].Timeout)
+	require.Equal(t, 15*time.Second, r.LongestTimeout())
 }
 
-func TestSet_Endpoint_PointsIntoSet(t *testing.T) {
+func TestResolvedSet_Endpoint_PointsIntoSet(t *testing.T) {
 	t.Parallel()
 
 	cfg := seedConfig()
-	set, ok := cfg.Set("billing-events")
+	r, err := cfg.Validate()
+	require.NoError(t, err)
+	set, ok := r.Set("billing-events")
 	require.True(t, ok)
 	e, ok := set.Endpoint("warehouse")
 	require.True(t, ok)
-	e.TimeoutSeconds = 7
-	require.Equal(t, 7, cfg.Sets[0].Endpoints[1].TimeoutSeconds)
+	e.Timeout = 7 * time.Second
+	require.Equal(t, 7*time.Second, r.Sets[0].Endpoints[1].Timeout)
 }
 
 func TestParse_AnchorsAndMergeKeys(t *testing.T) {
@@ -454,11 +488,13 @@ sets:
           backoff: fixed
 `))
 	require.NoError(t, err)
+	r, err := cfg.Validate()
+	require.NoError(t, err)
 	quick := config.Retry{Attempts: 3, Backoff: "exponential", InitialDelaySeconds: 1, MaxDelaySeconds: 5}
-	require.Equal(t, quick, *cfg.Sets[0].Endpoints[0].Retry)
-	require.Equal(t, quick, *cfg.Sets[0].Endpoints[1].Retry)
+	require.Equal(t, quick, r.Sets[0].Endpoints[0].Retry)
+	require.Equal(t, quick, r.Sets[0].Endpoints[1].Retry)
 	quick.Backoff = "fixed"
-	require.Equal(t, quick, *cfg.Sets[0].Endpoints[2].Retry)
+	require.Equal(t, quick, r.Sets[0].Endpoints[2].Retry)
 
 	_, err = config.Parse([]byte(`
 sets:
@@ -490,8 +526,8 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again := *cfg
-		require.NoError(t, again.Validate())
+		_, err = cfg.Validate()
+		require.NoError(t, err)
 		out, err := yaml.Marshal(cfg)
 		require.NoError(t, err)
 		back, err := config.Parse(out)

@@ -19,9 +19,14 @@ sets:
 		fmt.Println(err)
 		return
 	}
-	set, _ := cfg.Set("partner-events")
+	resolved, err := cfg.Validate()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	set, _ := resolved.Set("partner-events")
 	ep, _ := set.Endpoint("partner")
-	fmt.Println(ep.Retry.Backoff, ep.Timeout(), set.RotationWindow())
+	fmt.Println(ep.Retry.Backoff, ep.Timeout, set.RotationWindow)
 	// Output: exponential 15s 24h0m0s
 }
 
@@ -34,7 +39,8 @@ func ExampleConfig_Validate() {
 			Retry: &config.Retry{Attempts: 0},
 		}},
 	}}}
-	fmt.Println(cfg.Validate())
+	_, err := cfg.Validate()
+	fmt.Println(err)
 	// Output:
 	// sets[0].endpoints[0].url: must be an absolute http or https URL
 	// sets[0].endpoints[0].retry.attempts: must be at least 1 and at most 50 (the total, including the first)

@@ -25,7 +25,8 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
-// Parse decodes one YAML document (JSON is YAML, so JSON works too) and validates it, applying defaults.
+// Parse decodes one YAML document (JSON is YAML, so JSON works too) and validates it. It returns the
+// configuration as written; Validate returns its resolved form, with the defaults applied.
 // Unknown keys, values of the wrong type and duplicate keys are errors naming the field path and line,
 // e.g. `sets[0].endpoints[1].signing.encodng: unknown field (line 9)`.
 func Parse(data []byte) (*Config, error) {
@@ -51,7 +52,7 @@ func Parse(data []byte) (*Config, error) {
 	if err := strict.Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("decode config: %w", err)
 	}
-	if err := cfg.Validate(); err != nil {
+	if _, err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &cfg, nil

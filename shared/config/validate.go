@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"slices"
-	"time"
 
 	"github.com/outhook/outhook/shared/signing"
 )
@@ -42,8 +40,8 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Path + ": " + e.Message }
 
-// Validate checks the whole configuration and fills in defaults for fields left empty. It reports every
-// invalid field at once (errors.Join of *FieldError, in file order). Validate is idempotent.
+// Validate checks the whole configuration and returns it resolved: a copy with every default applied. It
+// reports every invalid field at once (errors.Join of *FieldError, in file order). c is left as written.
 //
 // Defaults and rules worth knowing:
 //   - rotationWindowSeconds 0 means the default 86400: a rotation window cannot be switched off, only shortened
@@ -56,12 +54,14 @@ func (e *FieldError) Error() string { return e.Path + ": " + e.Message }
 //   - the rest of a signing block is resolved by signing.Resolve, which owns its defaults: with only `secret`
 //     (and optionally `algorithm`) it signs with the Standard Webhooks headers; otherwise `header` is
 //     required, encoding defaults to base64, and signedPayload to id.timestamp.rawBody with a
-//     timestampHeader, rawBody without one (the reference page's `header` + `encoding` block). Validate
-//     writes the resolved algorithm, encoding and signedPayload back into the block.
-func (c *Config) Validate() error {
+//     timestampHeader, rawBody without one (the reference page's `header` + `encoding` block). The resolved
+//     block carries the resolved algorithm, encoding and signedPayload.
+func (c *Config) Validate() (*Resolved, error) {
 	if c == nil {
-		return errors.New("config is nil")
+		return nil, errors.New("config is nil")
 	}
+	cp := c.clone()
+	c = &cp // the validator fills in the copy's defaults
 	v := &validator{}
 	if len(c.Sets) == 0 {
 		v.fail("sets", "at least one set is required")
@@ -78,7 +78,10 @@ func (c *Config) Validate() error {
 		}
 		v.set(p, s)
 	}
-	return errors.Join(v.errs...)
+	if err := errors.Join(v.errs...); err != nil {
+		return nil, err
+	}
+	return c.resolved(), nil
 }
 
 type validator struct {
@@ -239,56 +242,4 @@ func (v *validator) retry(p string, r *Retry) {
 	case r.InitialDelaySeconds > r.MaxDelaySeconds:
 		v.fail(p+".initialDelaySeconds", fmt.Sprintf("must not exceed maxDelaySeconds (%d)", r.MaxDelaySeconds))
 	}
-}
-
-// Set returns the set with the given name.
-func (c *Config) Set(name string) (*Set, bool) {
-	for i := range c.Sets {
-		if c.Sets[i].Name == name {
-			return &c.Sets[i], true
-		}
-	}
-	return nil, false
-}
-
-// SecretNames returns the named signing secrets the endpoints reference, sorted, without duplicates.
-func (c *Config) SecretNames() []string {
-	var names []string
-	for _, s := range c.Sets {
-		for _, e := range s.Endpoints {
-			if e.Signing != nil && e.Signing.Secret != "" {
-				names = append(names, e.Signing.Secret)
-			}
-		}
-	}
-	slices.Sort(names)
-	return slices.Compact(names)
-}
-
-// Endpoint returns the set's endpoint with the given name. The pointer refers to the set's own element.
-func (s Set) Endpoint(name string) (*Endpoint, bool) {
-	for i := range s.Endpoints {
-		if s.Endpoints[i].Name == name {
-			return &s.Endpoints[i], true
-		}
-	}
-	return nil, false
-}
-
-// RotationWindow is how long a user's previous managed secret keeps signing after a rotation
-// (the default 24 h when the field is 0).
-func (s Set) RotationWindow() time.Duration {
-	if s.RotationWindowSeconds == 0 {
-		return DefaultRotationWindowSeconds * time.Second
-	}
-	return time.Duration(s.RotationWindowSeconds) * time.Second
-}
-
-// Retention is how long the set's events are kept (the default 30 days when the field is 0).
-func (s Set) Retention() time.Duration {
-	days := s.RetentionDays
-	if days == 0 {
-		days = DefaultRetentionDays
-	}
-	return time.Duration(days) * 24 * time.Hour
 }

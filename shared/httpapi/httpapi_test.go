@@ -92,8 +92,7 @@ func setup(t *testing.T) *testBundle {
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "outhook.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	cfg, err := config.Parse([]byte(testConfig))
-	require.NoError(t, err)
+	cfg := resolvedTestConfig(t)
 	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
@@ -417,8 +416,7 @@ func TestHandler_NoAPIKey(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	// The Lambdas mount the handler without a key: API Gateway authenticates.
-	cfg, err := config.Parse([]byte(testConfig))
-	require.NoError(t, err)
+	cfg := resolvedTestConfig(t)
 	svc, err := webhook.New(webhook.Options{
 		Config: cfg, Store: b.db.Store(), Queue: b.db.Queue(), Users: b.db.UserSecrets(), HTTP: egress.New(),
 		CursorKey: []byte("k"),
@@ -456,4 +454,13 @@ func TestHandler_EveryRoute(t *testing.T) {
 			require.Less(t, res.status, 500, "body: %s", res.body)
 		})
 	}
+}
+
+func resolvedTestConfig(t *testing.T) *config.Resolved {
+	t.Helper()
+	doc, err := config.Parse([]byte(testConfig))
+	require.NoError(t, err)
+	cfg, err := doc.Validate()
+	require.NoError(t, err)
+	return cfg
 }

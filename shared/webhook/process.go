@@ -135,7 +135,7 @@ func nextJob(j job, a store.Attempt) job {
 }
 
 // attempt signs and POSTs the delivery and returns the attempt record with its outcome decided.
-func (s *Service) attempt(ctx context.Context, set *config.Set, ep *config.Endpoint, ev store.Event, j job) store.Attempt {
+func (s *Service) attempt(ctx context.Context, set *config.ResolvedSet, ep *config.ResolvedEndpoint, ev store.Event, j job) store.Attempt {
 	start := s.now()
 	a := store.Attempt{Set: ev.Set, EventID: ev.ID, Endpoint: ep.Name, ID: j.AttemptID, Number: j.Attempt,
 		StartedAt: msTime(start), ExpiresAt: ev.ExpiresAt}
@@ -144,7 +144,7 @@ func (s *Service) attempt(ctx context.Context, set *config.Set, ep *config.Endpo
 	var retryAfter time.Duration
 	if err == nil {
 		a.RequestHeaders = flatHeaders(req.Header)
-		reqCtx, cancel := context.WithTimeout(ctx, ep.Timeout())
+		reqCtx, cancel := context.WithTimeout(ctx, ep.Timeout)
 		var resp *http.Response
 		resp, err = s.http.Do(req.WithContext(reqCtx), ep.AllowPrivateNetwork)
 		if err == nil {
@@ -164,7 +164,7 @@ func (s *Service) attempt(ctx context.Context, set *config.Set, ep *config.Endpo
 		a.Outcome = store.OutcomeSucceeded
 		return a
 	}
-	policy := retry.FromConfig(*ep.Retry)
+	policy := retry.FromConfig(ep.Retry)
 	delay, again := policy.Delay(j.Attempt-j.Round+1, retryAfter, s.jitter)
 	if !again {
 		a.Outcome = store.OutcomeFailed
@@ -187,7 +187,7 @@ func deliveredBody(ev store.Event) []byte {
 }
 
 // request builds the signed POST. Its error (a signing secret that cannot be read) fails the attempt.
-func (s *Service) request(ctx context.Context, set *config.Set, ep *config.Endpoint, ev store.Event, body []byte, now time.Time) (*http.Request, error) {
+func (s *Service) request(ctx context.Context, set *config.ResolvedSet, ep *config.ResolvedEndpoint, ev store.Event, body []byte, now time.Time) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
@@ -213,7 +213,7 @@ func (s *Service) request(ctx context.Context, set *config.Set, ep *config.Endpo
 
 // signingKeys returns the HMAC keys a delivery is signed with: the endpoint's named secret; else the
 // user's managed secret (both values during a rotation window); else none (unsigned).
-func (s *Service) signingKeys(ctx context.Context, set *config.Set, ep *config.Endpoint, ev store.Event) ([][]byte, error) {
+func (s *Service) signingKeys(ctx context.Context, set *config.ResolvedSet, ep *config.ResolvedEndpoint, ev store.Event) ([][]byte, error) {
 	if ep.Signing != nil && ep.Signing.Secret != "" {
 		if s.named == nil {
 			return nil, fmt.Errorf("signing secret %q: no named-secret source configured", ep.Signing.Secret)

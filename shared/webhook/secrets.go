@@ -55,7 +55,7 @@ func (s *Service) RotateUserSecret(ctx context.Context, setName, userID string) 
 	return viewSecret(s.live(us, set), set), nil
 }
 
-func (s *Service) secretSet(setName, userID string) (*config.Set, error) {
+func (s *Service) secretSet(setName, userID string) (*config.ResolvedSet, error) {
 	set, err := s.set(setName)
 	if err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ func (s *Service) secretSet(setName, userID string) (*config.Set, error) {
 }
 
 // userSecret gets or creates the user's secret and drops a previous value whose window has passed.
-func (s *Service) userSecret(ctx context.Context, set *config.Set, userID string) (secret.User, error) {
+func (s *Service) userSecret(ctx context.Context, set *config.ResolvedSet, userID string) (secret.User, error) {
 	if s.users == nil {
 		return secret.User{}, errors.New("no user secret store configured")
 	}
@@ -95,8 +95,8 @@ func (s *Service) createUserSecret(ctx context.Context, set, userID string, v se
 }
 
 // live drops the previous value once the rotation window that began with the current value has passed.
-func (s *Service) live(us secret.User, set *config.Set) secret.User {
-	if us.Previous != nil && !s.now().Before(us.Current.CreatedAt.Add(set.RotationWindow())) {
+func (s *Service) live(us secret.User, set *config.ResolvedSet) secret.User {
+	if us.Previous != nil && !s.now().Before(us.Current.CreatedAt.Add(set.RotationWindow)) {
 		us.Previous = nil
 	}
 	return us
@@ -114,10 +114,10 @@ func (s *Service) newSecretVersion() (secret.Version, error) {
 	}, nil
 }
 
-func viewSecret(us secret.User, set *config.Set) UserSecret {
+func viewSecret(us secret.User, set *config.ResolvedSet) UserSecret {
 	out := UserSecret{Current: SecretVersion{Value: us.Current.Value, CreatedAt: us.Current.CreatedAt.UTC()}}
 	if us.Previous != nil {
-		expires := us.Current.CreatedAt.Add(set.RotationWindow()).UTC()
+		expires := us.Current.CreatedAt.Add(set.RotationWindow).UTC()
 		out.Previous = &SecretVersion{Value: us.Previous.Value, CreatedAt: us.Previous.CreatedAt.UTC(), ExpiresAt: &expires}
 	}
 	return out

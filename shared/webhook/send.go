@@ -52,7 +52,7 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 		UserID:         req.UserID,
 		IdempotencyKey: req.IdempotencyKey,
 		CreatedAt:      now,
-		ExpiresAt:      now.Add(set.Retention()),
+		ExpiresAt:      now.Add(set.Retention),
 	}
 	if req.IdempotencyKey != "" {
 		ev.RequestHash = requestHash(req.Type, req.UserID, payload)

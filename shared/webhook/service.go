@@ -24,7 +24,7 @@ type Poster interface {
 
 // Options are the Service's dependencies. Config, Store, Queue and HTTP are required.
 type Options struct {
-	Config *config.Config // validated by New, which fills in the defaults
+	Config *config.Resolved // from config.Config.Validate
 	Store  store.Store
 	Queue  queue.Sender
 	Named  secret.Named     // named signing secrets; required if the config references any
@@ -40,7 +40,7 @@ type Options struct {
 
 // Service is the domain service. It is safe for concurrent use.
 type Service struct {
-	cfg    *config.Config
+	cfg    *config.Resolved
 	store  store.Store
 	queue  queue.Sender
 	named  secret.Named
@@ -66,10 +66,6 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("webhook: Options.HTTP is required")
 	case len(o.CursorKey) == 0:
 		return nil, errors.New("webhook: Options.CursorKey is required")
-	}
-	// Validate applies the defaults the service relies on (retry policy, timeouts); it is idempotent.
-	if err := o.Config.Validate(); err != nil {
-		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -99,7 +95,7 @@ func New(o Options) (*Service, error) {
 }
 
 // set looks up a webhook set, or returns the client error for an unknown one.
-func (s *Service) set(name string) (*config.Set, error) {
+func (s *Service) set(name string) (*config.ResolvedSet, error) {
 	set, ok := s.cfg.Set(name)
 	if !ok {
 		return nil, &Error{Kind: ErrNotFound, Code: "unknown_set", Message: fmt.Sprintf("webhook set %q does not exist", name)}

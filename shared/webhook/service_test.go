@@ -135,15 +135,15 @@ type bundle struct {
 	queue *faultyQueue
 	db    *sqlite.DB
 	logs  *bytes.Buffer
-	cfg   *config.Config
+	cfg   *config.Resolved
 }
 
 var start = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 func setup(t *testing.T, sets ...config.Set) *bundle {
 	t.Helper()
-	cfg := &config.Config{Sets: sets}
-	require.NoError(t, cfg.Validate())
+	cfg, err := (&config.Config{Sets: sets}).Validate()
+	require.NoError(t, err)
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "outhook.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
@@ -280,7 +280,7 @@ func TestService_RetriesWithBackoffThenDelivers(t *testing.T) {
 	d := ev.Deliveries[0]
 	require.Equal(t, StatusDelivered, d.Status)
 	require.Equal(t, []int{500, 502, 200}, statuses(d))
-	policy := retry.FromConfig(*b.cfg.Sets[0].Endpoints[0].Retry)
+	policy := retry.FromConfig(b.cfg.Sets[0].Endpoints[0].Retry)
 	for i := 1; i < 3; i++ {
 		want, ok := policy.Delay(i, 0, func() float64 { return 0.5 })
 		require.True(t, ok)

@@ -55,9 +55,13 @@ func FromEnvironment(ctx context.Context, role Role) (*App, error) {
 
 // New loads env's config file and builds the service over the AWS adapters.
 func New(env Env, role Role, awsCfg aws.Config, log *slog.Logger) (*App, error) {
-	cfg, err := config.Load(env.ConfigFile)
+	doc, err := config.Load(env.ConfigFile)
 	if err != nil {
 		return nil, fmt.Errorf("load webhook config from %s (%s): %w", lambdaenv.ConfigFile, env.ConfigFile, err)
+	}
+	cfg, err := doc.Validate()
+	if err != nil {
+		return nil, fmt.Errorf("resolve webhook config from %s (%s): %w", EnvConfigFile, env.ConfigFile, err)
 	}
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	var users smsecret.UserOptions

@@ -50,8 +50,10 @@ func (s Secrets) Named(_ context.Context, name string) (string, error) {
 // receivers, so they need allowPrivateNetwork.
 func Start(t testing.TB, configYAML string, secrets Secrets) *Server {
 	t.Helper()
-	cfg, err := config.Parse([]byte(configYAML))
+	doc, err := config.Parse([]byte(configYAML))
 	require.NoError(t, err, "test config")
+	cfg, err := doc.Validate()
+	require.NoError(t, err)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "outhook.db"))

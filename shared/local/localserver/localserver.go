@@ -37,7 +37,7 @@ const (
 
 // Options are the server's parts. Config, DB and CursorKey are required.
 type Options struct {
-	Config    *config.Config // validated
+	Config    *config.Resolved // from config.Config.Validate
 	DB        *sqlite.DB
 	Named     secret.Named // named signing secrets; required if the config references any
 	APIKey    string       // bearer key of the API; empty: no authentication
@@ -114,14 +114,8 @@ func New(o Options) (*Server, error) {
 }
 
 // Lease is the visibility timeout of a received delivery message: the longest endpoint timeout plus a margin.
-func Lease(cfg *config.Config) time.Duration {
-	var longest time.Duration
-	for _, s := range cfg.Sets {
-		for _, ep := range s.Endpoints {
-			longest = max(longest, ep.Timeout())
-		}
-	}
-	return longest + leaseMargin
+func Lease(cfg *config.Resolved) time.Duration {
+	return cfg.LongestTimeout() + leaseMargin
 }
 
 // Run serves the API on ln and runs the delivery workers and the purge until ctx is done. Then it stops

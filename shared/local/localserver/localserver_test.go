@@ -31,10 +31,11 @@ func TestServer_Run(t *testing.T) {
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "outhook.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	cfg := &config.Config{Sets: []config.Set{{Name: "orders", Endpoints: []config.Endpoint{{
+	doc := &config.Config{Sets: []config.Set{{Name: "orders", Endpoints: []config.Endpoint{{
 		Name: "shop", URL: receiver.URL, AllowPrivateNetwork: true,
 	}}}}}
-	require.NoError(t, cfg.Validate())
+	cfg, err := doc.Validate()
+	require.NoError(t, err)
 	srv, err := localserver.New(localserver.Options{
 		Config: cfg, DB: db, APIKey: "k", CursorKey: []byte("c"), Workers: 2,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -75,11 +76,12 @@ func TestServer_Run(t *testing.T) {
 
 func TestLease(t *testing.T) {
 	t.Parallel()
-	cfg := &config.Config{Sets: []config.Set{
+	doc := &config.Config{Sets: []config.Set{
 		{Name: "a", Endpoints: []config.Endpoint{{Name: "x", URL: "https://a.test/", TimeoutSeconds: 5}}},
 		{Name: "b", Endpoints: []config.Endpoint{{Name: "y", URL: "https://b.test/", TimeoutSeconds: 40}}},
 	}}
-	require.NoError(t, cfg.Validate())
+	cfg, err := doc.Validate()
+	require.NoError(t, err)
 	require.Equal(t, 50*time.Second, localserver.Lease(cfg), "the longest timeout plus the 10 s margin")
 }
 
