@@ -61,7 +61,7 @@ func New(env Env, role Role, awsCfg aws.Config, log *slog.Logger) (*App, error) 
 	}
 	cfg, err := doc.Validate()
 	if err != nil {
-		return nil, fmt.Errorf("resolve webhook config from %s (%s): %w", EnvConfigFile, env.ConfigFile, err)
+		return nil, fmt.Errorf("resolve webhook config from %s (%s): %w", lambdaenv.ConfigFile, env.ConfigFile, err)
 	}
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	var users smsecret.UserOptions
