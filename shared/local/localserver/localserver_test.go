@@ -92,10 +92,11 @@ func TestServer_CutsOffSlowClients(t *testing.T) {
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "outhook.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	cfg := &config.Config{Sets: []config.Set{{Name: "orders", Endpoints: []config.Endpoint{{
+	doc := &config.Config{Sets: []config.Set{{Name: "orders", Endpoints: []config.Endpoint{{
 		Name: "shop", URL: "http://127.0.0.1:9/", AllowPrivateNetwork: true,
 	}}}}}
-	require.NoError(t, cfg.Validate())
+	cfg, err := doc.Validate()
+	require.NoError(t, err)
 	srv, err := localserver.New(localserver.Options{
 		Config: cfg, DB: db, APIKey: "k", CursorKey: []byte("c"), Workers: 1,
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
