@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -510,6 +511,54 @@ sets:
 `))
 	require.ErrorContains(t, err, "sets[0].endpoints[0].retry.tries: unknown field")
 	require.ErrorContains(t, err, "sets[0].endpoints[1].retry.tries: unknown field")
+}
+
+// aliasBomb is a "billion laughs" configuration: each level merges the previous one ten times, so the
+// last of levels sets expands to 10^(levels-1) copies of the first.
+func aliasBomb(levels int) []byte {
+	var b strings.Builder
+	b.WriteString("sets:\n  - &a0 {name: s, endpoints: [{name: e, url: 'https://a.test/'}]}\n")
+	for i := 1; i < levels; i++ {
+		fmt.Fprintf(&b, "  - &a%d {<<: [%s]}\n", i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d,", i-1), 10), ","))
+	}
+	return []byte(b.String())
+}
+
+func TestParse_RefusesAnAliasBomb(t *testing.T) {
+	t.Parallel()
+	bomb := aliasBomb(9)
+	require.Less(t, len(bomb), 600)
+	_, err := config.Parse(bomb)
+	require.ErrorContains(t, err, "aliases and merge keys expand it by more than 100000 YAML nodes")
+}
+
+// BenchmarkParse_AliasBomb measures how fast the bomb is refused (19.5 s for a 494-byte file before the
+// bound, and ten times longer per level).
+func BenchmarkParse_AliasBomb(b *testing.B) {
+	bomb := aliasBomb(12)
+	for b.Loop() {
+		if _, err := config.Parse(bomb); err == nil {
+			b.Fatal("the bomb was accepted")
+		}
+	}
+}
+
+// TestParse_BooleansAreTrueOrFalse: only the YAML booleans true and false set a boolean field; the YAML 1.1
+// words (yes, on, ...) and quoted strings are refused, whatever they would mean.
+func TestParse_BooleansAreTrueOrFalse(t *testing.T) {
+	t.Parallel()
+	doc := func(v string) []byte {
+		return []byte("sets: [{name: a, endpoints: [{name: e, url: 'https://a.test/', allowPrivateNetwork: " + v + "}]}]")
+	}
+	for v, want := range map[string]bool{"true": true, "false": false, "True": true, "FALSE": false} {
+		cfg, err := config.Parse(doc(v))
+		require.NoError(t, err, v)
+		require.Equal(t, want, cfg.Sets[0].Endpoints[0].AllowPrivateNetwork, v)
+	}
+	for _, v := range []string{`"yes"`, "yes", "on", "y", "no", "off", `"true"`, `'false'`, "1", "0", "tRuE"} {
+		_, err := config.Parse(doc(v))
+		require.ErrorContains(t, err, "sets[0].endpoints[0].allowPrivateNetwork: must be true or false", v)
+	}
 }
 
 // FuzzParse checks that Parse never panics, and that whatever it accepts is valid, stable under Validate and

@@ -42,6 +42,9 @@ func Parse(data []byte) (*Config, error) {
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
 		return nil, errors.New("parse config: more than one YAML document")
 	}
+	if err := checkAliases(doc.Content[0]); err != nil {
+		return nil, err
+	}
 	if err := checkNode(doc.Content[0], reflect.TypeFor[Config](), ""); err != nil {
 		return nil, err
 	}
@@ -56,6 +59,39 @@ func Parse(data []byte) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// MaxAliasExpansion bounds the YAML nodes that a configuration's aliases and merge keys may add to it: nested
+// aliases grow exponentially (a "billion laughs" file of a few hundred bytes would take hours to walk),
+// while real uses (a shared retry or signing block) add a few nodes per endpoint.
+const MaxAliasExpansion = 100_000
+
+// checkAliases refuses a document whose aliases expand it by more than MaxAliasExpansion nodes, before
+// anything walks the expansion. It sizes each node once, so it takes time linear in the file.
+func checkAliases(root *yaml.Node) error {
+	const saturated = 1 << 50 // sums of two sizes stay far from overflowing
+	sizes := map[*yaml.Node]int{}
+	var size func(n *yaml.Node) int
+	size = func(n *yaml.Node) int {
+		if s, ok := sizes[n]; ok {
+			return s
+		}
+		sizes[n] = saturated // an alias back into its own anchor (which the parser refuses anyway)
+		s := 1
+		if n.Kind == yaml.AliasNode {
+			s = size(n.Alias)
+		}
+		for _, c := range n.Content {
+			s = min(s+size(c), saturated)
+		}
+		sizes[n] = s
+		return s
+	}
+	if added := size(root) - len(sizes); added > MaxAliasExpansion {
+		return fmt.Errorf("parse config: its aliases and merge keys expand it by more than %d YAML nodes; "+
+			"write the repeated parts out or use fewer levels of aliases", MaxAliasExpansion)
+	}
+	return nil
 }
 
 // checkNode walks a YAML node against the Go type it will be decoded into, so that unknown keys, duplicate
@@ -114,11 +150,21 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) error {
 		if n.Kind != yaml.ScalarNode {
 			return nodeError(path, n, "must be a single value")
 		}
+		if t.Kind() == reflect.Bool && !isBool(n) {
+			return nodeError(path, n, fmt.Sprintf("must be true or false, not %q", n.Value))
+		}
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			return nodeError(path, n, "must be "+kindName(t.Kind()))
 		}
 		return nil
 	}
+}
+
+// isBool reports whether n is a YAML boolean: true or false (YAML 1.2), unquoted. The YAML 1.1 words that the
+// decoder would also read into a bool (yes, no, on, off, y, n) and quoted strings are not.
+func isBool(n *yaml.Node) bool {
+	return n.ShortTag() == "!!bool" && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 &&
+		(strings.EqualFold(n.Value, "true") || strings.EqualFold(n.Value, "false"))
 }
 
 // checkMerge checks the mappings merged into a struct's mapping by a `<<` key: one mapping or a list of them.
