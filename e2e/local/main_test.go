@@ -24,6 +24,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/shared/local/sqlite"
 	"github.com/outhook/outhook/shared/webhook"
 )
 
@@ -167,6 +168,28 @@ func (s *server) stop() {
 		s.t.Fatalf("outhook serve did not stop on SIGTERM:\n%s", s.logs.String())
 	}
 	require.Equal(s.t, 0, s.cmd.ProcessState.ExitCode(), "exit code; log:\n%s", s.logs.String())
+}
+
+// queued stops the server and returns how many delivery messages its database still holds, visible now or
+// later: the queue is read with a clock a year ahead, at which every delay and lease has passed. Zero proves
+// that no attempt will ever be made beyond those the receiver has seen.
+func (s *server) queued(dataDir string) int {
+	s.t.Helper()
+	s.stop()
+	ahead := time.Now().Add(366 * 24 * time.Hour)
+	db, err := sqlite.Open(context.Background(), filepath.Join(dataDir, "outhook.db"),
+		sqlite.WithClock(func() time.Time { return ahead }))
+	require.NoError(s.t, err)
+	defer db.Close()
+	n := 0
+	for {
+		msgs, err := db.Queue().Receive(context.Background(), 100, time.Minute)
+		require.NoError(s.t, err)
+		if len(msgs) == 0 {
+			return n
+		}
+		n += len(msgs)
+	}
 }
 
 // call makes an API request and decodes a 2xx answer into out (when not nil).

@@ -69,6 +69,6 @@ func TestServe_SIGTERMFinishesTheDeliveriesInFlight(t *testing.T) {
 	for _, id := range ids {
 		s.waitEvent(t, "orders", id, webhook.StatusDelivered, 5*time.Second)
 	}
-	time.Sleep(500 * time.Millisecond)
+	require.Zero(t, s.queued(dir), "nothing is left to deliver")
 	require.Len(t, rc.deliveries(), 3)
 }

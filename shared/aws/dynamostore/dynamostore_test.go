@@ -174,13 +174,19 @@ func TestStore_CreateEvent(t *testing.T) {
 	t.Run("expired key is free", func(t *testing.T) {
 		old := event("billing", 12)
 		old.IdempotencyKey = "reused"
-		old.ExpiresAt = time.Now().Add(-time.Minute).UTC().Truncate(time.Millisecond) // TTL has not deleted it yet
-		_, err := b.store.CreateEvent(ctx, old)
+		now := old.ExpiresAt.Add(-time.Minute)
+		clocked := dynamostore.New(b.client, b.table, dynamostore.Options{Now: func() time.Time { return now }})
+		_, err := clocked.CreateEvent(ctx, old)
 		require.NoError(t, err)
 
 		ev := event("billing", 13)
 		ev.IdempotencyKey = "reused"
-		got, err := b.store.CreateEvent(ctx, ev)
+		got, err := clocked.CreateEvent(ctx, ev)
+		require.ErrorIs(t, err, store.ErrDuplicate, "the key holds until its item expires")
+		require.Equal(t, old.ID, got.ID)
+
+		now = old.ExpiresAt.Add(time.Minute) // expired; TTL has not deleted the item yet
+		got, err = clocked.CreateEvent(ctx, ev)
 		require.NoError(t, err)
 		require.Equal(t, ev.ID, got.ID)
 	})

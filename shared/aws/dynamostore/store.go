@@ -34,6 +34,8 @@ type API interface {
 type Options struct {
 	// Concurrency bounds the parallel requests of one ListEvents. Default 16.
 	Concurrency int
+	// Now is the clock that decides whether an idempotency key's item has expired. Default time.Now.
+	Now func() time.Time
 }
 
 // Store is the DynamoDB event log.
@@ -49,6 +51,9 @@ var _ store.Store = (*Store)(nil)
 func New(api API, table string, opts Options) *Store {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	return &Store{api: api, table: table, opts: opts}
 }
@@ -97,7 +102,7 @@ func (s *Store) createIdempotent(ctx context.Context, ev store.Event, putEvent t
 			Item:      key,
 			// A key whose item outlived its TTL (DynamoDB deletes expired items lazily) is free again.
 			ConditionExpression:       aws.String("attribute_not_exists(pk) OR expiresAt < :now"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":now": number(time.Now().Unix())},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": number(s.opts.Now().Unix())},
 		}},
 		{Put: &putEvent},
 	}}

@@ -45,6 +45,9 @@ type Options struct {
 	Workers   int          // default DefaultWorkers
 	Logger    *slog.Logger // default slog.Default()
 	Timeouts  Timeouts     // zero fields take the defaults
+	// Now is the clock of the service and of the purge; default time.Now. Give DB the same one
+	// (sqlite.WithClock), so that the queue's delays agree with the service's schedule.
+	Now func() time.Time
 }
 
 // Timeouts bound each API connection, so that a client that sends its request or reads the answer too
@@ -70,6 +73,7 @@ func (t Timeouts) orDefault() Timeouts {
 // Server is the assembled local server.
 type Server struct {
 	db       *sqlite.DB
+	now      func() time.Time
 	log      *slog.Logger
 	handler  http.Handler
 	pool     *worker.Pool
@@ -87,6 +91,9 @@ func New(o Options) (*Server, error) {
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	svc, err := webhook.New(webhook.Options{
 		Config:    o.Config,
 		Store:     o.DB.Store(),
@@ -96,12 +103,14 @@ func New(o Options) (*Server, error) {
 		HTTP:      egress.New(),
 		Logger:    o.Logger,
 		CursorKey: o.CursorKey,
+		Now:       o.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build the webhook service: %w", err)
 	}
 	return &Server{
 		db:       o.DB,
+		now:      o.Now,
 		log:      o.Logger,
 		timeouts: o.Timeouts.orDefault(),
 		handler:  httpapi.New(svc, httpapi.Options{APIKey: o.APIKey, Logger: o.Logger}),
@@ -161,7 +170,7 @@ func (s *Server) purge(ctx context.Context) {
 	t := time.NewTicker(purgeEvery)
 	defer t.Stop()
 	for {
-		n, err := s.db.Purge(ctx, time.Now())
+		n, err := s.db.Purge(ctx, s.now())
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.Error("purge expired events", "error", err)

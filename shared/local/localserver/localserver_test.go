@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/local/localserver"
 	"github.com/outhook/outhook/shared/local/sqlite"
+	"github.com/outhook/outhook/shared/testclock"
 )
 
 func TestServer_Run(t *testing.T) {
@@ -138,4 +140,59 @@ func TestServer_CutsOffSlowClients(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, res.Body.Close())
 	require.Equal(t, http.StatusOK, res.StatusCode)
+}
+
+func TestServer_RunRetriesOnItsClock(t *testing.T) {
+	t.Parallel()
+	var posts atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if posts.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(receiver.Close)
+
+	clock := testclock.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "outhook.db"), sqlite.WithClock(clock.Now))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	doc := &config.Config{Sets: []config.Set{{Name: "orders", Endpoints: []config.Endpoint{{
+		Name: "shop", URL: receiver.URL, AllowPrivateNetwork: true,
+		Retry: &config.Retry{Attempts: 2, Backoff: "fixed", InitialDelaySeconds: 600, MaxDelaySeconds: 600},
+	}}}}}
+	cfg, err := doc.Validate()
+	require.NoError(t, err)
+	srv, err := localserver.New(localserver.Options{
+		Config: cfg, DB: db, APIKey: "k", CursorKey: []byte("c"), Workers: 2, Now: clock.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, 5*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+ln.Addr().String()+"/v1/webhooks/orders/events",
+		strings.NewReader(`{"type":"order.created","payload":{}}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer k")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	require.Equal(t, http.StatusAccepted, res.StatusCode)
+	require.Eventually(t, func() bool { return posts.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
+
+	// The retry is due 600 s (with jitter: 480-720 s) later on the server's clock, not the wall clock.
+	clock.Add(400 * time.Second)
+	msgs, err := db.Queue().Receive(t.Context(), 10, time.Minute)
+	require.NoError(t, err)
+	require.Empty(t, msgs, "the retry is not due yet")
+	clock.Add(400 * time.Second)
+	require.Eventually(t, func() bool { return posts.Load() == 2 }, 10*time.Second, 5*time.Millisecond,
+		"the retry went out once the clock reached it")
 }

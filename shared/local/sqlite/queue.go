@@ -30,7 +30,7 @@ func (q delayQueue) Send(ctx context.Context, msgs ...queue.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	now := time.Now()
+	now := q.db.now()
 	err := q.db.w.do(ctx, func(ctx context.Context) error {
 		for _, m := range msgs {
 			visibleAt := now.Add(min(max(m.Delay, 0), maxDelay))
@@ -56,7 +56,7 @@ func (q delayQueue) Receive(ctx context.Context, maxMessages int, visibility tim
 	}
 	var got []queue.Received
 	err := q.db.w.do(ctx, func(ctx context.Context) error {
-		now := time.Now()
+		now := q.db.now()
 		rows, err := q.db.stmts.receive.QueryContext(ctx, now.Add(max(visibility, 0)).UnixMilli(), now.UnixMilli(),
 			maxMessages)
 		if err != nil {
@@ -114,7 +114,7 @@ func (q delayQueue) ChangeVisibility(ctx context.Context, receipt string, d time
 		return fmt.Errorf("change visibility: %w", err)
 	}
 	err = q.db.w.do(ctx, func(ctx context.Context) error {
-		res, err := q.db.stmts.changeVisible.ExecContext(ctx, time.Now().Add(max(d, 0)).UnixMilli(), id, nonce)
+		res, err := q.db.stmts.changeVisible.ExecContext(ctx, q.db.now().Add(max(d, 0)).UnixMilli(), id, nonce)
 		if err != nil {
 			return err
 		}

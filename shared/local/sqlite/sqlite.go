@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	sqlitedriver "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -28,7 +29,17 @@ type DB struct {
 	w      *writer
 	read   *sql.DB // read-only connections
 	stmts  statements
+	now    func() time.Time // the queue's clock
 	closed sync.Once
+}
+
+// An Option configures Open.
+type Option func(*DB)
+
+// WithClock makes the queue read the time from now instead of time.Now: when a message becomes visible, when a
+// lease ends. Tests pass a settable clock to make delayed messages due without waiting.
+func WithClock(now func() time.Time) Option {
+	return func(db *DB) { db.now = now }
 }
 
 // schemaVersion is stored in PRAGMA user_version; Open migrates older files up to it.
@@ -98,7 +109,7 @@ CREATE TABLE settings (
 }
 
 // Open opens the database file at path, creating it and its schema if needed.
-func Open(ctx context.Context, path string) (*DB, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open %s: the path may not contain '?'", path)
 	}
@@ -139,7 +150,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open %s: %w", path, err), read.Close(), write.Close())
 	}
-	db := &DB{write: write, conn: conn, read: read}
+	db := &DB{write: write, conn: conn, read: read, now: time.Now}
+	for _, o := range opts {
+		o(db)
+	}
 	if err := db.stmts.prepare(ctx, conn, read); err != nil {
 		db.stmts.close()
 		return nil, errors.Join(fmt.Errorf("open %s: %w", path, err), conn.Close(), read.Close(), write.Close())

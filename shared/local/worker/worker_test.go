@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,12 +15,13 @@ import (
 	"github.com/outhook/outhook/shared/local/sqlite"
 	"github.com/outhook/outhook/shared/local/worker"
 	"github.com/outhook/outhook/shared/queue"
+	"github.com/outhook/outhook/shared/testclock"
 )
 
 // newQueue is a real SQLite queue in a temporary file.
-func newQueue(t *testing.T) queue.Queue {
+func newQueue(t *testing.T, opts ...sqlite.Option) queue.Queue {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "outhook.db"))
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "outhook.db"), opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	return db.Queue()
@@ -97,7 +99,13 @@ func TestPool_RunBoundsConcurrency(t *testing.T) {
 	q := newQueue(t)
 	sendN(t, q, 30)
 
+	// Handlers hold their message until four run at once (or the test gives up), so that the peak does not
+	// depend on how the goroutines happen to be scheduled.
 	var running, peak, handled atomic.Int32
+	four, giveUp := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	timer := time.AfterFunc(10*time.Second, func() { close(giveUp) })
+	t.Cleanup(func() { timer.Stop() })
 	p := worker.New(q, func(_ context.Context, _ []byte) error {
 		n := running.Add(1)
 		for {
@@ -106,44 +114,57 @@ func TestPool_RunBoundsConcurrency(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		if n == 4 {
+			once.Do(func() { close(four) })
+		}
+		select {
+		case <-four:
+		case <-giveUp:
+		}
 		running.Add(-1)
 		handled.Add(1)
 		return nil
 	}, worker.Options{Workers: 4, Visibility: 10 * time.Second})
 	stop := start(t, p, time.Second)
 
-	require.Eventually(t, func() bool { return handled.Load() == 30 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return handled.Load() == 30 }, 20*time.Second, 10*time.Millisecond)
 	stop()
 	require.Equal(t, int32(4), peak.Load(), "4 workers run at once, never more")
 }
 
 func TestPool_RunRetriesAFailedMessage(t *testing.T) {
 	t.Parallel()
-	q := newQueue(t)
+	clock := testclock.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	q := &countingQueue{Queue: newQueue(t, sqlite.WithClock(clock.Now))}
 	sendN(t, q, 1)
 
-	type call struct{ at time.Time }
-	calls := make(chan call, 10)
+	calls := make(chan int, 10)
 	var n atomic.Int32
 	p := worker.New(q, func(_ context.Context, _ []byte) error {
-		calls <- call{at: time.Now()}
-		if n.Add(1) == 1 {
+		i := int(n.Add(1))
+		calls <- i
+		if i == 1 {
 			return fmt.Errorf("store unavailable")
 		}
 		return nil
-	}, worker.Options{Workers: 2, Visibility: 10 * time.Second})
+	}, worker.Options{Workers: 2, Visibility: 10 * time.Second, MinIdle: 5 * time.Millisecond, MaxIdle: 20 * time.Millisecond})
 	stop := start(t, p, time.Second)
 
-	first := <-calls
-	var second call
+	require.Equal(t, 1, <-calls)
+	// The first failure delays the message by 1 s (doubling with each receive) on the queue's clock: until
+	// the clock moves, nobody can receive it.
+	require.Eventually(t, func() bool { return len(q.changes()) == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, []time.Duration{time.Second}, q.changes())
+	require.Empty(t, visible(t, q))
+	clock.Add(999 * time.Millisecond)
+	require.Empty(t, visible(t, q))
+	clock.Add(time.Millisecond)
 	select {
-	case second = <-calls:
-	case <-time.After(5 * time.Second):
+	case i := <-calls:
+		require.Equal(t, 2, i)
+	case <-time.After(10 * time.Second):
 		t.Fatal("the failed message was not received again")
 	}
-	// The first failure waits 1 s (doubling with each receive) before the message is visible again.
-	require.GreaterOrEqual(t, second.at.Sub(first.at), 900*time.Millisecond)
 	require.Eventually(t, func() bool { return len(visible(t, q)) == 0 }, 2*time.Second, 20*time.Millisecond)
 	stop()
 	require.Empty(t, calls, "handled once more, then deleted")
@@ -198,10 +219,26 @@ func TestPool_RunFinishesWorkInFlightAtShutdown(t *testing.T) {
 	require.Empty(t, visible(t, q), "and its message was deleted")
 }
 
-// countingQueue counts the Receive calls made on a real queue.
+// countingQueue counts the Receive calls made on a real queue and records the visibility changes.
 type countingQueue struct {
 	queue.Queue
 	receives atomic.Int32
+	mu       sync.Mutex
+	changed  []time.Duration
+}
+
+func (c *countingQueue) ChangeVisibility(ctx context.Context, receipt string, d time.Duration) error {
+	err := c.Queue.ChangeVisibility(ctx, receipt, d)
+	c.mu.Lock()
+	c.changed = append(c.changed, d)
+	c.mu.Unlock()
+	return err
+}
+
+func (c *countingQueue) changes() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.changed)
 }
 
 func (c *countingQueue) Receive(ctx context.Context, max int, visibility time.Duration) ([]queue.Received, error) {
