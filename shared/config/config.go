@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/outhook/outhook/shared/signing"
 )
@@ -23,6 +24,39 @@ type Set struct {
 	RotationWindowSeconds int `yaml:"rotationWindowSeconds,omitempty" json:"rotationWindowSeconds,omitempty"`
 	// RetentionDays is how long events and attempts are kept. Default 30.
 	RetentionDays int `yaml:"retentionDays,omitempty" json:"retentionDays,omitempty"`
+	// UserEndpoints lets the users of this set register their own endpoints at runtime.
+	UserEndpoints *UserEndpoints `yaml:"userEndpoints,omitempty" json:"userEndpoints,omitempty"`
+	// OnEndpointDisabled names the set that receives an `endpoint.disabled` event when auto-disable fires.
+	OnEndpointDisabled *EndpointDisabledHook `yaml:"onEndpointDisabled,omitempty" json:"onEndpointDisabled,omitempty"`
+}
+
+// UserEndpoints is a set's rule for endpoints registered at runtime by its users. Registered endpoints are
+// always signed with the user's managed secret (Standard Webhooks headers) and always behind the SSRF guard
+// unless AllowPrivateNetwork is set.
+type UserEndpoints struct {
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// MaxPerUser bounds the endpoints one user may register. Default 10.
+	MaxPerUser int `yaml:"maxPerUser,omitempty" json:"maxPerUser,omitempty"`
+	// TimeoutSeconds bounds one POST. Default 15.
+	TimeoutSeconds int          `yaml:"timeoutSeconds,omitempty" json:"timeoutSeconds,omitempty"`
+	Retry          *Retry       `yaml:"retry,omitempty" json:"retry,omitempty"`
+	AutoDisable    *AutoDisable `yaml:"autoDisable,omitempty" json:"autoDisable,omitempty"`
+	// AllowPrivateNetwork also allows http:// URLs and private, loopback and link-local addresses: for local
+	// development and tests only.
+	AllowPrivateNetwork bool `yaml:"allowPrivateNetwork,omitempty" json:"allowPrivateNetwork,omitempty"`
+}
+
+// AutoDisable disables an endpoint whose last AfterFailedDeliveries deliveries all ended failed, the first of
+// them at least AfterSeconds ago. Without the block: 5 deliveries and 5 days (432000 s), like the hosted
+// webhook products that disable an endpoint after about five days of continuous failure.
+type AutoDisable struct {
+	AfterFailedDeliveries int `yaml:"afterFailedDeliveries" json:"afterFailedDeliveries"`
+	AfterSeconds          int `yaml:"afterSeconds" json:"afterSeconds"`
+}
+
+// EndpointDisabledHook names the set an `endpoint.disabled` event is sent to.
+type EndpointDisabledHook struct {
+	Set string `yaml:"set" json:"set"`
 }
 
 // Endpoint is one destination of a set.
@@ -35,6 +69,10 @@ type Endpoint struct {
 	TimeoutSeconds int `yaml:"timeoutSeconds,omitempty" json:"timeoutSeconds,omitempty"`
 	// AllowPrivateNetwork lets the sender reach private, loopback, link-local and metadata addresses.
 	AllowPrivateNetwork bool `yaml:"allowPrivateNetwork,omitempty" json:"allowPrivateNetwork,omitempty"`
+	// EventTypes selects the event types delivered to the endpoint: exact types (`invoice.paid`) or prefixes
+	// ending in `*` (`invoice.*`). Empty, or `*`, means every type.
+	EventTypes  []string     `yaml:"eventTypes,omitempty" json:"eventTypes,omitempty"`
+	AutoDisable *AutoDisable `yaml:"autoDisable,omitempty" json:"autoDisable,omitempty"`
 }
 
 // Signing is an endpoint's signing rule: the YAML form of a signing.Block plus the secret. With no Signing
@@ -83,4 +121,43 @@ const (
 	DefaultAttempts              = 5
 	DefaultInitialDelaySeconds   = 30
 	DefaultMaxDelaySeconds       = 3600
+	DefaultMaxPerUser            = 10
+	DefaultAfterFailedDeliveries = 5
+	DefaultAfterSeconds          = 5 * 86400
 )
+
+// MatchEventTypes reports whether typ matches one of patterns: an exact type, or a prefix ending in `*`.
+// No patterns, or `*`, match every type.
+func MatchEventTypes(patterns []string, typ string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(typ, prefix) {
+				return true
+			}
+		} else if p == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckEventTypePattern returns why p is not an acceptable eventTypes pattern, or "" if it is.
+func CheckEventTypePattern(p string) string {
+	switch {
+	case p == "":
+		return "must not be empty"
+	case len(p) > MaxEventTypeLength:
+		return fmt.Sprintf("must be at most %d characters", MaxEventTypeLength)
+	case strings.Contains(strings.TrimSuffix(p, "*"), "*"):
+		return fmt.Sprintf("%q: `*` may only end a pattern (`invoice.*`) or stand alone", p)
+	}
+	for _, r := range p {
+		if r <= ' ' || r == 0x7f {
+			return fmt.Sprintf("%q must not contain spaces or control characters", p)
+		}
+	}
+	return ""
+}

@@ -385,6 +385,39 @@ func TestConfig_Validate_Errors(t *testing.T) {
 			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
 			c.Sets[1].Endpoints[1].Signing.SignedPayload = "timestamp.rawBody"
 		}, "sets[1].endpoints[1].signing.timestampHeader", "is required when signedPayload is timestamp.rawBody"},
+		{"empty event type pattern", func(c *config.Config) { c.Sets[0].Endpoints[0].EventTypes = []string{"a", ""} },
+			"sets[0].endpoints[0].eventTypes[1]", "must not be empty"},
+		{"star inside pattern", func(c *config.Config) { c.Sets[0].Endpoints[0].EventTypes = []string{"in*.paid"} },
+			"sets[0].endpoints[0].eventTypes[0]", "may only end a pattern"},
+		{"space in pattern", func(c *config.Config) { c.Sets[0].Endpoints[0].EventTypes = []string{"invoice paid"} },
+			"sets[0].endpoints[0].eventTypes[0]", "must not contain spaces"},
+		{"pattern too long", func(c *config.Config) { c.Sets[0].Endpoints[0].EventTypes = []string{strings.Repeat("a", 257)} },
+			"sets[0].endpoints[0].eventTypes[0]", "at most 256"},
+		{"auto-disable zero deliveries", func(c *config.Config) {
+			c.Sets[0].Endpoints[0].AutoDisable = &config.AutoDisable{AfterFailedDeliveries: 0}
+		}, "sets[0].endpoints[0].autoDisable.afterFailedDeliveries", "between 1 and"},
+		{"auto-disable negative seconds", func(c *config.Config) {
+			c.Sets[0].Endpoints[0].AutoDisable = &config.AutoDisable{AfterFailedDeliveries: 3, AfterSeconds: -1}
+		}, "sets[0].endpoints[0].autoDisable.afterSeconds", "between 0 and"},
+		{"max per user negative", func(c *config.Config) {
+			c.Sets[0].UserEndpoints = &config.UserEndpoints{Enabled: true, MaxPerUser: -1}
+		}, "sets[0].userEndpoints.maxPerUser", "between 1 and"},
+		{"user endpoints timeout", func(c *config.Config) {
+			c.Sets[0].UserEndpoints = &config.UserEndpoints{Enabled: true, TimeoutSeconds: 901}
+		}, "sets[0].userEndpoints.timeoutSeconds", "between 1 and 900"},
+		{"user endpoints retry", func(c *config.Config) {
+			c.Sets[0].UserEndpoints = &config.UserEndpoints{Enabled: true, Retry: &config.Retry{Attempts: 0}}
+		}, "sets[0].userEndpoints.retry.attempts", "at least 1"},
+		{"user endpoints auto-disable", func(c *config.Config) {
+			c.Sets[0].UserEndpoints = &config.UserEndpoints{Enabled: true, AutoDisable: &config.AutoDisable{}}
+		}, "sets[0].userEndpoints.autoDisable.afterFailedDeliveries", "between 1 and"},
+		{"no endpoints and user endpoints off", func(c *config.Config) {
+			c.Sets[0].Endpoints = nil
+			c.Sets[0].UserEndpoints = &config.UserEndpoints{Enabled: false}
+		}, "sets[0].endpoints", "at least one endpoint"},
+		{"unknown disabled-event set", func(c *config.Config) {
+			c.Sets[0].OnEndpointDisabled = &config.EndpointDisabledHook{Set: "nope"}
+		}, "sets[0].onEndpointDisabled.set", `"nope" is not a set`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -583,4 +616,65 @@ func FuzzParse(f *testing.F) {
 		require.NoError(t, err, string(out))
 		require.Equal(t, cfg, back)
 	})
+}
+
+func TestParse_EndpointsAtRuntime(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse([]byte(`
+sets:
+  - name: customer-events
+    onEndpointDisabled: {set: ops}
+    userEndpoints:
+      enabled: true
+      maxPerUser: 3
+      autoDisable: {afterFailedDeliveries: 3, afterSeconds: 0}
+  - name: ops
+    endpoints:
+      - name: pager
+        url: https://pager.example.com/hook
+        eventTypes: ["endpoint.*", "invoice.paid"]
+`))
+	require.NoError(t, err)
+	r, err := cfg.Validate()
+	require.NoError(t, err)
+	customer, ok := r.Set("customer-events")
+	require.True(t, ok)
+	require.NotNil(t, customer.UserEndpoints)
+	require.Empty(t, customer.Endpoints)
+	require.Equal(t, 3, customer.UserEndpoints.MaxPerUser)
+	require.Equal(t, 15*time.Second, customer.UserEndpoints.Timeout)
+	require.Equal(t, config.AutoDisable{AfterFailedDeliveries: 3}, customer.UserEndpoints.AutoDisable)
+	require.Equal(t, 5, customer.UserEndpoints.Retry.Attempts)
+	require.Equal(t, "ops", customer.OnEndpointDisabled)
+	require.Equal(t, 15*time.Second, r.LongestTimeout())
+
+	ops, _ := r.Set("ops")
+	require.Nil(t, ops.UserEndpoints)
+	require.Empty(t, ops.OnEndpointDisabled)
+	pager, _ := ops.Endpoint("pager")
+	require.Equal(t, config.AutoDisable{AfterFailedDeliveries: 5, AfterSeconds: 432000}, pager.AutoDisable)
+	require.True(t, pager.Accepts("endpoint.disabled"))
+	require.True(t, pager.Accepts("invoice.paid"))
+	require.False(t, pager.Accepts("invoice.created"))
+}
+
+func TestMatchEventTypes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		patterns []string
+		typ      string
+		want     bool
+	}{
+		{nil, "anything", true},
+		{[]string{"*"}, "anything", true},
+		{[]string{"invoice.paid"}, "invoice.paid", true},
+		{[]string{"invoice.paid"}, "invoice.paid.late", false},
+		{[]string{"invoice.*"}, "invoice.paid", true},
+		{[]string{"invoice.*"}, "invoice", false},
+		{[]string{"invoice*"}, "invoices.x", true},
+		{[]string{"user.created", "invoice.*"}, "user.deleted", false},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, config.MatchEventTypes(tt.patterns, tt.typ), "%v %q", tt.patterns, tt.typ)
+	}
 }

@@ -20,6 +20,19 @@ type ResolvedSet struct {
 	RotationWindow time.Duration
 	// Retention is how long the set's events are kept.
 	Retention time.Duration
+	// UserEndpoints is the rule for the endpoints the set's users register; nil when they may not.
+	UserEndpoints *ResolvedUserEndpoints
+	// OnEndpointDisabled is the set an `endpoint.disabled` event is sent to; "" for none.
+	OnEndpointDisabled string
+}
+
+// ResolvedUserEndpoints is a UserEndpoints block with its defaults applied.
+type ResolvedUserEndpoints struct {
+	MaxPerUser          int
+	Timeout             time.Duration
+	Retry               Retry
+	AutoDisable         AutoDisable
+	AllowPrivateNetwork bool
 }
 
 // ResolvedEndpoint is an Endpoint with its defaults applied.
@@ -34,7 +47,14 @@ type ResolvedEndpoint struct {
 	// Timeout bounds one POST (connect to last byte).
 	Timeout             time.Duration
 	AllowPrivateNetwork bool
+	// EventTypes selects the event types the endpoint receives (none: every type).
+	EventTypes []string
+	// AutoDisable is the endpoint's auto-disable rule.
+	AutoDisable AutoDisable
 }
+
+// Accepts reports whether the endpoint's eventTypes select events of type typ.
+func (e ResolvedEndpoint) Accepts(typ string) bool { return MatchEventTypes(e.EventTypes, typ) }
 
 // Set returns the set with the given name.
 func (r *Resolved) Set(name string) (*ResolvedSet, bool) {
@@ -67,6 +87,9 @@ func (r *Resolved) LongestTimeout() time.Duration {
 		for _, e := range s.Endpoints {
 			longest = max(longest, e.Timeout)
 		}
+		if s.UserEndpoints != nil {
+			longest = max(longest, s.UserEndpoints.Timeout)
+		}
 	}
 	return longest
 }
@@ -97,6 +120,27 @@ func (c *Config) clone() Config {
 				r := *e.Retry
 				e.Retry = &r
 			}
+			if e.AutoDisable != nil {
+				a := *e.AutoDisable
+				e.AutoDisable = &a
+			}
+			e.EventTypes = slices.Clone(e.EventTypes)
+		}
+		if s.UserEndpoints != nil {
+			u := *s.UserEndpoints
+			if u.Retry != nil {
+				r := *u.Retry
+				u.Retry = &r
+			}
+			if u.AutoDisable != nil {
+				a := *u.AutoDisable
+				u.AutoDisable = &a
+			}
+			s.UserEndpoints = &u
+		}
+		if s.OnEndpointDisabled != nil {
+			h := *s.OnEndpointDisabled
+			s.OnEndpointDisabled = &h
 		}
 	}
 	return out
@@ -112,6 +156,14 @@ func (c *Config) resolved() *Resolved {
 			RotationWindow: time.Duration(s.RotationWindowSeconds) * time.Second,
 			Retention:      time.Duration(s.RetentionDays) * 24 * time.Hour,
 		}
+		if u := s.UserEndpoints; u != nil && u.Enabled {
+			rs.UserEndpoints = &ResolvedUserEndpoints{MaxPerUser: u.MaxPerUser,
+				Timeout: time.Duration(u.TimeoutSeconds) * time.Second, Retry: *u.Retry,
+				AutoDisable: *u.AutoDisable, AllowPrivateNetwork: u.AllowPrivateNetwork}
+		}
+		if s.OnEndpointDisabled != nil {
+			rs.OnEndpointDisabled = s.OnEndpointDisabled.Set
+		}
 		for _, e := range s.Endpoints {
 			rs.Endpoints = append(rs.Endpoints, ResolvedEndpoint{
 				Name:                e.Name,
@@ -120,6 +172,8 @@ func (c *Config) resolved() *Resolved {
 				Retry:               *e.Retry,
 				Timeout:             time.Duration(e.TimeoutSeconds) * time.Second,
 				AllowPrivateNetwork: e.AllowPrivateNetwork,
+				EventTypes:          e.EventTypes,
+				AutoDisable:         *e.AutoDisable,
 			})
 		}
 		out.Sets = append(out.Sets, rs)

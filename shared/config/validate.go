@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 
 	"github.com/outhook/outhook/shared/signing"
 )
@@ -24,6 +25,11 @@ const (
 	MaxTimeoutSeconds        = 900
 	MaxRotationWindowSeconds = 365 * 86400
 	MaxRetentionDays         = 3650
+	MaxEventTypeLength       = 256
+	MaxEventTypePatterns     = 100
+	MaxPerUserLimit          = 1000
+	MaxAfterFailedDeliveries = 10000
+	MaxAfterSeconds          = 365 * 86400
 )
 
 var (
@@ -78,6 +84,15 @@ func (c *Config) Validate() (*Resolved, error) {
 		}
 		v.set(p, s)
 	}
+	for i, s := range c.Sets {
+		if s.OnEndpointDisabled == nil {
+			continue
+		}
+		p := fmt.Sprintf("sets[%d].onEndpointDisabled.set", i)
+		if _, ok := setNames[s.OnEndpointDisabled.Set]; !ok {
+			v.fail(p, fmt.Sprintf("%q is not a set of this config", s.OnEndpointDisabled.Set))
+		}
+	}
 	if err := errors.Join(v.errs...); err != nil {
 		return nil, err
 	}
@@ -122,8 +137,12 @@ func (v *validator) set(p string, s *Set) {
 		v.fail(p+".retentionDays", fmt.Sprintf("must be between 1 and %d (0 means the default %d)",
 			MaxRetentionDays, DefaultRetentionDays))
 	}
-	if len(s.Endpoints) == 0 {
-		v.fail(p+".endpoints", "at least one endpoint is required")
+	userEndpoints := s.UserEndpoints != nil && s.UserEndpoints.Enabled
+	if len(s.Endpoints) == 0 && !userEndpoints {
+		v.fail(p+".endpoints", "at least one endpoint is required (or userEndpoints.enabled)")
+	}
+	if s.UserEndpoints != nil {
+		v.userEndpoints(p+".userEndpoints", s.UserEndpoints)
 	}
 	names := map[string]int{}
 	for i := range s.Endpoints {
@@ -151,8 +170,14 @@ func (v *validator) endpoint(p string, e *Endpoint) {
 	if e.Signing != nil {
 		v.signing(p+".signing", e.Signing)
 	}
-	if e.Retry == nil {
-		e.Retry = &Retry{
+	v.eventTypes(p+".eventTypes", e.EventTypes)
+	v.autoDisable(p+".autoDisable", &e.AutoDisable)
+	v.retryOrDefault(p+".retry", &e.Retry)
+}
+
+func (v *validator) retryOrDefault(p string, r **Retry) {
+	if *r == nil {
+		*r = &Retry{
 			Attempts:            DefaultAttempts,
 			Backoff:             BackoffExponential,
 			InitialDelaySeconds: DefaultInitialDelaySeconds,
@@ -160,7 +185,66 @@ func (v *validator) endpoint(p string, e *Endpoint) {
 		}
 		return
 	}
-	v.retry(p+".retry", e.Retry)
+	v.retry(p, *r)
+}
+
+func (v *validator) userEndpoints(p string, u *UserEndpoints) {
+	switch {
+	case u.MaxPerUser == 0:
+		u.MaxPerUser = DefaultMaxPerUser
+	case u.MaxPerUser < 0 || u.MaxPerUser > MaxPerUserLimit:
+		v.fail(p+".maxPerUser", fmt.Sprintf("must be between 1 and %d (0 means the default %d)",
+			MaxPerUserLimit, DefaultMaxPerUser))
+	}
+	switch {
+	case u.TimeoutSeconds == 0:
+		u.TimeoutSeconds = DefaultTimeoutSeconds
+	case u.TimeoutSeconds < 0 || u.TimeoutSeconds > MaxTimeoutSeconds:
+		v.fail(p+".timeoutSeconds", fmt.Sprintf("must be between 1 and %d (0 means the default %d)",
+			MaxTimeoutSeconds, DefaultTimeoutSeconds))
+	}
+	v.autoDisable(p+".autoDisable", &u.AutoDisable)
+	v.retryOrDefault(p+".retry", &u.Retry)
+}
+
+// EventTypesError returns why patterns are not an acceptable eventTypes list, or "" if they are. A message
+// about one pattern starts with its index, e.g. `[2]: must not be empty`.
+func EventTypesError(patterns []string) string {
+	if len(patterns) > MaxEventTypePatterns {
+		return fmt.Sprintf("must have at most %d patterns", MaxEventTypePatterns)
+	}
+	for i, pat := range patterns {
+		if msg := CheckEventTypePattern(pat); msg != "" {
+			return fmt.Sprintf("[%d]: %s", i, msg)
+		}
+	}
+	return ""
+}
+
+func (v *validator) eventTypes(p string, patterns []string) {
+	msg := EventTypesError(patterns)
+	if msg == "" {
+		return
+	}
+	if idx, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(idx, "[") {
+		v.fail(p+idx, rest)
+		return
+	}
+	v.fail(p, msg)
+}
+
+// autoDisable fills in the default rule when the block is absent and checks it when present.
+func (v *validator) autoDisable(p string, a **AutoDisable) {
+	if *a == nil {
+		*a = &AutoDisable{AfterFailedDeliveries: DefaultAfterFailedDeliveries, AfterSeconds: DefaultAfterSeconds}
+		return
+	}
+	if n := (*a).AfterFailedDeliveries; n < 1 || n > MaxAfterFailedDeliveries {
+		v.fail(p+".afterFailedDeliveries", fmt.Sprintf("must be between 1 and %d", MaxAfterFailedDeliveries))
+	}
+	if t := (*a).AfterSeconds; t < 0 || t > MaxAfterSeconds {
+		v.fail(p+".afterSeconds", fmt.Sprintf("must be between 0 and %d", MaxAfterSeconds))
+	}
 }
 
 func (v *validator) url(p, raw string) {

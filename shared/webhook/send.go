@@ -61,6 +61,9 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 		return SendResult{}, err
 	}
 	for _, ep := range set.Endpoints {
+		if !ep.Accepts(req.Type) {
+			continue
+		}
 		id, err := s.ids.next(attemptPrefix, now)
 		if err != nil {
 			return SendResult{}, err

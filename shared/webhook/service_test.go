@@ -649,3 +649,37 @@ func TestService_TypeLengthCountsCharacters(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, typ, ev.Type)
 }
+
+func TestService_SendFiltersByEventTypes(t *testing.T) {
+	t.Parallel()
+	invoices, users := newReceiver(t), newReceiver(t)
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{
+		endpoint("invoices", invoices, func(e *config.Endpoint) { e.EventTypes = []string{"invoice.*"} }),
+		endpoint("users", users, func(e *config.Endpoint) { e.EventTypes = []string{"user.created", "user.deleted"} }),
+	}})
+	ctx := context.Background()
+
+	paid := send(t, b, "s", SendRequest{Type: "invoice.paid", Payload: json.RawMessage(`1`)})
+	require.Len(t, paid.Deliveries, 1)
+	require.Equal(t, "invoices", paid.Deliveries[0].Endpoint)
+	created := send(t, b, "s", SendRequest{Type: "user.created", Payload: json.RawMessage(`2`)})
+	require.Len(t, created.Deliveries, 1)
+	require.Equal(t, "users", created.Deliveries[0].Endpoint)
+
+	none := send(t, b, "s", SendRequest{Type: "order.shipped", Payload: json.RawMessage(`3`)})
+	require.NotNil(t, none.Deliveries)
+	require.Empty(t, none.Deliveries)
+	out, err := json.Marshal(none)
+	require.NoError(t, err)
+	require.Contains(t, string(out), `"deliveries":[]`)
+	ev, err := b.svc.GetEvent(ctx, "s", none.EventID)
+	require.NoError(t, err, "an event that matches no endpoint is still stored")
+	require.Equal(t, "order.shipped", ev.Type)
+	require.Empty(t, ev.Deliveries)
+
+	require.Equal(t, 2, b.pump(t))
+	require.Equal(t, 1, invoices.count())
+	require.Equal(t, 1, users.count())
+	_, body := invoices.request(0)
+	require.Contains(t, string(body), paid.EventID)
+}
