@@ -22,6 +22,8 @@ var (
 	ErrDuplicate = errors.New("store: duplicate idempotency key")
 	// ErrInvalidCursor: ListEvents was given a cursor this adapter did not produce.
 	ErrInvalidCursor = errors.New("store: invalid cursor")
+	// ErrLimit: PutEndpoint would create more endpoints for one user than allowed.
+	ErrLimit = errors.New("store: too many endpoints")
 )
 
 // Event is one accepted send: the payload and the deliveries planned for it, one per endpoint.
@@ -47,6 +49,7 @@ type Delivery struct {
 	Endpoint       string
 	URL            string
 	FirstAttemptID string // whatt_... returned by send
+	UserID         string // set when the endpoint is one the event's user registered
 }
 
 // Outcome of one attempt; the latest attempt of a delivery gives the delivery its status.
@@ -80,16 +83,27 @@ type Attempt struct {
 	ExpiresAt time.Time // retention: the event's ExpiresAt; the adapter may drop the attempt after this
 }
 
-// Record is an event with every attempt recorded so far, ordered by (Endpoint order in Event.Deliveries, Number).
+// Record is an event with every attempt recorded so far, ordered by (Endpoint order in Event.Deliveries, Number),
+// and the marks of the deliveries that were held while their endpoint was paused or disabled.
 type Record struct {
 	Event    Event
 	Attempts []Attempt
+	Holds    []HoldMark // ordered by (Endpoint, Number)
 }
 
 // ListOptions selects a page of events of one set, newest first.
 type ListOptions struct {
 	Limit  int    // 1..100, validated by the caller
 	Cursor string // opaque, from a previous Page.NextCursor; empty for the first page
+
+	// UserID keeps only that user's events; adapters read in proportion to the user's events, not the set's.
+	UserID string
+	// SinceID and UntilID keep the events with SinceID <= ID < UntilID (ids are time-sortable, so the caller
+	// turns a time window into ids); empty means unbounded.
+	SinceID, UntilID string
+	// Match, if set, keeps only the records it accepts (the caller's type, status and endpoint filters). Pages
+	// still hold Limit records when enough match: the adapter reads on.
+	Match func(Record) bool
 }
 
 // Page is one page of ListEvents.
@@ -98,8 +112,8 @@ type Page struct {
 	NextCursor string // empty on the last page
 }
 
-// Store is the event-log port.
-type Store interface {
+// Events is the event log: events, their attempts and their hold marks.
+type Events interface {
 	// CreateEvent stores ev and its planned deliveries atomically. If ev.IdempotencyKey is set and an event
 	// of the same set already holds that key, it stores nothing and returns the existing event and ErrDuplicate.
 	CreateEvent(ctx context.Context, ev Event) (Event, error)
@@ -114,4 +128,111 @@ type Store interface {
 	// PutAttempt records an attempt. It returns ErrConflict if an attempt with the same
 	// (EventID, Endpoint, Number) exists. It need not check that the event exists: the domain has just read it.
 	PutAttempt(ctx context.Context, a Attempt) error
+}
+
+// Endpoints keeps the user endpoints, the state and health of every endpoint, and the held deliveries.
+type Endpoints interface {
+	// PutEndpoint creates a user endpoint (Status enabled, Version 1) or replaces the URL, EventTypes,
+	// Description and UpdatedAt of an existing one, keeping its state. Creating more than maxPerUser endpoints
+	// for one user returns ErrLimit. created tells which happened; the stored endpoint is returned.
+	PutEndpoint(ctx context.Context, ep Endpoint, maxPerUser int) (stored Endpoint, created bool, err error)
+
+	// GetEndpoint returns the stored endpoint (strongly consistent), or ErrNotFound.
+	GetEndpoint(ctx context.Context, ref EndpointRef) (Endpoint, error)
+
+	// ListEndpoints returns the stored endpoints of one user of a set (userID "": the state records of the
+	// static endpoints), ordered by name, strongly consistent, in one read where the backend allows.
+	ListEndpoints(ctx context.Context, set, userID string) ([]Endpoint, error)
+
+	// DeleteEndpoint removes a stored endpoint; ErrNotFound if there is none.
+	DeleteEndpoint(ctx context.Context, ref EndpointRef) error
+
+	// UpdateEndpoint writes ep's status, disabled fields, health and UpdatedAt if the stored version is still
+	// ep.Version (0: nothing stored, which creates a static endpoint's state record), and returns the
+	// endpoint with its new version. ErrConflict if the version moved; ErrNotFound if a user endpoint is gone.
+	UpdateEndpoint(ctx context.Context, ep Endpoint) (Endpoint, error)
+
+	// HoldDelivery stores h and its mark in the event, atomically and only if the endpoint is still at
+	// version endpointVersion with a status other than enabled; ErrConflict otherwise. Holding the same
+	// (event, endpoint, number) twice is not an error.
+	HoldDelivery(ctx context.Context, h Hold, endpointVersion int64) error
+
+	// ListHolds returns up to limit held deliveries of an endpoint, oldest event first.
+	ListHolds(ctx context.Context, ref EndpointRef, limit int) ([]Hold, error)
+
+	// DeleteHolds removes held deliveries (released or ended); removing one already gone is not an error.
+	DeleteHolds(ctx context.Context, holds []Hold) error
+}
+
+// EndpointRef names an endpoint: a static endpoint of the config has no UserID.
+type EndpointRef struct {
+	Set    string
+	UserID string
+	Name   string
+}
+
+// EndpointStatus is whether an endpoint receives its deliveries.
+type EndpointStatus string
+
+const (
+	EndpointEnabled  EndpointStatus = "enabled"
+	EndpointPaused   EndpointStatus = "paused"   // deliveries are held until resumed
+	EndpointDisabled EndpointStatus = "disabled" // by auto-disable; deliveries are held until resumed
+)
+
+// Endpoint is what is stored about an endpoint: for a user endpoint its definition and state, for a static
+// endpoint (whose definition is in the config) only its state. A static endpoint with no stored record is
+// enabled with no health recorded.
+type Endpoint struct {
+	EndpointRef
+	URL         string   // user endpoints only
+	EventTypes  []string // user endpoints only
+	Description string   // user endpoints only
+
+	Status         EndpointStatus
+	DisabledReason string
+	DisabledAt     time.Time
+
+	Health Health
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Version is the stored version: UpdateEndpoint and HoldDelivery write only if it is unchanged. 0: nothing
+	// stored yet.
+	Version int64
+}
+
+// Health is an endpoint's recent record, written only when it changes (never on every success).
+type Health struct {
+	LastSuccessAt time.Time
+	LastFailureAt time.Time
+	// ConsecutiveFailed counts the deliveries that ended failed since the last delivered one; FailingSince is
+	// when the first of them ended.
+	ConsecutiveFailed int
+	FailingSince      time.Time
+}
+
+// HoldMark records, in the event, that attempt Number of the delivery to Endpoint was held.
+type HoldMark struct {
+	Endpoint string
+	Number   int
+	HeldAt   time.Time
+}
+
+// Hold is a delivery held while its endpoint is paused or disabled: the queue message to send again when the
+// endpoint is resumed. Holds never expire.
+type Hold struct {
+	Endpoint EndpointRef
+	EventID  string
+	Number   int    // the attempt number the message makes
+	Job      []byte // the queue message
+	HeldAt   time.Time
+	// EventExpiresAt is the event's retention, which the hold mark in the event shares.
+	EventExpiresAt time.Time
+}
+
+// Store is the event-log port.
+type Store interface {
+	Events
+	Endpoints
 }

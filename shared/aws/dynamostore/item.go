@@ -1,6 +1,7 @@
 package dynamostore
 
 import (
+	"strings"
 	"time"
 
 	"github.com/outhook/outhook/shared/store"
@@ -18,6 +19,7 @@ type eventItem struct {
 	Type       string         `dynamodbav:"ty"`
 	Payload    []byte         `dynamodbav:"p,omitempty"`
 	UserID     string         `dynamodbav:"u,omitempty"`
+	UserKey    string         `dynamodbav:"us,omitempty"` // UserAttribute: "<set>#<user>", indexed
 	IdemKey    string         `dynamodbav:"ik,omitempty"`
 	ReqHash    string         `dynamodbav:"rh,omitempty"`
 	Deliveries []deliveryItem `dynamodbav:"d"`
@@ -30,6 +32,7 @@ type deliveryItem struct {
 	Endpoint       string `dynamodbav:"e"`
 	URL            string `dynamodbav:"u"`
 	FirstAttemptID string `dynamodbav:"a"`
+	UserID         string `dynamodbav:"ui,omitempty"`
 }
 
 // attemptItem is one attempt: pk = "<set>#<shard>" of its event, sk = "<event id>#<endpoint>#<number, 6 digits>".
@@ -71,7 +74,10 @@ func newEventItem(ev store.Event) eventItem {
 		ExpiresAt:  ttl(ev.ExpiresAt),
 	}
 	for i, d := range ev.Deliveries {
-		it.Deliveries[i] = deliveryItem{Endpoint: d.Endpoint, URL: d.URL, FirstAttemptID: d.FirstAttemptID}
+		it.Deliveries[i] = deliveryItem{Endpoint: d.Endpoint, URL: d.URL, FirstAttemptID: d.FirstAttemptID, UserID: d.UserID}
+	}
+	if ev.UserID != "" {
+		it.UserKey = userKey(ev.Set, ev.UserID)
 	}
 	return it
 }
@@ -85,7 +91,7 @@ func (it eventItem) event() store.Event {
 		ExpiresAt:  fromMs(it.ExpiresMs),
 	}
 	for i, d := range it.Deliveries {
-		ev.Deliveries[i] = store.Delivery{Endpoint: d.Endpoint, URL: d.URL, FirstAttemptID: d.FirstAttemptID}
+		ev.Deliveries[i] = store.Delivery{Endpoint: d.Endpoint, URL: d.URL, FirstAttemptID: d.FirstAttemptID, UserID: d.UserID}
 	}
 	return ev
 }
@@ -110,6 +116,74 @@ func (it attemptItem) attempt() store.Attempt {
 		Error: it.Error, Outcome: store.Outcome(it.Outcome),
 		NextAttemptAt: fromMs(it.NextAttemptAt), NextAttemptID: it.NextAttemptID,
 		ExpiresAt: fromMs(it.ExpiresMs),
+	}
+}
+
+// holdMarkItem records in the event's partition that an attempt was held: sk = holdMarkSK.
+type holdMarkItem struct {
+	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
+	Endpoint  string `dynamodbav:"e"`
+	Number    int    `dynamodbav:"n"`
+	HeldAt    int64  `dynamodbav:"ha"`
+	ExpiresAt int64  `dynamodbav:"expiresAt,omitempty"`
+}
+
+// holdItem is a held delivery: pk = holdsPK, sk = holdSK. It has no TTL: a held delivery is never dropped.
+type holdItem struct {
+	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
+	EventID   string `dynamodbav:"ev"`
+	Number    int    `dynamodbav:"n"`
+	Job       []byte `dynamodbav:"j"`
+	HeldAt    int64  `dynamodbav:"ha"`
+	EventExpt int64  `dynamodbav:"x,omitempty"`
+}
+
+// endpointItem is a user endpoint or a static endpoint's state: pk = endpointsPK, sk = the name.
+type endpointItem struct {
+	PK             string   `dynamodbav:"pk"`
+	SK             string   `dynamodbav:"sk"`
+	URL            string   `dynamodbav:"u,omitempty"`
+	EventTypes     []string `dynamodbav:"ty,omitempty"`
+	Description    string   `dynamodbav:"de,omitempty"`
+	Status         string   `dynamodbav:"st"`
+	DisabledReason string   `dynamodbav:"dr,omitempty"`
+	DisabledAt     int64    `dynamodbav:"da,omitempty"`
+	LastSuccessAt  int64    `dynamodbav:"ls,omitempty"`
+	LastFailureAt  int64    `dynamodbav:"lf,omitempty"`
+	Failed         int      `dynamodbav:"cf,omitempty"`
+	FailingSince   int64    `dynamodbav:"fs,omitempty"`
+	CreatedAt      int64    `dynamodbav:"c"`
+	UpdatedAt      int64    `dynamodbav:"up"`
+	Version        int64    `dynamodbav:"v"`
+}
+
+func newEndpointItem(ep store.Endpoint) endpointItem {
+	return endpointItem{
+		PK: endpointsPK(ep.Set, ep.UserID), SK: ep.Name,
+		URL: ep.URL, EventTypes: ep.EventTypes, Description: ep.Description,
+		Status: string(ep.Status), DisabledReason: ep.DisabledReason, DisabledAt: toMs(ep.DisabledAt),
+		LastSuccessAt: toMs(ep.Health.LastSuccessAt), LastFailureAt: toMs(ep.Health.LastFailureAt),
+		Failed: ep.Health.ConsecutiveFailed, FailingSince: toMs(ep.Health.FailingSince),
+		CreatedAt: toMs(ep.CreatedAt), UpdatedAt: toMs(ep.UpdatedAt), Version: ep.Version,
+	}
+}
+
+func (it endpointItem) endpoint() store.Endpoint {
+	rest := strings.TrimPrefix(it.PK, "N#")
+	set, user, _ := strings.Cut(rest, "#")
+	types := it.EventTypes
+	if types == nil {
+		types = []string{}
+	}
+	return store.Endpoint{
+		EndpointRef: store.EndpointRef{Set: set, UserID: user, Name: it.SK},
+		URL:         it.URL, EventTypes: types, Description: it.Description,
+		Status: store.EndpointStatus(it.Status), DisabledReason: it.DisabledReason, DisabledAt: fromMs(it.DisabledAt),
+		Health: store.Health{LastSuccessAt: fromMs(it.LastSuccessAt), LastFailureAt: fromMs(it.LastFailureAt),
+			ConsecutiveFailed: it.Failed, FailingSince: fromMs(it.FailingSince)},
+		CreatedAt: fromMs(it.CreatedAt), UpdatedAt: fromMs(it.UpdatedAt), Version: it.Version,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -50,22 +51,28 @@ func decodeCursor(set, s string) (cursor, error) {
 // the page, and later rounds read on only the partitions that could still hold an event newer than the
 // next one to list. The page ends at limit events; one more, if found, makes the cursor.
 func (s *Store) ListEvents(ctx context.Context, set string, opts store.ListOptions) (store.Page, error) {
-	var before string
+	before := opts.UntilID
 	if opts.Cursor != "" {
 		c, err := decodeCursor(set, opts.Cursor)
 		if err != nil {
 			return store.Page{}, err
 		}
-		before = c.Before
+		if before == "" || c.Before < before {
+			before = c.Before
+		}
 	}
 	limit := max(opts.Limit, 1)
+	if opts.UserID != "" {
+		return s.listUser(ctx, set, opts, before, limit)
+	}
 
 	// About two items per event (the event and one attempt), for the page's share of each partition and
 	// one event to spare. A partition that needs more is read on with twice the Limit each time.
 	first := int32(2 * ((limit+1+Shards-1)/Shards + 1))
 	readers := make([]*partitionReader, Shards)
 	for i := range readers {
-		readers[i] = &partitionReader{pk: setShard(set, i), before: before, limit: first}
+		readers[i] = &partitionReader{pk: setShard(set, i), before: before, since: opts.SinceID, limit: first,
+			match: opts.Match}
 	}
 	records := make([]store.Record, 0, limit+1)
 	for len(records) <= limit {
@@ -96,12 +103,87 @@ func (s *Store) ListEvents(ctx context.Context, set string, opts store.ListOptio
 			return store.Page{}, fmt.Errorf("list events of set %s: %w", set, err)
 		}
 	}
+	return pageOf(set, records, limit), nil
+}
+
+// pageOf cuts records (up to limit+1) into a page and its cursor.
+func pageOf(set string, records []store.Record, limit int) store.Page {
 	page := store.Page{Records: records}
 	if len(records) > limit {
 		page.Records = records[:limit]
 		page.NextCursor = encodeCursor(cursor{Version: cursorVersion, Set: set, Before: records[limit-1].Event.ID})
 	}
-	return page, nil
+	return page
+}
+
+// listUser lists one user's events through the sparse user index (keys only, newest first), then reads
+// each event with GetEvent: reads grow with the user's events, not the set's.
+func (s *Store) listUser(ctx context.Context, set string, opts store.ListOptions, before string, limit int) (store.Page, error) {
+	cond := UserAttribute + " = :u"
+	values := map[string]types.AttributeValue{":u": str(userKey(set, opts.UserID))}
+	switch {
+	case before != "" && opts.SinceID != "":
+		cond += " AND sk BETWEEN :since AND :before"
+		values[":since"], values[":before"] = str(opts.SinceID), str(before)
+	case before != "":
+		cond += " AND sk < :before"
+		values[":before"] = str(before)
+	case opts.SinceID != "":
+		cond += " AND sk >= :since"
+		values[":since"] = str(opts.SinceID)
+	}
+	records := make([]store.Record, 0, limit+1)
+	var startKey map[string]types.AttributeValue
+	for len(records) <= limit {
+		res, err := s.api.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &s.table,
+			IndexName:                 aws.String(UserIndex),
+			KeyConditionExpression:    aws.String(cond),
+			ExpressionAttributeValues: values,
+			ScanIndexForward:          aws.Bool(false),
+			Limit:                     aws.Int32(int32(min(limit+1-len(records), maxQueryLimit))),
+			ExclusiveStartKey:         startKey,
+		})
+		if err != nil {
+			return store.Page{}, fmt.Errorf("query the events of user %s in set %s: %w", opts.UserID, set, err)
+		}
+		var ids []string
+		for _, item := range res.Items {
+			if sk, ok := item[SortKey].(*types.AttributeValueMemberS); ok && sk.Value != before {
+				ids = append(ids, sk.Value)
+			}
+		}
+		batch := make([]store.Record, len(ids))
+		found := make([]bool, len(ids))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(s.opts.Concurrency)
+		for i, id := range ids {
+			g.Go(func() error {
+				rec, err := s.GetEvent(gctx, set, id)
+				switch {
+				case errors.Is(err, store.ErrNotFound): // expired since the index was read
+					return nil
+				case err != nil:
+					return err
+				}
+				batch[i], found[i] = rec, true
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return store.Page{}, fmt.Errorf("list events of user %s in set %s: %w", opts.UserID, set, err)
+		}
+		for i, rec := range batch {
+			if found[i] && (opts.Match == nil || opts.Match(rec)) && len(records) <= limit {
+				records = append(records, rec)
+			}
+		}
+		startKey = res.LastEvaluatedKey
+		if len(startKey) == 0 {
+			break
+		}
+	}
+	return pageOf(set, records, limit), nil
 }
 
 // newestHead is the reader whose next buffered event is the newest, or nil if none has one buffered.
@@ -127,19 +209,30 @@ type partitionReader struct {
 	limit    int32  // item Limit of the next Query
 	startKey map[string]types.AttributeValue
 
-	done    bool            // every item has been read
-	last    string          // the event id of the last item read: unread events are not newer
-	pending []store.Attempt // attempts of event last, whose own item is not read yet
-	records []store.Record  // complete events not merged yet, newest first
+	done    bool             // every item has been read
+	last    string           // the event id of the last item read: unread events are not newer
+	pending []store.Attempt  // attempts of event last, whose own item is not read yet
+	marks   []store.HoldMark // hold marks of event last
+	since   string           // read only sort keys from this event id on; "" for all
+	match   func(store.Record) bool
+	records []store.Record // complete events not merged yet, newest first
 }
 
 // read queries the next page of the partition.
 func (r *partitionReader) read(ctx context.Context, s *Store) error {
 	cond := "pk = :pk"
 	values := map[string]types.AttributeValue{":pk": str(r.pk)}
-	if r.before != "" {
+	switch {
+	case r.before != "" && r.since != "":
+		// BETWEEN includes the item "before" itself (never its attempts, which sort after it): skipped below.
+		cond += " AND sk BETWEEN :since AND :before"
+		values[":since"], values[":before"] = str(r.since), str(r.before)
+	case r.before != "":
 		cond += " AND sk < :before"
 		values[":before"] = str(r.before)
+	case r.since != "":
+		cond += " AND sk >= :since"
+		values[":since"] = str(r.since)
 	}
 	res, err := s.api.Query(ctx, &dynamodb.QueryInput{
 		TableName:                 &s.table,
@@ -157,18 +250,27 @@ func (r *partitionReader) read(ctx context.Context, s *Store) error {
 		if err != nil {
 			return fmt.Errorf("partition %s: %w", r.pk, err)
 		}
+		if p.eventID == r.before {
+			continue
+		}
 		if p.eventID != r.last {
-			r.pending = nil // attempts of an event whose item has expired: never listed
+			r.pending, r.marks = nil, nil // attempts of an event whose item has expired: never listed
 		}
 		r.last = p.eventID
-		if p.event == nil {
+		switch {
+		case p.mark != nil:
+			r.marks = append(r.marks, *p.mark)
+			continue
+		case p.event == nil:
 			r.pending = append(r.pending, *p.attempt)
 			continue
 		}
-		rec := store.Record{Event: *p.event, Attempts: r.pending}
+		rec := store.Record{Event: *p.event, Attempts: r.pending, Holds: r.marks}
 		sortAttempts(rec)
-		r.records = append(r.records, rec)
-		r.pending = nil
+		if r.match == nil || r.match(rec) {
+			r.records = append(r.records, rec)
+		}
+		r.pending, r.marks = nil, nil
 	}
 	r.startKey = res.LastEvaluatedKey
 	r.done = len(r.startKey) == 0

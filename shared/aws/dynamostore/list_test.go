@@ -254,3 +254,42 @@ func TestStore_LargeItems(t *testing.T) {
 		require.Equal(t, want, listAll(t, b.store, "large", limit), "limit %d, with the large attempts", limit)
 	}
 }
+
+// One user's events are listed through the sparse user index: the requests grow with that user's events,
+// not with the set's.
+func TestStore_ListEvents_ByUserReadsOnlyTheUsersEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	const set = "portal"
+	var alice []string
+	for i := range 120 {
+		ev := event(set, i)
+		ev.UserID = "bob"
+		if i%40 == 7 {
+			ev.UserID = "alice"
+			alice = append([]string{ev.ID}, alice...)
+		}
+		_, err := b.store.CreateEvent(ctx, ev)
+		require.NoError(t, err)
+	}
+	b.counter.Reset()
+	page, err := b.store.ListEvents(ctx, set, store.ListOptions{Limit: 10, UserID: "alice"})
+	require.NoError(t, err)
+	require.Empty(t, page.NextCursor)
+	got := make([]string, len(page.Records))
+	for i, r := range page.Records {
+		got[i] = r.Event.ID
+	}
+	require.Equal(t, alice, got)
+	// One index Query, then one Query per listed event.
+	require.Equal(t, 1+len(alice), b.counter.Count("DynamoDB", "Query"), b.counter.String())
+	require.Equal(t, 1+len(alice), b.counter.Total(), b.counter.String())
+
+	// Without a user the same list reads the whole set.
+	b.counter.Reset()
+	_, err = b.store.ListEvents(ctx, set, store.ListOptions{Limit: 10,
+		Match: func(r store.Record) bool { return r.Event.UserID == "alice" }})
+	require.NoError(t, err)
+	require.Greater(t, b.counter.Count("DynamoDB", "Query"), 1+len(alice))
+}

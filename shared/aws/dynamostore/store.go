@@ -28,6 +28,8 @@ type API interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
 // Options tune a Store. The zero value is usable.
@@ -211,6 +213,8 @@ func (s *Store) GetEvent(ctx context.Context, set, id string) (store.Record, err
 			case p.eventID != id: // an id that merely begins with id
 			case p.event != nil:
 				rec.Event, found = *p.event, true
+			case p.mark != nil:
+				rec.Holds = append(rec.Holds, *p.mark)
 			default:
 				rec.Attempts = append(rec.Attempts, *p.attempt)
 			}
@@ -227,11 +231,12 @@ func (s *Store) GetEvent(ctx context.Context, set, id string) (store.Record, err
 	return rec, nil
 }
 
-// part is one item of an event's partition, decoded: the event itself, or one of its attempts.
+// part is one item of an event's partition, decoded: the event itself, one of its attempts or a hold mark.
 type part struct {
 	eventID string
 	event   *store.Event
 	attempt *store.Attempt
+	mark    *store.HoldMark
 }
 
 // decodePart tells an event item from an attempt item by its sort key and decodes it.
@@ -250,6 +255,14 @@ func decodePart(item map[string]types.AttributeValue) (part, error) {
 		p.event = &ev
 		return p, nil
 	}
+	if isHoldMarkSK(sk.Value) {
+		var it holdMarkItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return part{}, fmt.Errorf("unmarshal hold mark %s: %w", sk.Value, err)
+		}
+		p.mark = &store.HoldMark{Endpoint: it.Endpoint, Number: it.Number, HeldAt: fromMs(it.HeldAt)}
+		return p, nil
+	}
 	var it attemptItem
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 		return part{}, fmt.Errorf("unmarshal attempt %s: %w", sk.Value, err)
@@ -259,8 +272,16 @@ func decodePart(item map[string]types.AttributeValue) (part, error) {
 	return p, nil
 }
 
-// sortAttempts orders attempts by their endpoint's place in the deliveries, then by number.
+// sortAttempts orders attempts by their endpoint's place in the deliveries, then by number, and hold marks
+// by endpoint and number.
 func sortAttempts(rec store.Record) {
+	sort.Slice(rec.Holds, func(i, j int) bool {
+		a, b := rec.Holds[i], rec.Holds[j]
+		if a.Endpoint != b.Endpoint {
+			return a.Endpoint < b.Endpoint
+		}
+		return a.Number < b.Number
+	})
 	order := make(map[string]int, len(rec.Event.Deliveries))
 	for i, d := range rec.Event.Deliveries {
 		order[d.Endpoint] = i

@@ -9,14 +9,27 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/outhook/outhook/shared/store"
 )
 
-// The table's key schema and TTL attribute. docs/aws.md explains the design; the CDK construct mirrors
-// TableDefinition and enables TTL on TTLAttribute. There is no secondary index.
+// The table's key schema, TTL attribute and index. docs/aws.md explains the design; the CDK construct mirrors
+// TableDefinition and enables TTL on TTLAttribute.
 const (
-	PartitionKey = "pk"        // S: "<set>#<shard>" (events, attempts) or "I#<set>#<key>" (idempotency item)
-	SortKey      = "sk"        // S: "<event id>" (event), "<event id>#<endpoint>#<number>" (attempt), "I" (idempotency)
-	TTLAttribute = "expiresAt" // N: epoch seconds, on every item
+	// PartitionKey is S: "<set>#<shard>" (events, attempts, hold marks), "I#<set>#<key>" (idempotency item),
+	// "N#<set>#<user>" (endpoints of a user, or with no user the states of the static endpoints) or
+	// "H#<set>#<user>#<endpoint>" (held deliveries of an endpoint).
+	PartitionKey = "pk"
+	// SortKey is S: "<event id>" (event), "<event id>#<endpoint>#<number>" (attempt), "<event id>#<endpoint>#H<number>"
+	// (hold mark), "I" (idempotency), "<name>" (endpoint), "#n" (a user's endpoint count) or
+	// "<event id>#<number>" (held delivery).
+	SortKey = "sk"
+	// TTLAttribute is N: epoch seconds, on every item except endpoints and held deliveries, which never expire.
+	TTLAttribute = "expiresAt"
+	// UserIndex is the sparse index of the events that have a user: key (UserAttribute, SortKey), keys only.
+	UserIndex = "user"
+	// UserAttribute is S: "<set>#<user>", on event items with a user only.
+	UserAttribute = "us"
 )
 
 // Shards is how many partitions the events of one set are spread over: an event and its attempts live in
@@ -38,11 +51,19 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
 		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{str(PartitionKey), str(SortKey)},
+		AttributeDefinitions: []types.AttributeDefinition{str(PartitionKey), str(SortKey), str(UserAttribute)},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(PartitionKey), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String(SortKey), KeyType: types.KeyTypeRange},
 		},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(UserIndex),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(UserAttribute), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(SortKey), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}},
 	}
 }
 
@@ -79,3 +100,25 @@ func eventIDOf(sk string) string {
 }
 
 func idemPK(set, key string) string { return "I#" + set + "#" + key }
+
+func holdMarkSK(eventID, endpoint string, number int) string {
+	return fmt.Sprintf("%s#%s#H%06d", eventID, endpoint, number)
+}
+
+// isHoldMarkSK tells a hold mark's sort key from an attempt's.
+func isHoldMarkSK(sk string) bool {
+	i := strings.LastIndex(sk, skSep)
+	return i >= 0 && strings.HasPrefix(sk[i+1:], "H")
+}
+
+func endpointsPK(set, user string) string { return "N#" + set + "#" + user }
+
+// countSK is the sort key of a user's endpoint count, in the user's endpoints partition; it sorts before
+// every endpoint name.
+const countSK = "#n"
+
+func holdsPK(ref store.EndpointRef) string { return "H#" + ref.Set + "#" + ref.UserID + "#" + ref.Name }
+
+func holdSK(eventID string, number int) string { return fmt.Sprintf("%s#%06d", eventID, number) }
+
+func userKey(set, user string) string { return set + "#" + user }

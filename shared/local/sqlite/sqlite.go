@@ -43,7 +43,7 @@ func WithClock(now func() time.Time) Option {
 }
 
 // schemaVersion is stored in PRAGMA user_version; Open migrates older files up to it.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // migrations[i] brings a database from user_version i to i+1.
 var migrations = []string{
@@ -105,6 +105,43 @@ CREATE TABLE settings (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
 ) WITHOUT ROWID;
+`,
+	`
+CREATE INDEX events_user ON events (set_name, user_id, id) WHERE user_id != '';
+
+CREATE TABLE endpoints (
+	set_name           TEXT NOT NULL,
+	user_id            TEXT NOT NULL,    -- '' for the state of a static endpoint
+	name               TEXT NOT NULL,
+	url                TEXT NOT NULL,
+	event_types        TEXT NOT NULL,    -- JSON array
+	description        TEXT NOT NULL,
+	status             TEXT NOT NULL,
+	disabled_reason    TEXT NOT NULL,
+	disabled_at        INTEGER NOT NULL, -- Unix milliseconds, 0: none
+	last_success_at    INTEGER NOT NULL,
+	last_failure_at    INTEGER NOT NULL,
+	consecutive_failed INTEGER NOT NULL,
+	failing_since      INTEGER NOT NULL,
+	created_at         INTEGER NOT NULL,
+	updated_at         INTEGER NOT NULL,
+	version            INTEGER NOT NULL,
+	PRIMARY KEY (set_name, user_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE holds (
+	set_name   TEXT NOT NULL,
+	user_id    TEXT NOT NULL,
+	endpoint   TEXT NOT NULL,
+	event_id   TEXT NOT NULL,
+	number     INTEGER NOT NULL,
+	job        BLOB NOT NULL,     -- the queue message; emptied once released
+	held_at    INTEGER NOT NULL,  -- Unix milliseconds
+	released   INTEGER NOT NULL,  -- 1 once released or ended: the row stays as the event's hold mark
+	expires_at INTEGER NOT NULL,  -- the event's; a released row is purged with its event, a held one never
+	PRIMARY KEY (set_name, user_id, endpoint, event_id, number)
+) WITHOUT ROWID;
+CREATE INDEX holds_event ON holds (event_id);
 `,
 }
 

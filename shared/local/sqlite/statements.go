@@ -21,12 +21,13 @@ type statements struct {
 	rotateSecret            *sql.Stmt
 	insertSetting           *sql.Stmt
 	purgeAttempts           *sql.Stmt
+	purgeHolds              *sql.Stmt
 	purgeEvents             *sql.Stmt
 	// reads
 	getRecord       *sql.Stmt
 	getEventByKey   *sql.Stmt
 	listRecords     *sql.Stmt
-	listRecordsFrom *sql.Stmt
+	listUserRecords *sql.Stmt
 	getSecret       *sql.Stmt
 	getSetting      *sql.Stmt
 
@@ -42,7 +43,9 @@ const (
 		'durationNs', a.duration_ns, 'requestHeaders', json(a.request_headers),
 		'responseStatus', a.response_status, 'responseBody', a.response_body, 'error', a.error,
 		'outcome', a.outcome, 'nextAttemptAt', a.next_attempt_at, 'nextAttemptId', a.next_attempt_id))
-		FROM attempts a WHERE a.event_id = events.id)`
+		FROM attempts a WHERE a.event_id = events.id),
+		(SELECT json_group_array(json_object('endpoint', h.endpoint, 'number', h.number, 'heldAt', h.held_at))
+		FROM holds h WHERE h.event_id = events.id)`
 	secretColumns = `current_value, current_created_at, previous_value, previous_created_at`
 	// expired selects a batch of expired events; ?1 is now in Unix milliseconds, ?2 the batch size.
 	expired = `SELECT id FROM events WHERE expires_at > 0 AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2`
@@ -84,14 +87,15 @@ func (s *statements) prepare(ctx context.Context, write *sql.Conn, read *sql.DB)
 			RETURNING ` + secretColumns},
 		{write, &s.insertSetting, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`},
 		{write, &s.purgeAttempts, `DELETE FROM attempts WHERE event_id IN (` + expired + `)`},
+		{write, &s.purgeHolds, `DELETE FROM holds WHERE released = 1 AND event_id IN (` + expired + `)`},
 		{write, &s.purgeEvents, `DELETE FROM events WHERE id IN (` + expired + `)`},
 
 		{read, &s.getRecord, `SELECT ` + recordColumns + ` FROM events WHERE id = ? AND set_name = ?`},
 		{read, &s.getEventByKey, `SELECT ` + eventColumns + ` FROM events WHERE set_name = ? AND idem_key = ?`},
-		{read, &s.listRecords, `SELECT ` + recordColumns + ` FROM events WHERE set_name = ?
-			ORDER BY id DESC LIMIT ?`},
-		{read, &s.listRecordsFrom, `SELECT ` + recordColumns + ` FROM events WHERE set_name = ? AND id < ?
-			ORDER BY id DESC LIMIT ?`},
+		{read, &s.listRecords, `SELECT ` + recordColumns + ` FROM events
+			WHERE set_name = ? AND id < ? AND id >= ? ORDER BY id DESC LIMIT ?`},
+		{read, &s.listUserRecords, `SELECT ` + recordColumns + ` FROM events
+			WHERE set_name = ? AND user_id = ? AND id < ? AND id >= ? ORDER BY id DESC LIMIT ?`},
 		{read, &s.getSecret, `SELECT ` + secretColumns + ` FROM user_secrets WHERE set_name = ? AND user_id = ?`},
 		{read, &s.getSetting, `SELECT value FROM settings WHERE key = ?`},
 	} {

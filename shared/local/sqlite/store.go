@@ -27,6 +27,7 @@ type deliveryRow struct {
 	Endpoint       string `json:"endpoint"`
 	URL            string `json:"url"`
 	FirstAttemptID string `json:"firstAttemptId"`
+	UserID         string `json:"userId,omitempty"`
 }
 
 func (s eventStore) CreateEvent(ctx context.Context, ev store.Event) (store.Event, error) {
@@ -74,30 +75,42 @@ func (s eventStore) GetEvent(ctx context.Context, set, id string) (store.Record,
 	return rec, nil
 }
 
+// ListEvents reads the set's events newest first in batches, within the id window and, with a user, through
+// the events_user index; records that opts.Match refuses are skipped and the next batch is read.
 func (s eventStore) ListEvents(ctx context.Context, set string, opts store.ListOptions) (store.Page, error) {
 	if opts.Limit < 1 {
 		return store.Page{}, fmt.Errorf("list events of %s: limit %d is not positive", set, opts.Limit)
 	}
-	var (
-		rows *sql.Rows
-		err  error
-	)
-	// One more than asked tells whether another page follows.
-	if opts.Cursor == "" {
-		rows, err = s.db.stmts.listRecords.QueryContext(ctx, set, opts.Limit+1)
-	} else {
+	before := opts.UntilID
+	if opts.Cursor != "" {
 		after, ok := decodeCursor(opts.Cursor)
 		if !ok {
 			return store.Page{}, fmt.Errorf("list events of %s: %w", set, store.ErrInvalidCursor)
 		}
-		rows, err = s.db.stmts.listRecordsFrom.QueryContext(ctx, set, after, opts.Limit+1)
+		if before == "" || after < before {
+			before = after
+		}
 	}
-	if err != nil {
-		return store.Page{}, fmt.Errorf("list events of %s: %w", set, err)
+	if before == "" {
+		before = "\uffff" // above every id
 	}
-	records, err := scanRecords(rows, opts.Limit+1)
-	if err != nil {
-		return store.Page{}, fmt.Errorf("list events of %s: %w", set, err)
+	// One more than asked tells whether another page follows.
+	want := opts.Limit + 1
+	records := make([]store.Record, 0, want)
+	for len(records) < want {
+		batch, err := s.listBatch(ctx, set, opts, before, want)
+		if err != nil {
+			return store.Page{}, fmt.Errorf("list events of %s: %w", set, err)
+		}
+		for _, rec := range batch {
+			if opts.Match == nil || opts.Match(rec) {
+				records = append(records, rec)
+			}
+		}
+		if len(batch) < want {
+			break
+		}
+		before = batch[len(batch)-1].Event.ID
 	}
 	page := store.Page{Records: records}
 	if len(records) > opts.Limit {
@@ -105,6 +118,23 @@ func (s eventStore) ListEvents(ctx context.Context, set string, opts store.ListO
 		page.NextCursor = encodeCursor(page.Records[opts.Limit-1].Event.ID)
 	}
 	return page, nil
+}
+
+// listBatch reads up to n records of the set with SinceID <= id < before, newest first.
+func (s eventStore) listBatch(ctx context.Context, set string, opts store.ListOptions, before string, n int) ([]store.Record, error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if opts.UserID != "" {
+		rows, err = s.db.stmts.listUserRecords.QueryContext(ctx, set, opts.UserID, before, opts.SinceID, n)
+	} else {
+		rows, err = s.db.stmts.listRecords.QueryContext(ctx, set, before, opts.SinceID, n)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return scanRecords(rows, n)
 }
 
 func (s eventStore) PutAttempt(ctx context.Context, a store.Attempt) error {
@@ -149,6 +179,9 @@ func (db *DB) purgeOnce(ctx context.Context, nowMs int64) (int, error) {
 	err := db.w.do(ctx, func(ctx context.Context) error {
 		if _, err := db.stmts.purgeAttempts.ExecContext(ctx, nowMs, purgeBatch); err != nil {
 			return fmt.Errorf("purge attempts: %w", err)
+		}
+		if _, err := db.stmts.purgeHolds.ExecContext(ctx, nowMs, purgeBatch); err != nil {
+			return fmt.Errorf("purge released holds: %w", err)
 		}
 		res, err := db.stmts.purgeEvents.ExecContext(ctx, nowMs, purgeBatch)
 		if err != nil {
@@ -236,8 +269,8 @@ type attemptRow struct {
 
 // scanRecord reads the recordColumns of row.
 func scanRecord(row scanner) (store.Record, error) {
-	var attemptsJSON []byte
-	ev, err := scanEvent(row, &attemptsJSON)
+	var attemptsJSON, holdsJSON []byte
+	ev, err := scanEvent(row, &attemptsJSON, &holdsJSON)
 	if err != nil {
 		return store.Record{}, err
 	}
@@ -258,7 +291,28 @@ func scanRecord(row scanner) (store.Record, error) {
 			ExpiresAt: ev.ExpiresAt,
 		}
 	}
-	return newRecord(ev, attempts), nil
+	rec := newRecord(ev, attempts)
+	var holds []holdMarkRow
+	if err := json.Unmarshal(holdsJSON, &holds); err != nil {
+		return store.Record{}, fmt.Errorf("decode hold marks of event %s: %w", ev.ID, err)
+	}
+	for _, h := range holds {
+		rec.Holds = append(rec.Holds, store.HoldMark{Endpoint: h.Endpoint, Number: h.Number, HeldAt: fromUnixMs(h.HeldAt)})
+	}
+	slices.SortFunc(rec.Holds, func(a, b store.HoldMark) int {
+		if c := strings.Compare(a.Endpoint, b.Endpoint); c != 0 {
+			return c
+		}
+		return a.Number - b.Number
+	})
+	return rec, nil
+}
+
+// holdMarkRow is a hold mark as recordColumns put it in JSON.
+type holdMarkRow struct {
+	Endpoint string `json:"endpoint"`
+	Number   int    `json:"number"`
+	HeldAt   int64  `json:"heldAt"`
 }
 
 func scanRecords(rows *sql.Rows, n int) ([]store.Record, error) {

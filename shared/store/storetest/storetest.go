@@ -47,6 +47,15 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListEvents_Empty", testListEventsEmpty},
 		{"ListEvents_IncludesAttempts", testListEventsIncludesAttempts},
 		{"ListEvents_InvalidCursor", testListEventsInvalidCursor},
+		{"ListEvents_ByUser", testListEventsByUser},
+		{"ListEvents_Window", testListEventsWindow},
+		{"ListEvents_Match", testListEventsMatch},
+		{"CreateEvent_NoDeliveries", testCreateEventNoDeliveries},
+		{"Endpoint_PutGetListDelete", testEndpointPutGetListDelete},
+		{"Endpoint_Limit", testEndpointLimit},
+		{"Endpoint_Update", testEndpointUpdate},
+		{"Hold_OnlyWhileNotEnabled", testHoldOnlyWhileNotEnabled},
+		{"Hold_ListReleaseMarks", testHoldListReleaseMarks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -375,11 +384,19 @@ func testPutAttemptOrder(t *testing.T, s store.Store) {
 // listAll walks every page of set with the given limit and checks the page shapes on the way.
 func listAll(t *testing.T, s store.Store, set string, limit int) []store.Record {
 	t.Helper()
+	return listAllWith(t, s, set, store.ListOptions{Limit: limit})
+}
+
+// listAllWith is listAll with filters.
+func listAllWith(t *testing.T, s store.Store, set string, opts store.ListOptions) []store.Record {
+	t.Helper()
+	limit := opts.Limit
 	var all []store.Record
 	cursor := ""
 	for pages := 0; ; pages++ {
 		require.Less(t, pages, 1000, "pagination ends")
-		page, err := s.ListEvents(context.Background(), set, store.ListOptions{Limit: limit, Cursor: cursor})
+		opts.Cursor = cursor
+		page, err := s.ListEvents(context.Background(), set, opts)
 		require.NoError(t, err, "list page %d with limit %d", pages, limit)
 		require.LessOrEqual(t, len(page.Records), limit, "a page holds at most limit records")
 		if pages > 0 {
