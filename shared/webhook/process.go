@@ -25,20 +25,22 @@ const (
 	userAgent            = "outhook/1"
 )
 
-// Process handles one queue message: it makes one delivery attempt, records it, and queues the next
-// attempt if the policy allows one. It returns nil when the message can be acknowledged (including
-// attempts that failed and were rescheduled) and an error when the message must be delivered again
-// because outhook itself could not finish (store or queue unavailable, malformed message).
+// Process handles one queue message: it makes one delivery attempt, records it, and schedules what comes
+// next. It returns nil when the message can be acknowledged (including attempts that failed and were
+// rescheduled) and an error when the message must be delivered again because outhook itself could not
+// finish (store or queue unavailable, malformed message).
 //
 // Every step is safe to repeat: an attempt is recorded under a conditional write, and a message whose
-// attempt is already recorded only makes sure the next one is queued. A message that carries its event
-// (small payloads) is attempted without reading the store; only a conflicting write reads it.
+// attempt is already recorded only makes sure that what comes next is queued (duplicate). A message that
+// carries its event (small payloads) is attempted without reading the store, and meets the duplicate check
+// only when its write conflicts; a message without its event reads the event and its attempts first, and
+// meets the same check before attempting.
 func (s *Service) Process(ctx context.Context, body []byte) error {
-	var j job
-	if err := json.Unmarshal(body, &j); err != nil || j.EventID == "" || j.Endpoint == "" || j.Attempt < 1 {
-		return fmt.Errorf("malformed delivery message (%d bytes)", len(body))
+	j, err := decodeJob(body)
+	if err != nil {
+		return err
 	}
-	if wait := j.DueAt.Sub(s.now()); wait > time.Second {
+	if j.DueAt.Sub(s.now()) > time.Second {
 		// Longer than the queue can delay at once: hop.
 		if err := s.enqueue(ctx, j); err != nil {
 			return fmt.Errorf("re-queue delivery not yet due: %w", err)
@@ -68,7 +70,7 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 		if err != nil {
 			return fmt.Errorf("read event %s: %w", j.EventID, err)
 		}
-		if done, err := s.alreadyAttempted(ctx, rec, j); done || err != nil {
+		if done, err := s.duplicate(ctx, rec, j); done || err != nil {
 			return err
 		}
 		ev = rec.Event
@@ -76,7 +78,6 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 
 	a := s.attempt(ctx, set, ep, ev, j)
 	if a.Outcome == store.OutcomeRetrying {
-		var err error
 		if a.NextAttemptID, err = s.ids.next(attemptPrefix, s.now()); err != nil {
 			return err
 		}
@@ -84,8 +85,8 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 	switch err := s.store.PutAttempt(ctx, a); {
 	case errors.Is(err, store.ErrConflict):
 		// Recorded before: by a concurrent duplicate of this message, or by a run that died before
-		// queueing the successor. Make sure the successor is queued.
-		log.Info("attempt already recorded; checking its successor is queued")
+		// scheduling what comes next.
+		log.Info("attempt already recorded; checking what comes next is queued")
 		rec, err := s.store.GetEvent(ctx, j.Set, j.EventID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -93,45 +94,14 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 		if err != nil {
 			return fmt.Errorf("read event %s: %w", j.EventID, err)
 		}
-		_, err = s.alreadyAttempted(ctx, rec, j)
+		_, err = s.duplicate(ctx, rec, j)
 		return err
 	case err != nil:
 		return fmt.Errorf("record attempt: %w", err)
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "delivery attempt", slog.String("outcome", string(a.Outcome)),
 		slog.Int("status", a.ResponseStatus), slog.Duration("duration", a.Duration))
-	if a.Outcome == store.OutcomeRetrying {
-		return s.enqueue(ctx, nextJob(j, a))
-	}
-	return nil
-}
-
-// alreadyAttempted handles a message whose attempt exists (a redelivered or duplicated message): it makes
-// sure the attempt's successor is queued, and reports that nothing else is to be done.
-func (s *Service) alreadyAttempted(ctx context.Context, rec store.Record, j job) (bool, error) {
-	attempts := attemptsOf(rec.Attempts, j.Endpoint)
-	var this *store.Attempt
-	for i := range attempts {
-		if attempts[i].Number == j.Attempt {
-			this = &attempts[i]
-		}
-	}
-	if this == nil {
-		return false, nil
-	}
-	last := attempts[len(attempts)-1]
-	if this.Number == last.Number && this.Outcome == store.OutcomeRetrying {
-		// The previous run recorded the attempt but may have died before queueing the next one.
-		if err := s.enqueue(ctx, nextJob(j, *this)); err != nil {
-			return true, fmt.Errorf("queue attempt %d again: %w", j.Attempt+1, err)
-		}
-	}
-	return true, nil
-}
-
-func nextJob(j job, a store.Attempt) job {
-	return job{Set: j.Set, EventID: j.EventID, Endpoint: j.Endpoint, Attempt: j.Attempt + 1,
-		AttemptID: a.NextAttemptID, Round: j.Round, DueAt: a.NextAttemptAt, Event: j.Event}
+	return s.schedule(ctx, j, a)
 }
 
 // attempt signs and POSTs the delivery and returns the attempt record with its outcome decided.

@@ -110,9 +110,7 @@ func (s *Service) Resend(ctx context.Context, setName, id, endpoint string) (Sen
 		if err != nil {
 			return SendResult{}, err
 		}
-		next := len(d.Attempts) + 1
-		jobs = append(jobs, job{Set: ev.Set, EventID: ev.ID, Endpoint: d.Endpoint, Attempt: next, AttemptID: attemptID,
-			Round: next, DueAt: now, Event: inline(rec.Event)})
+		jobs = append(jobs, resendJob(rec.Event, d.Endpoint, len(d.Attempts)+1, attemptID, now))
 		res.Deliveries = append(res.Deliveries, QueuedDelivery{Endpoint: d.Endpoint, Status: StatusQueued, AttemptID: attemptID})
 	}
 	if len(jobs) == 0 {

@@ -9,10 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"time"
 	"unicode/utf8"
 
-	"github.com/outhook/outhook/shared/queue"
 	"github.com/outhook/outhook/shared/store"
 )
 
@@ -102,7 +100,7 @@ func (s *Service) replay(ctx context.Context, first store.Event, hash string) (S
 	var jobs []job
 	for _, d := range rec.Event.Deliveries {
 		if len(attemptsOf(rec.Attempts, d.Endpoint)) == 0 {
-			jobs = append(jobs, firstJob(rec.Event, d))
+			jobs = append(jobs, recoveryJob(rec.Event, d))
 		}
 	}
 	if err := s.enqueue(ctx, jobs...); err != nil {
@@ -166,80 +164,4 @@ func resultOf(ev store.Event, replayed bool) SendResult {
 		res.Deliveries = append(res.Deliveries, QueuedDelivery{Endpoint: d.Endpoint, Status: StatusQueued, AttemptID: d.FirstAttemptID})
 	}
 	return res
-}
-
-// job is a queue message: make attempt Attempt of one delivery, not before DueAt.
-type job struct {
-	Set       string    `json:"set"`
-	EventID   string    `json:"eventId"`
-	Endpoint  string    `json:"endpoint"`
-	Attempt   int       `json:"attempt"`   // attempt number, 1-based over the delivery's life
-	AttemptID string    `json:"attemptId"` // id the attempt will be recorded under
-	Round     int       `json:"round"`     // attempt number that started this round: 1, or the first resent attempt
-	DueAt     time.Time `json:"dueAt"`
-	// Event is the event itself when its payload is small, so that an attempt needs no read of the store.
-	Event *jobEvent `json:"event,omitempty"`
-}
-
-// jobEvent is what an attempt needs of its event.
-type jobEvent struct {
-	Type      string          `json:"type"`
-	Payload   json.RawMessage `json:"payload"`
-	UserID    string          `json:"userId,omitempty"`
-	CreatedAt time.Time       `json:"createdAt"`
-	ExpiresAt time.Time       `json:"expiresAt"`
-}
-
-// inlinePayloadMax is the largest payload carried in queue messages: the message then stays within one
-// 64 KiB SQS billing unit. Larger payloads are read from the store by each attempt.
-const inlinePayloadMax = 48 << 10
-
-func inline(ev store.Event) *jobEvent {
-	if len(ev.Payload) > inlinePayloadMax {
-		return nil
-	}
-	return &jobEvent{Type: ev.Type, Payload: ev.Payload, UserID: ev.UserID, CreatedAt: ev.CreatedAt, ExpiresAt: ev.ExpiresAt}
-}
-
-// event rebuilds the store's event from a job that carries it.
-func (j job) event() store.Event {
-	return store.Event{ID: j.EventID, Set: j.Set, Type: j.Event.Type, Payload: j.Event.Payload, UserID: j.Event.UserID,
-		CreatedAt: j.Event.CreatedAt, ExpiresAt: j.Event.ExpiresAt}
-}
-
-func firstJob(ev store.Event, d store.Delivery) job {
-	return job{Set: ev.Set, EventID: ev.ID, Endpoint: d.Endpoint, Attempt: 1, AttemptID: d.FirstAttemptID, Round: 1,
-		DueAt: ev.CreatedAt, Event: inline(ev)}
-}
-
-// enqueue sends jobs, each delayed until its DueAt (at most the queue's MaxDelay: longer waits hop).
-func (s *Service) enqueue(ctx context.Context, jobs ...job) error {
-	if len(jobs) == 0 {
-		return nil
-	}
-	now := s.now()
-	msgs := make([]queue.Message, 0, len(jobs))
-	for _, j := range jobs {
-		body, err := json.Marshal(j)
-		if err != nil {
-			return fmt.Errorf("encode job: %w", err)
-		}
-		delay := max(j.DueAt.Sub(now), 0)
-		msgs = append(msgs, queue.Message{Body: body, Delay: min(delay, s.queue.MaxDelay())})
-	}
-	if err := s.queue.Send(ctx, msgs...); err != nil {
-		return fmt.Errorf("send %d queue messages: %w", len(msgs), err)
-	}
-	return nil
-}
-
-// attemptsOf returns the attempts of one endpoint, in number order (the store returns them ordered).
-func attemptsOf(all []store.Attempt, endpoint string) []store.Attempt {
-	var out []store.Attempt
-	for _, a := range all {
-		if a.Endpoint == endpoint {
-			out = append(out, a)
-		}
-	}
-	return out
 }

@@ -1,0 +1,183 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/outhook/outhook/shared/queue"
+	"github.com/outhook/outhook/shared/store"
+)
+
+// A delivery's life, one queue message at a time. Every message is a job: "make attempt Attempt of the
+// delivery of EventID to Endpoint, not before DueAt". A job is made in one of four ways, all in this file:
+//
+//   - firstJob: send queues attempt 1 of every delivery of a new event;
+//   - recoveryJob: an idempotent replay queues attempt 1 again for the deliveries the first call may not have
+//     queued (it died between storing the event and queueing its messages);
+//   - resendJob: resend starts a new round (a fresh retry budget) at the next attempt number;
+//   - nextJob: schedule, after an attempt that failed with attempts left, queues the next one.
+//
+// Process turns a job into an attempt record; schedule decides what comes next from that record (nothing:
+// the delivery ended; or the next job); duplicate is the one check that a job's attempt is already recorded,
+// for every kind of message.
+
+// jobVersion is the version of the job's wire format, written in every message as "v". Messages without it
+// (v 0) were written before the field existed and have the same fields: queues of deployed stacks still hold
+// them, so they are read as version 1.
+const jobVersion = 1
+
+// job is a queue message: make attempt Attempt of one delivery, not before DueAt.
+type job struct {
+	V         int       `json:"v"`
+	Set       string    `json:"set"`
+	EventID   string    `json:"eventId"`
+	Endpoint  string    `json:"endpoint"`
+	Attempt   int       `json:"attempt"`   // attempt number, 1-based over the delivery's life
+	AttemptID string    `json:"attemptId"` // id the attempt will be recorded under
+	Round     int       `json:"round"`     // attempt number that started this round: 1, or the first resent attempt
+	DueAt     time.Time `json:"dueAt"`
+	// Event is the event itself when its payload is small, so that an attempt needs no read of the store.
+	// A job without it reads the event, and with it the attempts recorded, before attempting.
+	Event *jobEvent `json:"event,omitempty"`
+}
+
+// jobEvent is what an attempt needs of its event.
+type jobEvent struct {
+	Type      string          `json:"type"`
+	Payload   json.RawMessage `json:"payload"`
+	UserID    string          `json:"userId,omitempty"`
+	CreatedAt time.Time       `json:"createdAt"`
+	ExpiresAt time.Time       `json:"expiresAt"`
+}
+
+// inlinePayloadMax is the largest payload carried in queue messages: the message then stays within one
+// 64 KiB SQS billing unit. Larger payloads are read from the store by each attempt.
+const inlinePayloadMax = 48 << 10
+
+func inline(ev store.Event) *jobEvent {
+	if len(ev.Payload) > inlinePayloadMax {
+		return nil
+	}
+	return &jobEvent{Type: ev.Type, Payload: ev.Payload, UserID: ev.UserID, CreatedAt: ev.CreatedAt, ExpiresAt: ev.ExpiresAt}
+}
+
+// event rebuilds the store's event from a job that carries it.
+func (j job) event() store.Event {
+	return store.Event{ID: j.EventID, Set: j.Set, Type: j.Event.Type, Payload: j.Event.Payload, UserID: j.Event.UserID,
+		CreatedAt: j.Event.CreatedAt, ExpiresAt: j.Event.ExpiresAt}
+}
+
+// errMalformedJob: a message that is not a job of a version this code reads. It is never processed.
+var errMalformedJob = errors.New("malformed delivery message")
+
+// decodeJob reads a message body.
+func decodeJob(body []byte) (job, error) {
+	var j job
+	if err := json.Unmarshal(body, &j); err != nil {
+		return job{}, fmt.Errorf("%w (%d bytes): %w", errMalformedJob, len(body), err)
+	}
+	switch {
+	case j.V > jobVersion:
+		return job{}, fmt.Errorf("%w: version %d is newer than this code's %d", errMalformedJob, j.V, jobVersion)
+	case j.Set == "" || j.EventID == "" || j.Endpoint == "" || j.Attempt < 1 || j.AttemptID == "":
+		return job{}, fmt.Errorf("%w (%d bytes): a field is missing", errMalformedJob, len(body))
+	}
+	j.V = jobVersion
+	if j.Round < 1 || j.Round > j.Attempt {
+		j.Round = 1
+	}
+	return j, nil
+}
+
+func firstJob(ev store.Event, d store.Delivery) job {
+	return job{V: jobVersion, Set: ev.Set, EventID: ev.ID, Endpoint: d.Endpoint, Attempt: 1, AttemptID: d.FirstAttemptID,
+		Round: 1, DueAt: ev.CreatedAt, Event: inline(ev)}
+}
+
+// recoveryJob is firstJob without the event: it reads the store before attempting, so that it does nothing
+// when the first call's own message was queued after all and made the attempt.
+func recoveryJob(ev store.Event, d store.Delivery) job {
+	j := firstJob(ev, d)
+	j.Event = nil
+	return j
+}
+
+// resendJob starts a new round at attempt number, due now.
+func resendJob(ev store.Event, endpoint string, number int, attemptID string, now time.Time) job {
+	return job{V: jobVersion, Set: ev.Set, EventID: ev.ID, Endpoint: endpoint, Attempt: number, AttemptID: attemptID,
+		Round: number, DueAt: now, Event: inline(ev)}
+}
+
+// nextJob is the job of the attempt after a, which failed with attempts left.
+func nextJob(j job, a store.Attempt) job {
+	return job{V: jobVersion, Set: j.Set, EventID: j.EventID, Endpoint: j.Endpoint, Attempt: j.Attempt + 1,
+		AttemptID: a.NextAttemptID, Round: j.Round, DueAt: a.NextAttemptAt, Event: j.Event}
+}
+
+// schedule queues what comes after the recorded attempt a of job j: the next attempt when a failed with
+// attempts left, nothing when the delivery ended.
+func (s *Service) schedule(ctx context.Context, j job, a store.Attempt) error {
+	if a.Outcome != store.OutcomeRetrying {
+		return nil
+	}
+	if err := s.enqueue(ctx, nextJob(j, a)); err != nil {
+		return fmt.Errorf("queue attempt %d: %w", j.Attempt+1, err)
+	}
+	return nil
+}
+
+// duplicate is the one check that a job was already carried out, for every kind of message (a redelivered
+// message, a replay's recovery job, a message whose attempt write conflicted). It reports true when the
+// job's attempt is recorded in rec, and then makes sure that what comes after it is queued: the run that
+// recorded it may have died before scheduling.
+func (s *Service) duplicate(ctx context.Context, rec store.Record, j job) (bool, error) {
+	attempts := attemptsOf(rec.Attempts, j.Endpoint)
+	var this *store.Attempt
+	for i := range attempts {
+		if attempts[i].Number == j.Attempt {
+			this = &attempts[i]
+		}
+	}
+	switch {
+	case this == nil:
+		return false, nil
+	case this.Number != attempts[len(attempts)-1].Number:
+		return true, nil // a later attempt exists: its own job took over
+	}
+	return true, s.schedule(ctx, j, *this)
+}
+
+// enqueue sends jobs, each delayed until its DueAt (at most the queue's MaxDelay: longer waits hop).
+func (s *Service) enqueue(ctx context.Context, jobs ...job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	now := s.now()
+	msgs := make([]queue.Message, 0, len(jobs))
+	for _, j := range jobs {
+		body, err := json.Marshal(j)
+		if err != nil {
+			return fmt.Errorf("encode job: %w", err)
+		}
+		delay := max(j.DueAt.Sub(now), 0)
+		msgs = append(msgs, queue.Message{Body: body, Delay: min(delay, s.queue.MaxDelay())})
+	}
+	if err := s.queue.Send(ctx, msgs...); err != nil {
+		return fmt.Errorf("send %d queue messages: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// attemptsOf returns the attempts of one endpoint, in number order (the store returns them ordered).
+func attemptsOf(all []store.Attempt, endpoint string) []store.Attempt {
+	var out []store.Attempt
+	for _, a := range all {
+		if a.Endpoint == endpoint {
+			out = append(out, a)
+		}
+	}
+	return out
+}
