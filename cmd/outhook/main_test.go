@@ -67,3 +67,26 @@ sets:
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "set the environment variable SOME_SIGNING_SECRET")
 }
+
+// TestRun_ServeRefusesAMalformedNamedSecret: a whsec_ value that is not base64 key bytes stops the server at
+// start, with a message naming the secret and never its value (not t.Parallel: it sets the environment).
+func TestRun_ServeRefusesAMalformedNamedSecret(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "webhooks.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`
+sets:
+  - name: a
+    endpoints:
+      - name: e
+        url: https://example.com/hooks
+        signing: {secret: MALFORMED_SIGNING_SECRET}
+`), 0o600))
+	const value = "whsec_not*base64!value"
+	t.Setenv("MALFORMED_SIGNING_SECRET", value)
+	code, stdout, stderr := runCLI(t, nil, "serve", "--config", cfg, "--data", dir)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "the signing secret MALFORMED_SIGNING_SECRET (environment variable MALFORMED_SIGNING_SECRET) is not a usable key")
+	require.Contains(t, stderr, "whsec_ secret must be followed by standard base64 key bytes")
+	require.NotContains(t, stderr+stdout, "not*base64")
+	require.NoFileExists(t, filepath.Join(dir, "outhook.db"), "nothing was created")
+}

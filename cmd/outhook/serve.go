@@ -16,6 +16,7 @@ import (
 	"github.com/outhook/outhook/shared/local/envsecret"
 	"github.com/outhook/outhook/shared/local/localserver"
 	"github.com/outhook/outhook/shared/local/sqlite"
+	"github.com/outhook/outhook/shared/signing"
 )
 
 var serveCommand = &command{
@@ -62,8 +63,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	named := envsecret.Env{}
 	for _, name := range cfg.SecretNames() {
-		if _, err := named.Named(ctx, name); err != nil {
+		value, err := named.Named(ctx, name)
+		if err != nil {
 			return fmt.Errorf("the config references the signing secret %s: set the environment variable %s", name, name)
+		}
+		if _, err := signing.Key(value); err != nil {
+			// The error names the secret and the rule it breaks, never its value.
+			return fmt.Errorf("the signing secret %s (environment variable %s) is not a usable key: %w", name, name, err)
 		}
 	}
 

@@ -125,10 +125,7 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 	if err != nil {
 		return nil, err
 	}
-	deliverTimeout, err := deliverTimeoutFor(cfg)
-	if err != nil {
-		return nil, err
-	}
+	deliverTimeout := deliverTimeoutFor(cfg)
 
 	w := &webhooks{
 		functions:   map[Function]awslambda.Function{},
@@ -226,15 +223,13 @@ func resolve(scope constructs.Construct, props *Props) (Props, *config.Resolved,
 	return p, cfg, nil
 }
 
+// Every endpoint timeout that config.Validate accepts fits in a deliver invocation with its margin: this
+// constant does not compile if config.MaxTimeoutSeconds grows past Lambda's limit less deliverMargin.
+const _ = uint(maxLambdaTimeout - deliverMargin - config.MaxTimeoutSeconds*time.Second)
+
 // deliverTimeoutFor sizes the deliver function's timeout from the largest endpoint timeout of the config.
-func deliverTimeoutFor(cfg *config.Resolved) (time.Duration, error) {
-	longest := cfg.LongestTimeout()
-	timeout := max(longest+deliverMargin, minDeliverTimeout)
-	if timeout > maxLambdaTimeout {
-		return 0, fmt.Errorf("outhook config: the longest endpoint timeout %s plus %s leaves no room in Lambda's %s limit",
-			longest, deliverMargin, maxLambdaTimeout)
-	}
-	return timeout, nil
+func deliverTimeoutFor(cfg *config.Resolved) time.Duration {
+	return max(cfg.LongestTimeout()+deliverMargin, minDeliverTimeout)
 }
 
 func seconds(d time.Duration) awscdk.Duration {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/jsii-runtime-go"
@@ -512,7 +513,7 @@ func TestNew_Errors(t *testing.T) {
 	dir := buildDir(t)
 	missing := t.TempDir()
 	tooSlow := testConfig()
-	tooSlow.Sets[0].Endpoints[0].TimeoutSeconds = config.MaxTimeoutSeconds
+	tooSlow.Sets[0].Endpoints[0].TimeoutSeconds = 900 // Lambda's limit: no room left for deliver's own work
 	tests := []struct {
 		name  string
 		props *outhookcdk.Props
@@ -526,7 +527,8 @@ func TestNew_Errors(t *testing.T) {
 		{"missing bootstrap", &outhookcdk.Props{Config: testConfig(), BuildDir: missing}, "run `make build` first"},
 		{"concurrency", &outhookcdk.Props{Config: testConfig(), BuildDir: dir, DeliverMaxConcurrency: 1},
 			"DeliverMaxConcurrency 1 is outside 2..1000"},
-		{"endpoint timeout", &outhookcdk.Props{Config: tooSlow, BuildDir: dir}, "leaves no room"},
+		{"endpoint timeout", &outhookcdk.Props{Config: tooSlow, BuildDir: dir},
+			"sets[0].endpoints[0].timeoutSeconds: must be between 1 and 600"},
 		{"name prefix", &outhookcdk.Props{Config: testConfig(), BuildDir: dir, NamePrefix: "a/b"}, `NamePrefix "a/b"`},
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
@@ -535,6 +537,20 @@ func TestNew_Errors(t *testing.T) {
 		_, err := outhookcdk.New(stack, jsii.String("Webhooks"), tt.props)
 		require.ErrorContains(t, err, tt.want, tt.name)
 	}
+}
+
+// TestNew_LongestEndpointTimeout: the longest endpoint timeout the config accepts synthesizes (config and
+// construct share one limit), and the deliver function gets it plus its margin, within Lambda's 900 s.
+func TestNew_LongestEndpointTimeout(t *testing.T) {
+	cfg := testConfig()
+	cfg.Sets[0].Endpoints[0].TimeoutSeconds = config.MaxTimeoutSeconds
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	stack := awscdk.NewStack(app, jsii.String("Outhook"), nil)
+	hooks, err := outhookcdk.New(stack, jsii.String("Webhooks"), &outhookcdk.Props{Config: cfg, BuildDir: buildDir(t)})
+	require.NoError(t, err)
+	fn := hooks.Function(outhookcdk.FunctionDeliver).Node().DefaultChild().(awslambda.CfnFunction)
+	require.EqualValues(t, config.MaxTimeoutSeconds+15, *fn.Timeout())
+	require.LessOrEqual(t, *fn.Timeout(), float64(900))
 }
 
 // checkTableDefinition compares the deployed table with dynamostore.TableDefinition, field by field.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/outhook/outhook/shared/signing"
@@ -18,11 +19,14 @@ const (
 
 // Limits enforced by Validate.
 const (
-	MaxNameLength            = 64
-	MaxSecretNameLength      = 512
-	MaxAttempts              = 50
-	MaxDelaySeconds          = 7 * 86400
-	MaxTimeoutSeconds        = 900
+	MaxNameLength       = 64
+	MaxSecretNameLength = 512
+	MaxAttempts         = 50
+	MaxDelaySeconds     = 7 * 86400
+	// MaxTimeoutSeconds bounds one POST. On AWS the deliver function gets the longest endpoint timeout plus a
+	// margin for its own reads and writes, and that must fit in a Lambda invocation's 900 s: package
+	// outhookcdk checks at compile time that this bound and its margin do.
+	MaxTimeoutSeconds        = 600
 	MaxRotationWindowSeconds = 365 * 86400
 	MaxRetentionDays         = 3650
 	MaxEventTypeLength       = 256
@@ -262,6 +266,10 @@ func (v *validator) url(p, raw string) {
 		v.fail(p, "must have a host")
 	case u.User != nil:
 		v.fail(p, "must not contain credentials (they would be stored in the event log)")
+	case u.Port() != "":
+		if n, err := strconv.Atoi(u.Port()); err != nil || n < 1 || n > 65535 {
+			v.fail(p, fmt.Sprintf("port %s is not a TCP port (1 to 65535)", u.Port()))
+		}
 	}
 }
 
