@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/outhook/outhook/shared/signing"
 )
@@ -149,7 +150,7 @@ func CheckEventTypePattern(p string) string {
 	switch {
 	case p == "":
 		return "must not be empty"
-	case len(p) > MaxEventTypeLength:
+	case utf8.RuneCountInString(p) > MaxEventTypeLength: // characters, like the event type it matches
 		return fmt.Sprintf("must be at most %d characters", MaxEventTypeLength)
 	case strings.Contains(strings.TrimSuffix(p, "*"), "*"):
 		return fmt.Sprintf("%q: `*` may only end a pattern (`invoice.*`) or stand alone", p)

@@ -408,7 +408,7 @@ func TestConfig_Validate_Errors(t *testing.T) {
 		}, "sets[0].userEndpoints.maxPerUser", "between 1 and"},
 		{"user endpoints timeout", func(c *config.Config) {
 			c.Sets[0].UserEndpoints = &config.UserEndpoints{Enabled: true, TimeoutSeconds: 901}
-		}, "sets[0].userEndpoints.timeoutSeconds", "between 1 and 900"},
+		}, "sets[0].userEndpoints.timeoutSeconds", "between 1 and 600"},
 		{"user endpoints retry", func(c *config.Config) {
 			c.Sets[0].UserEndpoints = &config.UserEndpoints{Enabled: true, Retry: &config.Retry{Attempts: 0}}
 		}, "sets[0].userEndpoints.retry.attempts", "at least 1"},
@@ -548,6 +548,14 @@ sets:
 `))
 	require.ErrorContains(t, err, "sets[0].endpoints[0].retry.tries: unknown field")
 	require.ErrorContains(t, err, "sets[0].endpoints[1].retry.tries: unknown field")
+}
+
+// TestCheckEventTypePattern_CountsCharacters: a pattern may be as long as an event type, which send counts
+// in characters (the OpenAPI maxLength), not bytes.
+func TestCheckEventTypePattern_CountsCharacters(t *testing.T) {
+	t.Parallel()
+	require.Empty(t, config.CheckEventTypePattern(strings.Repeat("é", config.MaxEventTypeLength)))
+	require.Contains(t, config.CheckEventTypePattern(strings.Repeat("é", config.MaxEventTypeLength+1)), "at most 256")
 }
 
 // aliasBomb is a "billion laughs" configuration: each level merges the previous one ten times, so the
