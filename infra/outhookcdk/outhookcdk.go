@@ -32,6 +32,7 @@ import (
 
 	"github.com/outhook/outhook/shared/aws/lambdaenv"
 	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/egress"
 	"github.com/outhook/outhook/shared/httpapi/route"
 )
 
@@ -183,6 +184,9 @@ func resolve(scope constructs.Construct, props *Props) (Props, *config.Resolved,
 	if err != nil {
 		return Props{}, nil, fmt.Errorf("outhook config: %w", err)
 	}
+	if err := refusePrivateURLs(cfg); err != nil {
+		return Props{}, nil, err
+	}
 	if p.NamePrefix == "" {
 		p.NamePrefix = *awscdk.Stack_Of(scope).StackName()
 	}
@@ -226,6 +230,24 @@ func resolve(scope constructs.Construct, props *Props) (Props, *config.Resolved,
 // Every endpoint timeout that config.Validate accepts fits in a deliver invocation with its margin: this
 // constant does not compile if config.MaxTimeoutSeconds grows past Lambda's limit less deliverMargin.
 const _ = uint(maxLambdaTimeout - deliverMargin - config.MaxTimeoutSeconds*time.Second)
+
+// refusePrivateURLs fails on each endpoint whose URL is a literal private address (or localhost) while it
+// does not set allowPrivateNetwork: the deployed sender would refuse every delivery to it.
+func refusePrivateURLs(cfg *config.Resolved) error {
+	var errs []error
+	for i, s := range cfg.Sets {
+		for j, e := range s.Endpoints {
+			if e.AllowPrivateNetwork {
+				continue
+			}
+			if err := egress.CheckURL(e.URL); err != nil {
+				errs = append(errs, fmt.Errorf("outhook config: sets[%d].endpoints[%d].url: every delivery would be refused (%w): "+
+					"use the receiver's public URL, or set allowPrivateNetwork: true if the functions can reach it", i, j, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // deliverTimeoutFor sizes the deliver function's timeout from the largest endpoint timeout of the config.
 func deliverTimeoutFor(cfg *config.Resolved) time.Duration {

@@ -514,6 +514,8 @@ func TestNew_Errors(t *testing.T) {
 	missing := t.TempDir()
 	tooSlow := testConfig()
 	tooSlow.Sets[0].Endpoints[0].TimeoutSeconds = 900 // Lambda's limit: no room left for deliver's own work
+	private := testConfig()
+	private.Sets[1].Endpoints[0].URL = "http://10.0.3.4:8080/hooks"
 	tests := []struct {
 		name  string
 		props *outhookcdk.Props
@@ -529,6 +531,8 @@ func TestNew_Errors(t *testing.T) {
 			"DeliverMaxConcurrency 1 is outside 2..1000"},
 		{"endpoint timeout", &outhookcdk.Props{Config: tooSlow, BuildDir: dir},
 			"sets[0].endpoints[0].timeoutSeconds: must be between 1 and 600"},
+		{"private URL", &outhookcdk.Props{Config: private, BuildDir: dir},
+			"sets[1].endpoints[0].url: every delivery would be refused (egress: refusing to connect to private address 10.0.3.4:8080: Private-Use (RFC 1918))"},
 		{"name prefix", &outhookcdk.Props{Config: testConfig(), BuildDir: dir, NamePrefix: "a/b"}, `NamePrefix "a/b"`},
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})

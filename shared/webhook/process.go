@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/egress"
 	"github.com/outhook/outhook/shared/retry"
 	"github.com/outhook/outhook/shared/signing"
 	"github.com/outhook/outhook/shared/store"
@@ -99,8 +100,13 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 	case err != nil:
 		return fmt.Errorf("record attempt: %w", err)
 	}
-	log.LogAttrs(ctx, slog.LevelInfo, "delivery attempt", slog.String("outcome", string(a.Outcome)),
-		slog.Int("status", a.ResponseStatus), slog.Duration("duration", a.Duration))
+	attrs := []slog.Attr{slog.String("outcome", string(a.Outcome)), slog.Int("status", a.ResponseStatus),
+		slog.Duration("duration", a.Duration)}
+	if a.Error != "" {
+		// Why no response came (the attempt's recorded error: it names secrets, never their values).
+		attrs = append(attrs, slog.String("error", a.Error))
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "delivery attempt", attrs...)
 	return s.schedule(ctx, j, a)
 }
 
@@ -132,6 +138,13 @@ func (s *Service) attempt(ctx context.Context, set *config.ResolvedSet, ep *conf
 	}
 	if err == nil && a.ResponseStatus >= 200 && a.ResponseStatus < 300 {
 		a.Outcome = store.OutcomeSucceeded
+		return a
+	}
+	var refused *egress.PrivateAddressError
+	if errors.As(err, &refused) {
+		// Permanent: every later attempt would be refused the same way, so the delivery fails now.
+		a.Error = refused.Error() + " (not retried: the endpoint does not set allowPrivateNetwork)"
+		a.Outcome = store.OutcomeFailed
 		return a
 	}
 	policy := retry.FromConfig(ep.Retry)

@@ -683,3 +683,45 @@ func TestService_SendFiltersByEventTypes(t *testing.T) {
 	_, body := invoices.request(0)
 	require.Contains(t, string(body), paid.EventID)
 }
+
+// TestService_PrivateAddressRefusalIsPermanent: a delivery the egress guard refuses fails at its first attempt,
+// with the guard's reason, instead of running its retry policy.
+func TestService_PrivateAddressRefusalIsPermanent(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r, func(ep *config.Endpoint) {
+		ep.AllowPrivateNetwork = false
+		ep.Retry = &config.Retry{Attempts: 5, InitialDelaySeconds: 10}
+	})}})
+	res := send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
+	require.Equal(t, 1, b.pump(t))
+	require.Equal(t, 0, r.count())
+	ev, err := b.svc.GetEvent(context.Background(), "s", res.EventID)
+	require.NoError(t, err)
+	require.Equal(t, StatusFailed, ev.Status)
+	d := ev.Deliveries[0]
+	require.Equal(t, StatusFailed, d.Status)
+	require.Nil(t, d.NextAttemptAt)
+	require.Len(t, d.Attempts, 1)
+	require.Contains(t, d.Attempts[0].Error, "refusing to connect to private address 127.0.0.1:")
+	require.Contains(t, d.Attempts[0].Error, "Loopback (RFC 1122)")
+	require.Contains(t, d.Attempts[0].Error, "allowPrivateNetwork")
+	// The log says why, too (item: failed attempts used to log only status=0).
+	require.Contains(t, b.logs.String(), `error="egress: refusing to connect to private address 127.0.0.1:`)
+}
+
+// TestService_LogsAttemptError: a failed attempt's log line carries its error, not only status=0.
+func TestService_LogsAttemptError(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	r.srv.Close() // connection refused
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r, signedHex, func(ep *config.Endpoint) {
+		ep.Retry = &config.Retry{Attempts: 1}
+	})}})
+	send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
+	require.Equal(t, 1, b.pump(t))
+	logs := b.logs.String()
+	require.Contains(t, logs, "delivery attempt")
+	require.Regexp(t, `outcome=failed status=0 duration=\S+ error=".*connect: connection refused"`, logs)
+	require.NotContains(t, logs, namedSecretValue)
+}

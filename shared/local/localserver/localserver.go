@@ -94,6 +94,7 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	warnPrivateURLs(o.Config, o.Logger)
 	svc, err := webhook.New(webhook.Options{
 		Config:    o.Config,
 		Store:     o.DB.Store(),
@@ -120,6 +121,22 @@ func New(o Options) (*Server, error) {
 			Logger:     o.Logger,
 		}),
 	}, nil
+}
+
+// warnPrivateURLs warns about each endpoint whose URL is a literal private address (or localhost) while it
+// does not set allowPrivateNetwork: the egress guard will fail every delivery to it at its first attempt.
+func warnPrivateURLs(cfg *config.Resolved, log *slog.Logger) {
+	for _, set := range cfg.Sets {
+		for _, ep := range set.Endpoints {
+			if ep.AllowPrivateNetwork {
+				continue
+			}
+			if err := egress.CheckURL(ep.URL); err != nil {
+				log.Warn("every delivery to this endpoint will fail: its URL is a private address and the endpoint does not set allowPrivateNetwork: true",
+					"set", set.Name, "endpoint", ep.Name, "error", err)
+			}
+		}
+	}
 }
 
 // Lease is the visibility timeout of a received delivery message: the longest endpoint timeout plus a margin.

@@ -196,3 +196,33 @@ func TestServer_RunRetriesOnItsClock(t *testing.T) {
 	require.Eventually(t, func() bool { return posts.Load() == 2 }, 10*time.Second, 5*time.Millisecond,
 		"the retry went out once the clock reached it")
 }
+
+// TestNew_WarnsAboutPrivateURLs: a static URL that is a literal private address without allowPrivateNetwork
+// can never be delivered to, so the server says so when it starts.
+func TestNew_WarnsAboutPrivateURLs(t *testing.T) {
+	t.Parallel()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "outhook.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	doc := &config.Config{Sets: []config.Set{{Name: "orders", Endpoints: []config.Endpoint{
+		{Name: "loopback", URL: "http://127.0.0.1:9000/hooks"},
+		{Name: "metadata", URL: "http://169.254.169.254/latest"},
+		{Name: "allowed", URL: "http://10.0.0.7/hooks", AllowPrivateNetwork: true},
+		{Name: "public", URL: "https://hooks.example.com/x"},
+	}}}}
+	cfg, err := doc.Validate()
+	require.NoError(t, err)
+	var logs strings.Builder
+	_, err = localserver.New(localserver.Options{
+		Config: cfg, DB: db, CursorKey: []byte("c"), Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	require.Len(t, lines, 2, logs.String())
+	require.Contains(t, lines[0], "level=WARN")
+	require.Contains(t, lines[0], "allowPrivateNetwork")
+	require.Contains(t, lines[0], "endpoint=loopback")
+	require.Contains(t, lines[0], "127.0.0.1:9000: Loopback (RFC 1122)")
+	require.Contains(t, lines[1], "endpoint=metadata")
+	require.Contains(t, lines[1], "169.254.169.254:80: Link Local (RFC 3927)")
+}
