@@ -9,17 +9,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/signing"
+	"github.com/outhook/outhook/shared/syncbuf"
 )
 
 // newTestListener serves a listener over a real HTTP server; its printout goes to the returned buffer.
-func newTestListener(t *testing.T, scheme string, secrets []string, fail int, saveDir string) (*httptest.Server, *syncWriter) {
+func newTestListener(t *testing.T, scheme string, secrets []string, fail int, saveDir string) (*httptest.Server, *syncbuf.Buffer) {
 	t.Helper()
 	sf := newSchemeFlag()
 	require.NoError(t, sf.Set(scheme))
@@ -29,30 +29,12 @@ func newTestListener(t *testing.T, scheme string, secrets []string, fail int, sa
 		require.NoError(t, err)
 		keys = append(keys, k)
 	}
-	out := &syncWriter{}
+	out := &syncbuf.Buffer{}
 	l := &listener{out: out, scheme: sf.scheme, keys: keys, tolerance: time.Minute,
 		failLeft: fail, saveDir: saveDir, now: time.Now}
 	srv := httptest.NewServer(l)
 	t.Cleanup(srv.Close)
 	return srv, out
-}
-
-// syncWriter is the listener's output, read by the test while the server may write.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
 
 func post(t *testing.T, url string, h http.Header, body []byte) int {

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/shared/syncbuf"
 )
 
 // The functions' memory size as deployed (infra's default), used for the cost of their GB-seconds.
@@ -87,7 +89,7 @@ type function struct {
 	name string
 	url  string // the emulator's invocation URL
 	cmd  *exec.Cmd
-	out  *syncBuffer // what the emulator and the function print (START/END/REPORT lines, logs)
+	out  *syncbuf.Buffer // what the emulator and the function print (START/END/REPORT lines, logs)
 }
 
 // startFunction runs bin under the emulator with env (plus the Lambda runtime variables) and waits until
@@ -95,7 +97,7 @@ type function struct {
 func startFunction(t testing.TB, name, bin string, env []string) *function {
 	t.Helper()
 	rieAddr, apiAddr := freeAddr(t), freeAddr(t)
-	f := &function{name: name, url: "http://" + rieAddr + "/2015-03-31/functions/function/invocations", out: &syncBuffer{}}
+	f := &function{name: name, url: "http://" + rieAddr + "/2015-03-31/functions/function/invocations", out: &syncbuf.Buffer{}}
 	f.cmd = exec.Command(riePath(t), "--log-level", "error",
 		"--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr, bin)
 	f.cmd.Dir = filepath.Dir(bin)
@@ -194,22 +196,4 @@ func freeAddr(t testing.TB) string {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// syncBuffer is a bytes.Buffer safe for the emulator's two output streams and the test's reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

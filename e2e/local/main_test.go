@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/local/sqlite"
+	"github.com/outhook/outhook/shared/syncbuf"
 	"github.com/outhook/outhook/shared/webhook"
 )
 
@@ -62,26 +63,8 @@ type server struct {
 	cmd    *exec.Cmd
 	url    string // http://127.0.0.1:PORT
 	key    string // the API key
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	exited chan struct{}
-}
-
-// syncBuffer collects a child's stderr.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // skipShort skips an end-to-end test under -short and marks it parallel.
@@ -109,7 +92,7 @@ func startServer(t *testing.T, configPath, dataDir string, env ...string) *serve
 	cmd := exec.Command(binary, "serve", "--config", configPath, "--addr", "127.0.0.1:0", "--data", dataDir,
 		"--log-format", "json", "--shutdown-timeout", "5s")
 	cmd.Env = append(os.Environ(), append([]string{"OUTHOOK_API_KEY=" + apiKey}, env...)...)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

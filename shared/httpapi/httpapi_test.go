@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/outhook/outhook/shared/httpapi"
 	"github.com/outhook/outhook/shared/httpapi/route"
 	"github.com/outhook/outhook/shared/local/sqlite"
+	"github.com/outhook/outhook/shared/syncbuf"
 	"github.com/outhook/outhook/shared/webhook"
 )
 
@@ -63,25 +63,7 @@ type testBundle struct {
 	db    *sqlite.DB
 	srv   *httptest.Server
 	clock *clock
-	logs  *syncBuffer
-}
-
-// syncBuffer collects the handler's log lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs  *syncbuf.Buffer
 }
 
 // setup serves the real handler over the real service and a real SQLite file; no delivery worker runs,
@@ -94,7 +76,7 @@ func setup(t *testing.T) *testBundle {
 	t.Cleanup(func() { _ = db.Close() })
 	cfg := resolvedTestConfig(t)
 	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	svc, err := webhook.New(webhook.Options{
 		Config:    cfg,

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -28,6 +27,7 @@ import (
 	"github.com/outhook/outhook/shared/queue"
 	"github.com/outhook/outhook/shared/retry"
 	"github.com/outhook/outhook/shared/signing"
+	"github.com/outhook/outhook/shared/syncbuf"
 )
 
 // namedSecret is the value of the named secret the tests sign with; TestMain puts it in the environment,
@@ -150,7 +150,7 @@ type bundle struct {
 	clock *clock
 	queue *faultyQueue
 	db    *sqlite.DB
-	logs  *bytes.Buffer
+	logs  *syncbuf.Buffer
 	cfg   *config.Resolved
 }
 
@@ -164,25 +164,14 @@ func setup(t *testing.T, sets ...config.Set) *bundle {
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "outhook.db"), sqlite.WithClock(clk.Now))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	b := &bundle{clock: clk, queue: &faultyQueue{Queue: db.Queue(), clock: clk}, db: db, logs: &bytes.Buffer{}, cfg: cfg}
+	b := &bundle{clock: clk, queue: &faultyQueue{Queue: db.Queue(), clock: clk}, db: db, logs: &syncbuf.Buffer{}, cfg: cfg}
 	b.svc, err = New(Options{
 		Config: cfg, Store: db.Store(), Queue: b.queue, Named: envsecret.Env{}, Users: db.UserSecrets(),
 		HTTP: egress.New(), Now: b.clock.Now, Rand: rand.Reader, Jitter: func() float64 { return 0.5 },
-		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: b.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})), CursorKey: []byte("test cursor key"),
+		Logger: slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), CursorKey: []byte("test cursor key"),
 	})
 	require.NoError(t, err)
 	return b
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // pump processes queued messages until none is left, moving the test clock forward to the next message's due
