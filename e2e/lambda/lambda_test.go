@@ -59,7 +59,6 @@ type receiver struct {
 	mu        sync.Mutex
 	got       []received
 	failFirst map[string]int
-	delay     time.Duration
 }
 
 func newReceiver(t *testing.T, failFirst map[string]int) *receiver {
