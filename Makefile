@@ -60,12 +60,6 @@ run: build-local ## Run the local server (API on 127.0.0.1:8080, data in ./data)
 	echo "API: http://$(RUN_ADDR)  (Authorization: Bearer $$OUTHOOK_API_KEY)  receiver: http://$(LISTEN_ADDR)"; \
 	$(OUTHOOK) serve --config webhooks.example.yaml --addr $(RUN_ADDR) --data data
 
-.PHONY: lint
-lint: ## gofmt and go vet
-	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
-	if [ -n "$$unformatted" ]; then echo "gofmt needed:" >&2; echo "$$unformatted" >&2; exit 1; fi
-	$(GO) vet ./...
-
 .PHONY: bench
 bench: ## Measure the local server: 10,000 events to one endpoint, deliveries/s and send->delivered p50/p99
 	$(GO) run ./bench
