@@ -51,7 +51,11 @@ func runSecrets(ctx context.Context, e *env, args []string) error {
 	return r.print(e.stdout, s, func(tw *tabwriter.Writer) {
 		fmt.Fprintln(tw, "VERSION\tSECRET\tCREATED\tEXPIRES")
 		fmt.Fprintf(tw, "current\t%s\t%s\t-\n", s.Current.Value, stamp(s.Current.CreatedAt))
-		if p := s.Previous; p != nil {
+		previous := s.Older
+		if s.Previous != nil {
+			previous = append([]client.SecretVersion{*s.Previous}, s.Older...)
+		}
+		for _, p := range previous {
 			expires := "-"
 			if p.ExpiresAt != nil {
 				expires = stamp(*p.ExpiresAt)

@@ -113,6 +113,12 @@ sets:
 	require.NotNil(t, rotated.Previous)
 	require.Equal(t, secret.Current.Value, rotated.Previous.Value)
 	require.NotNil(t, rotated.Previous.ExpiresAt)
+	twice, err := set.Secrets.Rotate(ctx, "user_123")
+	require.NoError(t, err)
+	require.Equal(t, rotated.Current.Value, twice.Previous.Value)
+	require.Len(t, twice.Older, 1, "a second rotation keeps the first previous value")
+	require.Equal(t, secret.Current.Value, twice.Older[0].Value)
+	require.Equal(t, *rotated.Previous.ExpiresAt, *twice.Older[0].ExpiresAt, "until the end promised by the first rotation")
 
 	// List, newest first, page by page.
 	second, err := set.Send(ctx, "customer.deleted", json.RawMessage(`{"customerId":"cus_2"}`))

@@ -153,6 +153,12 @@ sets:
 	do(t, exchange{name: "empty cursor: the first page", method: "GET", path: "/v1/webhooks/one-shot/events?cursor=", status: 200, validRequest: true})
 	do(t, exchange{name: "type of 256 characters, 512 bytes", method: "POST", path: "/v1/webhooks/one-shot/events",
 		body: `{"type":"` + strings.Repeat("é", 256) + `","payload":1}`, status: 202, validRequest: true})
+	// A second rotation within the window: the answer lists the first previous value under "older".
+	do(t, exchange{name: "secret rotate again", method: "POST", path: "/v1/webhooks/billing-events/users/user_1/secret/rotate", status: 200, validRequest: true})
+	for range 8 { // 10 previous values in their windows
+		do(t, exchange{name: "secret rotate up to the limit", method: "POST", path: "/v1/webhooks/billing-events/users/user_1/secret/rotate", status: 200, validRequest: true})
+	}
+	do(t, exchange{name: "secret rotate beyond the limit", method: "POST", path: "/v1/webhooks/billing-events/users/user_1/secret/rotate", status: 409, code: "too_many_rotations"})
 	do(t, exchange{name: "healthz", method: "GET", path: "/healthz", noAuth: true, status: 200, validRequest: true})
 
 	// A page with a next cursor, and the page it leads to.

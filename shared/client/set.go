@@ -76,10 +76,12 @@ type SecretVersion struct {
 }
 
 // UserSecret is a user's managed signing secret: the current value and, during a rotation window, the
-// previous one.
+// previous one. After several rotations within one window, Older holds the values replaced before Previous
+// that are still valid until their ExpiresAt, newest first. Deliveries are signed with every one of them.
 type UserSecret struct {
-	Current  SecretVersion  `json:"current"`
-	Previous *SecretVersion `json:"previous,omitempty"`
+	Current  SecretVersion   `json:"current"`
+	Previous *SecretVersion  `json:"previous,omitempty"`
+	Older    []SecretVersion `json:"older,omitempty"`
 }
 
 // Set is one webhook set of the API, as returned by Client.Set.
@@ -227,8 +229,8 @@ func (s *Secrets) Get(ctx context.Context, userID string) (*UserSecret, error) {
 }
 
 // Rotate makes a new current secret for the user; the previous one keeps signing for the set's rotation
-// window. It is retried only after a 429: a second rotation would push the secret receivers hold out of
-// the window.
+// window, and values replaced by earlier rotations keep their own windows (UserSecret.Older). It is retried
+// only after a 429: a retried rotation would make one more secret than asked for.
 func (s *Secrets) Rotate(ctx context.Context, userID string) (*UserSecret, error) {
 	var res UserSecret
 	if err := s.set.c.do(ctx, call{method: http.MethodPost, path: s.set.path("users", userID, "secret", "rotate"), unsafe: true}, &res); err != nil {

@@ -117,11 +117,16 @@ type EventList struct {
 type SecretVersion struct {
 	Value     string     `json:"value"`
 	CreatedAt time.Time  `json:"createdAt"`
-	ExpiresAt *time.Time `json:"expiresAt,omitempty"` // set on the previous value: the end of the rotation window
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"` // set on previous values: the end of its rotation window
 }
 
-// UserSecret is GET .../users/{userId}/secret and what rotate answers.
+// UserSecret is GET .../users/{userId}/secret and what rotate answers. Deliveries are signed with the current
+// value and every value in Previous and Older, so a receiver holding any of them verifies.
 type UserSecret struct {
-	Current  SecretVersion  `json:"current"`
+	Current SecretVersion `json:"current"`
+	// Previous is the value the current one replaced, while its rotation window lasts.
 	Previous *SecretVersion `json:"previous,omitempty"`
+	// Older are the values replaced before Previous whose windows have not ended yet (after several
+	// rotations within one window), newest first.
+	Older []SecretVersion `json:"older,omitempty"`
 }

@@ -195,7 +195,8 @@ func (s *Service) request(ctx context.Context, set *config.ResolvedSet, ep *conf
 }
 
 // signingKeys returns the HMAC keys a delivery is signed with: the endpoint's named secret; else the
-// user's managed secret (both values during a rotation window); else none (unsigned).
+// user's managed secret (the current value and every previous one within its rotation window); else none
+// (unsigned).
 func (s *Service) signingKeys(ctx context.Context, set *config.ResolvedSet, ep *config.ResolvedEndpoint, ev store.Event) ([][]byte, error) {
 	if ep.Signing != nil && ep.Signing.Secret != "" {
 		if s.named == nil {
@@ -219,8 +220,8 @@ func (s *Service) signingKeys(ctx context.Context, set *config.ResolvedSet, ep *
 		return nil, fmt.Errorf("secret of user %q: %w", ev.UserID, err)
 	}
 	values := []string{us.Current.Value}
-	if us.Previous != nil {
-		values = append(values, us.Previous.Value)
+	for _, p := range us.Previous {
+		values = append(values, p.Value)
 	}
 	keys := make([][]byte, 0, len(values))
 	for _, v := range values {

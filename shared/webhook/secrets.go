@@ -31,7 +31,9 @@ func (s *Service) UserSecret(ctx context.Context, setName, userID string) (UserS
 }
 
 // RotateUserSecret makes a new current secret for the user; the old one stays valid (deliveries carry
-// both signatures) for the set's rotation window.
+// both signatures) for the set's rotation window, counted from now. Values replaced by earlier rotations
+// keep the end of their own windows; if secret.MaxPrevious of them are still valid, the rotation is refused
+// (409 too_many_rotations) rather than cutting a window short.
 func (s *Service) RotateUserSecret(ctx context.Context, setName, userID string) (UserSecret, error) {
 	set, err := s.secretSet(setName, userID)
 	if err != nil {
@@ -44,9 +46,14 @@ func (s *Service) RotateUserSecret(ctx context.Context, setName, userID string) 
 	if err != nil {
 		return UserSecret{}, err
 	}
-	us, err := s.users.Rotate(ctx, set.Name, userID, v)
+	us, err := s.users.Rotate(ctx, set.Name, userID, v, s.now().Add(-set.RotationWindow))
 	if errors.Is(err, secret.ErrNotFound) {
 		us, err = s.createUserSecret(ctx, set.Name, userID, v)
+	}
+	if errors.Is(err, secret.ErrTooManyPrevious) {
+		return UserSecret{}, &Error{Kind: ErrConflict, Code: "too_many_rotations", Message: fmt.Sprintf(
+			"%d previous secrets are still within their rotation window; rotate again once the oldest expires",
+			secret.MaxPrevious)}
 	}
 	if err != nil {
 		return UserSecret{}, fmt.Errorf("rotate secret: %w", err)
@@ -94,10 +101,13 @@ func (s *Service) createUserSecret(ctx context.Context, set, userID string, v se
 	return us, err
 }
 
-// live drops the previous value once the rotation window that began with the current value has passed.
+// live drops each previous value whose rotation window (from when it was replaced) has passed.
 func (s *Service) live(us secret.User, set *config.ResolvedSet) secret.User {
-	if us.Previous != nil && !s.now().Before(us.Current.CreatedAt.Add(set.RotationWindow)) {
-		us.Previous = nil
+	for i := range us.Previous {
+		if !s.now().Before(us.ReplacedAt(i).Add(set.RotationWindow)) {
+			us.Previous = us.Previous[:i:i] // replaced in time order: the older ones have passed too
+			break
+		}
 	}
 	return us
 }
@@ -116,9 +126,14 @@ func (s *Service) newSecretVersion() (secret.Version, error) {
 
 func viewSecret(us secret.User, set *config.ResolvedSet) UserSecret {
 	out := UserSecret{Current: SecretVersion{Value: us.Current.Value, CreatedAt: us.Current.CreatedAt.UTC()}}
-	if us.Previous != nil {
-		expires := us.Current.CreatedAt.Add(set.RotationWindow).UTC()
-		out.Previous = &SecretVersion{Value: us.Previous.Value, CreatedAt: us.Previous.CreatedAt.UTC(), ExpiresAt: &expires}
+	for i, p := range us.Previous {
+		expires := us.ReplacedAt(i).Add(set.RotationWindow).UTC()
+		v := SecretVersion{Value: p.Value, CreatedAt: p.CreatedAt.UTC(), ExpiresAt: &expires}
+		if i == 0 {
+			out.Previous = &v
+		} else {
+			out.Older = append(out.Older, v)
+		}
 	}
 	return out
 }

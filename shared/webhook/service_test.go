@@ -26,6 +26,7 @@ import (
 	"github.com/outhook/outhook/shared/local/sqlite"
 	"github.com/outhook/outhook/shared/queue"
 	"github.com/outhook/outhook/shared/retry"
+	"github.com/outhook/outhook/shared/secret"
 	"github.com/outhook/outhook/shared/signing"
 	"github.com/outhook/outhook/shared/syncbuf"
 )
@@ -508,6 +509,82 @@ func TestService_UserSecretsSignAndRotate(t *testing.T) {
 	}
 	_, err = b.svc.UserSecret(ctx, "customer-events", "bad/user")
 	requireCode(t, err, ErrInvalid, "invalid_user_id")
+}
+
+// TestService_SecondRotationKeepsTheFirstPromise: a second rotation within the window keeps the first
+// previous value signing until the expiresAt the first rotation answered, then drops it.
+func TestService_SecondRotationKeepsTheFirstPromise(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	b := setup(t, config.Set{Name: "c", RotationWindowSeconds: 3600, Endpoints: []config.Endpoint{endpoint("e", r)}})
+	ctx := context.Background()
+	v1, err := b.svc.UserSecret(ctx, "c", "u")
+	require.NoError(t, err)
+	b.clock.Add(10 * time.Minute)
+	first, err := b.svc.RotateUserSecret(ctx, "c", "u")
+	require.NoError(t, err)
+	promised := *first.Previous.ExpiresAt
+	b.clock.Add(20 * time.Minute)
+	second, err := b.svc.RotateUserSecret(ctx, "c", "u")
+	require.NoError(t, err)
+
+	require.Equal(t, first.Current.Value, second.Previous.Value)
+	require.Equal(t, second.Current.CreatedAt.Add(time.Hour), *second.Previous.ExpiresAt)
+	require.Len(t, second.Older, 1, "the first previous value is kept")
+	require.Equal(t, v1.Current.Value, second.Older[0].Value)
+	require.Equal(t, promised, *second.Older[0].ExpiresAt, "until the end the first rotation promised")
+	got, err := b.svc.UserSecret(ctx, "c", "u")
+	require.NoError(t, err)
+	require.Equal(t, second, got)
+
+	signedWith := func(i int) []string {
+		req, body := r.request(i)
+		var ok []string
+		for name, v := range map[string]string{"v1": v1.Current.Value, "v2": first.Current.Value, "v3": second.Current.Value} {
+			k, err := signing.Key(v)
+			require.NoError(t, err)
+			if signing.Verify(signing.Standard, req.Header, body, [][]byte{k}, 5*time.Minute, b.clock.Now()) == nil {
+				ok = append(ok, name)
+			}
+		}
+		return ok
+	}
+	send(t, b, "c", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), UserID: "u"})
+	b.pump(t)
+	require.ElementsMatch(t, []string{"v1", "v2", "v3"}, signedWith(0), "every value within its window signs")
+
+	b.clock.Set(promised)
+	send(t, b, "c", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), UserID: "u"})
+	b.pump(t)
+	require.ElementsMatch(t, []string{"v2", "v3"}, signedWith(1), "the first value's window has ended")
+	got, err = b.svc.UserSecret(ctx, "c", "u")
+	require.NoError(t, err)
+	require.Empty(t, got.Older)
+	require.Equal(t, first.Current.Value, got.Previous.Value)
+}
+
+// TestService_RotationsBeyondTheLimit: rotations that would keep more than secret.MaxPrevious values in their
+// windows are refused with 409 too_many_rotations, and change nothing.
+func TestService_RotationsBeyondTheLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, config.Set{Name: "c", Endpoints: []config.Endpoint{endpoint("e", newReceiver(t))}})
+	ctx := context.Background()
+	_, err := b.svc.UserSecret(ctx, "c", "u")
+	require.NoError(t, err)
+	for range secret.MaxPrevious {
+		b.clock.Add(time.Second)
+		_, err := b.svc.RotateUserSecret(ctx, "c", "u")
+		require.NoError(t, err)
+	}
+	before, err := b.svc.UserSecret(ctx, "c", "u")
+	require.NoError(t, err)
+	require.Len(t, before.Older, secret.MaxPrevious-1)
+	b.clock.Add(time.Second)
+	_, err = b.svc.RotateUserSecret(ctx, "c", "u")
+	requireCode(t, err, ErrConflict, "too_many_rotations")
+	after, err := b.svc.UserSecret(ctx, "c", "u")
+	require.NoError(t, err)
+	require.Equal(t, before, after)
 }
 
 func TestService_RefusesPrivateAddressUnlessAllowed(t *testing.T) {

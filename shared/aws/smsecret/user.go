@@ -2,7 +2,7 @@ package smsecret
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/outhook/outhook/shared/secret"
 )
@@ -31,9 +30,16 @@ type UserOptions struct {
 }
 
 // UserStore keeps each user's managed secret as the Secrets Manager secret "<prefix><set>/<userID>",
-// whose value is the JSON {"value":"whcms_...","createdAt":"<RFC 3339>"}. Create is CreateSecret (a lost
-// race is ResourceExistsException: secret.ErrConflict), Rotate is PutSecretValue, which moves AWSCURRENT to
-// the new version and AWSPREVIOUS to the old one, and Get reads both labels.
+// whose AWSCURRENT value is the JSON {"value":"whcms_...","createdAt":"<RFC 3339>","previous":[{"value",
+// "createdAt"}, ...]}: the current value and every previous one still in its rotation window, newest
+// first, so that Get is one GetSecretValue. Create is CreateSecret (a lost race is
+// ResourceExistsException: secret.ErrConflict). Rotate reads AWSCURRENT and puts the rotated JSON with
+// PutSecretValue, whose ClientRequestToken is derived from the version it read: of two rotations that read
+// the same version only one can put (Secrets Manager refuses a token reused with another value), and the
+// other reads again and rotates on top of it.
+//
+// Values written before the previous list existed have no "previous" key; their one previous value is the
+// AWSPREVIOUS version, which Get and Rotate read in that case.
 type UserStore struct {
 	api    API
 	prefix string
@@ -47,8 +53,18 @@ func NewUserStore(api API, prefix string, opts UserOptions) *UserStore {
 	return &UserStore{api: api, prefix: prefix, cache: newCache[secret.User](opts.CacheTTL, opts.Now)}
 }
 
-// version is the stored form of a secret.Version.
-type version struct {
+// maxRotateTries bounds how often Rotate reads again after losing a race to another rotation.
+const maxRotateTries = 8
+
+// stored is the JSON value of a secret version.
+type stored struct {
+	Value     string    `json:"value"`
+	CreatedAt time.Time `json:"createdAt"`
+	// Previous is nil in a value written before the list existed (see UserStore).
+	Previous *[]storedVersion `json:"previous,omitempty"`
+}
+
+type storedVersion struct {
 	Value     string    `json:"value"`
 	CreatedAt time.Time `json:"createdAt"`
 }
@@ -63,69 +79,69 @@ func (s *UserStore) name(set, userID string) (string, error) {
 	return s.prefix + set + "/" + userID, nil
 }
 
-// Get returns the user's current and previous values: GetSecretValue of AWSCURRENT and AWSPREVIOUS,
-// in parallel (through the cache if CacheTTL is set).
+// Get returns the user's current and previous values: one GetSecretValue of AWSCURRENT (through the cache
+// if CacheTTL is set).
 func (s *UserStore) Get(ctx context.Context, set, userID string) (secret.User, error) {
 	name, err := s.name(set, userID)
 	if err != nil {
 		return secret.User{}, err
 	}
-	return s.cache.get(ctx, name, func(ctx context.Context) (secret.User, error) { return s.read(ctx, name) })
+	return s.cache.get(ctx, name, func(ctx context.Context) (secret.User, error) {
+		u, _, err := s.read(ctx, name)
+		return u, err
+	})
 }
 
-func (s *UserStore) read(ctx context.Context, name string) (secret.User, error) {
-	var (
-		user     secret.User
-		previous secret.Version
-		hasPrev  bool
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		v, found, err := s.stage(gctx, name, "AWSCURRENT")
-		if err != nil {
-			return err
-		}
-		if !found {
-			return fmt.Errorf("user secret %s: %w", name, secret.ErrNotFound)
-		}
-		user.Current = v
-		return nil
-	})
-	g.Go(func() error {
-		var err error
-		previous, hasPrev, err = s.stage(gctx, name, "AWSPREVIOUS")
-		return err
-	})
-	if err := g.Wait(); err != nil {
-		return secret.User{}, err
+// read returns the user's secret and the version id of its AWSCURRENT value.
+func (s *UserStore) read(ctx context.Context, name string) (secret.User, string, error) {
+	cur, versionID, found, err := s.stage(ctx, name, "AWSCURRENT")
+	if err != nil {
+		return secret.User{}, "", err
 	}
-	if hasPrev {
-		user.Previous = &previous
+	if !found {
+		return secret.User{}, "", fmt.Errorf("user secret %s: %w", name, secret.ErrNotFound)
 	}
-	return user, nil
+	user := secret.User{Current: secret.Version{Value: cur.Value, CreatedAt: cur.CreatedAt.UTC()}}
+	if cur.Previous != nil {
+		for _, p := range *cur.Previous {
+			user.Previous = append(user.Previous, secret.Version{Value: p.Value, CreatedAt: p.CreatedAt.UTC()})
+		}
+		return user, versionID, nil
+	}
+	prev, _, found, err := s.stage(ctx, name, "AWSPREVIOUS")
+	if err != nil {
+		return secret.User{}, "", err
+	}
+	if found {
+		user.Previous = []secret.Version{{Value: prev.Value, CreatedAt: prev.CreatedAt.UTC()}}
+	}
+	return user, versionID, nil
 }
 
 // stage reads the version of a secret with a staging label; found is false if there is none.
-func (s *UserStore) stage(ctx context.Context, name, label string) (v secret.Version, found bool, err error) {
+func (s *UserStore) stage(ctx context.Context, name, label string) (v stored, versionID string, found bool, err error) {
 	out, err := s.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &name, VersionStage: &label})
 	if err != nil {
 		if isNotFound(err) {
-			return secret.Version{}, false, nil
+			return stored{}, "", false, nil
 		}
-		return secret.Version{}, false, fmt.Errorf("read %s of user secret %s: %w", label, name, err)
+		return stored{}, "", false, fmt.Errorf("read %s of user secret %s: %w", label, name, err)
 	}
-	var stored version
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &stored); err != nil || stored.Value == "" {
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil || v.Value == "" {
 		// The value is a secret: the error says only that it is malformed.
-		return secret.Version{}, false, fmt.Errorf("read %s of user secret %s: not a JSON {value, createdAt}", label, name)
+		return stored{}, "", false, fmt.Errorf("read %s of user secret %s: not a JSON {value, createdAt}", label, name)
 	}
-	return secret.Version{Value: stored.Value, CreatedAt: stored.CreatedAt.UTC()}, true, nil
+	return v, aws.ToString(out.VersionId), true, nil
 }
 
-func encode(v secret.Version) (string, error) {
-	b, err := json.Marshal(version{Value: v.Value, CreatedAt: v.CreatedAt.UTC()})
+func encode(u secret.User) (string, error) {
+	previous := make([]storedVersion, len(u.Previous))
+	for i, p := range u.Previous {
+		previous[i] = storedVersion{Value: p.Value, CreatedAt: p.CreatedAt.UTC()}
+	}
+	b, err := json.Marshal(stored{Value: u.Current.Value, CreatedAt: u.Current.CreatedAt.UTC(), Previous: &previous})
 	if err != nil {
-		return "", fmt.Errorf("encode secret version: %w", err)
+		return "", fmt.Errorf("encode user secret: %w", err)
 	}
 	return string(b), nil
 }
@@ -137,7 +153,8 @@ func (s *UserStore) Create(ctx context.Context, set, userID string, v secret.Ver
 	if err != nil {
 		return secret.User{}, err
 	}
-	value, err := encode(v)
+	user := secret.User{Current: secret.Version{Value: v.Value, CreatedAt: v.CreatedAt.UTC()}}
+	value, err := encode(user)
 	if err != nil {
 		return secret.User{}, err
 	}
@@ -153,54 +170,58 @@ func (s *UserStore) Create(ctx context.Context, set, userID string, v secret.Ver
 		}
 		return secret.User{}, fmt.Errorf("create user secret %s: %w", name, err)
 	}
-	user := secret.User{Current: secret.Version{Value: v.Value, CreatedAt: v.CreatedAt.UTC()}}
 	s.cache.put(name, user)
 	return user, nil
 }
 
-// Rotate reads the current value (it becomes the previous one) and puts v with PutSecretValue and a new
-// ClientRequestToken, so that Secrets Manager moves AWSCURRENT to v and AWSPREVIOUS to the old current.
-func (s *UserStore) Rotate(ctx context.Context, set, userID string, v secret.Version) (secret.User, error) {
+// Rotate reads AWSCURRENT, rotates it (secret.User.Rotated) and puts the result as the new AWSCURRENT with a
+// ClientRequestToken derived from the version read. If another rotation put first from the same version,
+// Secrets Manager refuses the token and Rotate starts again from the new current value.
+func (s *UserStore) Rotate(ctx context.Context, set, userID string, v secret.Version, keepSince time.Time) (secret.User, error) {
 	name, err := s.name(set, userID)
 	if err != nil {
 		return secret.User{}, err
 	}
-	old, found, err := s.stage(ctx, name, "AWSCURRENT")
-	if err != nil {
-		return secret.User{}, err
-	}
-	if !found {
-		return secret.User{}, fmt.Errorf("rotate user secret %s: %w", name, secret.ErrNotFound)
-	}
-	value, err := encode(v)
-	if err != nil {
-		return secret.User{}, err
-	}
-	token, err := requestToken()
-	if err != nil {
-		return secret.User{}, err
-	}
-	_, err = s.api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
-		SecretId:           &name,
-		SecretString:       &value,
-		ClientRequestToken: &token,
-	})
-	if err != nil {
-		if isNotFound(err) {
-			return secret.User{}, fmt.Errorf("rotate user secret %s: %w", name, secret.ErrNotFound)
+	v = secret.Version{Value: v.Value, CreatedAt: v.CreatedAt.UTC()}
+	for range maxRotateTries {
+		old, versionID, err := s.read(ctx, name)
+		if err != nil {
+			return secret.User{}, fmt.Errorf("rotate: %w", err)
 		}
-		return secret.User{}, fmt.Errorf("rotate user secret %s: %w", name, err)
+		user, err := old.Rotated(v, keepSince)
+		if err != nil {
+			return secret.User{}, fmt.Errorf("rotate user secret %s: %w", name, err)
+		}
+		value, err := encode(user)
+		if err != nil {
+			return secret.User{}, err
+		}
+		token := tokenAfter(versionID)
+		_, err = s.api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+			SecretId:           &name,
+			SecretString:       &value,
+			ClientRequestToken: &token,
+		})
+		var exists *types.ResourceExistsException
+		switch {
+		case err == nil:
+			s.cache.put(name, user)
+			return user, nil
+		case errors.As(err, &exists):
+			continue // another rotation put first from the same version: rotate on top of it
+		case isNotFound(err):
+			return secret.User{}, fmt.Errorf("rotate user secret %s: %w", name, secret.ErrNotFound)
+		default:
+			return secret.User{}, fmt.Errorf("rotate user secret %s: %w", name, err)
+		}
 	}
-	user := secret.User{Current: secret.Version{Value: v.Value, CreatedAt: v.CreatedAt.UTC()}, Previous: &old}
-	s.cache.put(name, user)
-	return user, nil
+	return secret.User{}, fmt.Errorf("rotate user secret %s: %d concurrent rotations won first: %w", name,
+		maxRotateTries, secret.ErrConflict)
 }
 
-// requestToken is a new ClientRequestToken: the version id of the value put, 32 hex characters.
-func requestToken() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("make client request token: %w", err)
-	}
-	return hex.EncodeToString(b[:]), nil
+// tokenAfter is the ClientRequestToken of the version that replaces versionID: 32 hex characters, the same
+// for every rotation that read versionID, so that only one of them can put a value.
+func tokenAfter(versionID string) string {
+	sum := sha256.Sum256([]byte("outhook rotation after " + versionID))
+	return hex.EncodeToString(sum[:16])
 }

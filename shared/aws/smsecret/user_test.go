@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/stretchr/testify/require"
 
@@ -35,23 +36,56 @@ func TestUserStore_CacheTTL(t *testing.T) {
 	got, err := deliver.Get(ctx, "billing", "user_1")
 	require.NoError(t, err)
 	require.Equal(t, secret.User{Current: v1}, got)
-	require.Equal(t, 2, counter.Count("Secrets Manager", "GetSecretValue"), "AWSCURRENT and AWSPREVIOUS")
+	require.Equal(t, 1, counter.Count("Secrets Manager", "GetSecretValue"), "AWSCURRENT holds the whole secret")
 
-	_, err = api.Rotate(ctx, "billing", "user_1", v2)
+	_, err = api.Rotate(ctx, "billing", "user_1", v2, at.Add(-time.Hour))
 	require.NoError(t, err)
 	got, err = deliver.Get(ctx, "billing", "user_1")
 	require.NoError(t, err)
 	require.Equal(t, secret.User{Current: v1}, got, "a rotation elsewhere is seen late, within the TTL")
-	require.Equal(t, 2, counter.Count("Secrets Manager", "GetSecretValue"), "a cache hit makes no call")
+	require.Equal(t, 1, counter.Count("Secrets Manager", "GetSecretValue"), "a cache hit makes no call")
 
 	clk.Advance(30 * time.Second)
 	got, err = deliver.Get(ctx, "billing", "user_1")
 	require.NoError(t, err)
-	require.Equal(t, secret.User{Current: v2, Previous: &v1}, got)
+	require.Equal(t, secret.User{Current: v2, Previous: []secret.Version{v1}}, got)
 
 	fresh, err := api.Get(ctx, "billing", "user_1")
 	require.NoError(t, err)
 	require.Equal(t, got, fresh, "without CacheTTL every Get reads")
+}
+
+// TestUserStore_ReadsTheFormerFormat: a secret written before the previous list existed ({value, createdAt},
+// rotated with AWSPREVIOUS holding the one previous value) reads with that previous value, and rotates into
+// the new form keeping it.
+func TestUserStore_ReadsTheFormerFormat(t *testing.T) {
+	t.Parallel()
+	cfg := awstest.Config(t)
+	api := secretsmanager.NewFromConfig(cfg)
+	prefix := awstest.UniqueName("outhook-test/") + "/users/"
+	s := smsecret.NewUserStore(api, prefix, smsecret.UserOptions{})
+	ctx := context.Background()
+	name := prefix + "billing/user_1"
+	_, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name,
+		SecretString: aws.String(`{"value":"whcms_one","createdAt":"2026-11-27T12:00:00Z"}`)})
+	require.NoError(t, err)
+	_, err = api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &name,
+		SecretString: aws.String(`{"value":"whcms_two","createdAt":"2026-11-27T13:00:00Z"}`)})
+	require.NoError(t, err)
+
+	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	v1 := secret.Version{Value: "whcms_one", CreatedAt: at}
+	v2 := secret.Version{Value: "whcms_two", CreatedAt: at.Add(time.Hour)}
+	got, err := s.Get(ctx, "billing", "user_1")
+	require.NoError(t, err)
+	require.Equal(t, secret.User{Current: v2, Previous: []secret.Version{v1}}, got)
+
+	v3 := secret.Version{Value: "whcms_three", CreatedAt: at.Add(2 * time.Hour)}
+	_, err = s.Rotate(ctx, "billing", "user_1", v3, at.Add(-time.Hour))
+	require.NoError(t, err)
+	got, err = s.Get(ctx, "billing", "user_1")
+	require.NoError(t, err)
+	require.Equal(t, secret.User{Current: v3, Previous: []secret.Version{v2, v1}}, got)
 }
 
 func TestUserStore_InvalidNames(t *testing.T) {

@@ -43,7 +43,7 @@ func WithClock(now func() time.Time) Option {
 }
 
 // schemaVersion is stored in PRAGMA user_version; Open migrates older files up to it.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // migrations[i] brings a database from user_version i to i+1.
 var migrations = []string{
@@ -142,6 +142,14 @@ CREATE TABLE holds (
 	PRIMARY KEY (set_name, user_id, endpoint, event_id, number)
 ) WITHOUT ROWID;
 CREATE INDEX holds_event ON holds (event_id);
+`,
+	// 3: a user secret keeps every previous value still within its rotation window, not only the last one.
+	`
+ALTER TABLE user_secrets ADD COLUMN previous TEXT NOT NULL DEFAULT '[]'; -- JSON [{"value","createdAt" ms}], newest first
+UPDATE user_secrets SET previous = json_array(json_object('value', previous_value, 'createdAt', previous_created_at))
+	WHERE previous_value IS NOT NULL;
+ALTER TABLE user_secrets DROP COLUMN previous_value;
+ALTER TABLE user_secrets DROP COLUMN previous_created_at;
 `,
 }
 

@@ -19,6 +19,7 @@ type statements struct {
 	changeVisible           *sql.Stmt
 	insertSecret            *sql.Stmt
 	rotateSecret            *sql.Stmt
+	getSecretForWrite       *sql.Stmt
 	insertSetting           *sql.Stmt
 	purgeAttempts           *sql.Stmt
 	purgeHolds              *sql.Stmt
@@ -46,7 +47,7 @@ const (
 		FROM attempts a WHERE a.event_id = events.id),
 		(SELECT json_group_array(json_object('endpoint', h.endpoint, 'number', h.number, 'heldAt', h.held_at))
 		FROM holds h WHERE h.event_id = events.id)`
-	secretColumns = `current_value, current_created_at, previous_value, previous_created_at`
+	secretColumns = `current_value, current_created_at, previous`
 	// expired selects a batch of expired events; ?1 is now in Unix milliseconds, ?2 the batch size.
 	expired = `SELECT id FROM events WHERE expires_at > 0 AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2`
 )
@@ -80,11 +81,9 @@ func (s *statements) prepare(ctx context.Context, write *sql.Conn, read *sql.DB)
 		{write, &s.changeVisible, `UPDATE queue SET visible_at = ? WHERE id = ? AND receipt = ?`},
 		{write, &s.insertSecret, `INSERT INTO user_secrets (set_name, user_id, current_value, current_created_at)
 			VALUES (?, ?, ?, ?)`},
-		{write, &s.rotateSecret, `UPDATE user_secrets
-			SET previous_value = current_value, previous_created_at = current_created_at,
-				current_value = ?, current_created_at = ?
-			WHERE set_name = ? AND user_id = ?
-			RETURNING ` + secretColumns},
+		{write, &s.getSecretForWrite, `SELECT ` + secretColumns + ` FROM user_secrets WHERE set_name = ? AND user_id = ?`},
+		{write, &s.rotateSecret, `UPDATE user_secrets SET current_value = ?, current_created_at = ?, previous = ?
+			WHERE set_name = ? AND user_id = ?`},
 		{write, &s.insertSetting, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`},
 		{write, &s.purgeAttempts, `DELETE FROM attempts WHERE event_id IN (` + expired + `)`},
 		{write, &s.purgeHolds, `DELETE FROM holds WHERE released = 1 AND event_id IN (` + expired + `)`},
