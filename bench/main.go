@@ -1,35 +1,38 @@
-// Command bench measures the local server end to end: it runs the same server as `outhook serve` (the HTTP
-// API, the SQLite store and queue, the delivery workers) on 127.0.0.1, sends events to one endpoint through
-// the HTTP API from concurrent senders, and waits until a local receiver has got every one of them. It prints
-// the send rate, deliveries per second, and the send->delivered latency (the send time travels in the payload;
-// the receiver subtracts it from its clock). `make bench` runs it.
+// Command bench measures the local server end to end. It runs the server as `outhook serve` assembles it
+// (the HTTP API, the SQLite store and queue, the delivery workers) in a child process (this binary with
+// -server), so that the server's own CPU time and peak RSS can be read from /proc; it sends events to one
+// endpoint through the HTTP API over keep-alive connections, and a receiver on 127.0.0.1 in this process
+// answers 200 to each delivery. The send time travels in the payload: the receiver subtracts it from its
+// clock to get the send->delivered latency. `make bench` runs it.
+//
+// Phases, in this order: fixed rates (default 50/s and 500/s for 10 s each: open loop, a send starts on
+// schedule whether or not the earlier ones have finished), then a burst (default 10,000 events from 32
+// concurrent senders, as fast as the server accepts them). Each reports the send request's latency and the
+// send->delivered latency; the burst also reports deliveries/s and the server's CPU time per delivery.
+//
+// Profiles of the server: -cpuprofile, -memprofile (allocations) and -trace (runtime/trace) cover the whole
+// run; `-events 0 -rates 10 -duration 2s -trace t.out` traces low-load deliveries only.
 package main
 
 import (
+	"bufio"
 	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
+	"os/exec"
 	"runtime"
-	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/local/localserver"
-	"github.com/outhook/outhook/shared/local/sqlite"
 )
 
 const apiKey = "ohk_bench"
@@ -42,108 +45,192 @@ func main() {
 }
 
 func run() error {
-	events := flag.Int("events", 10000, "events to send")
-	senders := flag.Int("senders", 32, "concurrent senders")
-	workers := flag.Int("workers", localserver.DefaultWorkers, "delivery workers of the server")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	events := flag.Int("events", 10000, "events of the burst (0: no burst)")
+	senders := flag.Int("senders", 32, "concurrent senders of the burst")
+	rates := flag.String("rates", "50,500", "fixed rates in events/s, comma-separated (empty: none)")
+	duration := flag.Duration("duration", 10*time.Second, "duration of each fixed-rate phase")
+	var sf serverFlags
+	flag.IntVar(&sf.workers, "workers", localserver.DefaultWorkers, "delivery workers of the server")
+	flag.StringVar(&sf.cpuProfile, "cpuprofile", "", "write a CPU profile of the server to this file")
+	flag.StringVar(&sf.memProfile, "memprofile", "", "write an allocation profile of the server to this file")
+	flag.StringVar(&sf.traceF, "trace", "", "write an execution trace of the server to this file")
+	asServer := flag.Bool("server", false, "run as the server process (the bench starts it)")
+	flag.StringVar(&sf.dir, "dir", "", "server process: directory of the database")
+	flag.StringVar(&sf.receiver, "receiver", "", "server process: URL of the receiver")
 	flag.Parse()
+	if *asServer {
+		return serve(sf)
+	}
+	phases, err := parseRates(*rates)
+	if err != nil {
+		return err
+	}
 
 	dir, err := os.MkdirTemp("", "outhook-bench-")
 	if err != nil {
 		return fmt.Errorf("temp dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-
-	rc := newReceiver(*events)
-	defer rc.srv.Close()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "outhook.db"))
-	if err != nil {
-		return fmt.Errorf("open the database: %w", err)
-	}
-	defer db.Close()
-	doc := &config.Config{Sets: []config.Set{{Name: "bench", Endpoints: []config.Endpoint{{
-		Name: "receiver", URL: rc.srv.URL + "/hooks", AllowPrivateNetwork: true,
-	}}}}}
-	cfg, err := doc.Validate()
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	srv, err := localserver.New(localserver.Options{
-		Config: cfg, DB: db, APIKey: apiKey, CursorKey: []byte("bench"), Workers: *workers,
-		// The server logs every attempt; format the lines as `outhook serve` does, without a terminal.
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	rc := newReceiver()
+	defer rc.close()
+	sf.dir, sf.receiver = dir, rc.url+"/hooks"
+	srv, err := startServer(sf)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Run(ctx, ln, 10*time.Second) }()
-	apiURL := "http://" + ln.Addr().String() + "/v1/webhooks/bench/events"
+	defer srv.stop() //nolint:errcheck // the explicit stop below reports errors
 
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	fmt.Printf("machine: %s, %d cores; bench and server GOMAXPROCS %d; load average before: %s\n",
+		machine(), runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAverage())
+	fmt.Printf("server: %d delivery workers, one endpoint, receiver on 127.0.0.1\n", sf.workers)
+
+	b := &bench{url: srv.url + "/v1/webhooks/bench/events", rc: rc, client: &http.Client{
+		Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512},
+		Timeout:   time.Minute,
+	}}
+	// Warm up: connections, the database's first pages, the runtime's heap.
+	if _, err := b.closedLoop("warm-up", 200, 4); err != nil {
+		return err
+	}
+	for _, rate := range phases {
+		n := int(float64(rate) * duration.Seconds())
+		res, err := b.fixedRate(fmt.Sprintf("fixed %d/s", rate), rate, n)
 		if err != nil {
-			return fmt.Errorf("create the profile: %w", err)
+			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("start the profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+		res.print()
 	}
-
-	fmt.Printf("sending %d events to one endpoint: %d senders, %d delivery workers, GOMAXPROCS %d\n",
-		*events, *senders, *workers, runtime.GOMAXPROCS(0))
-	cpuBefore, err := cpuTime()
+	if *events > 0 {
+		cpuBefore, err := processCPU(srv.pid())
+		if err != nil {
+			return err
+		}
+		res, err := b.closedLoop(fmt.Sprintf("burst of %d events, %d senders", *events, *senders), *events, *senders)
+		if err != nil {
+			return err
+		}
+		cpuAfter, err := processCPU(srv.pid())
+		if err != nil {
+			return err
+		}
+		res.cpu = cpuAfter - cpuBefore
+		res.print()
+	}
+	rss, err := peakRSS(srv.pid())
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	if err := send(ctx, apiURL, *events, *senders); err != nil {
-		return err
-	}
-	sent := time.Since(start)
-	select {
-	case <-rc.done:
-	case <-time.After(5 * time.Minute):
-		return fmt.Errorf("only %d of %d events delivered after 5 minutes", rc.count.Load(), *events)
-	}
-	total := rc.last().Sub(start)
-	cpuAfter, err := cpuTime()
-	if err != nil {
-		return err
-	}
-	cancel()
-	if err := <-served; err != nil {
-		return err
-	}
-
-	lat := rc.latencies()
-	fmt.Printf("sends:      %d in %v (%.0f/s)\n", *events, sent.Round(time.Millisecond), float64(*events)/sent.Seconds())
-	fmt.Printf("deliveries: %d in %v (%.0f/s), %d duplicates\n", *events, total.Round(time.Millisecond),
-		float64(*events)/total.Seconds(), rc.dups.Load())
-	fmt.Printf("send->delivered: p50 %v  p99 %v  max %v\n", pct(lat, 50), pct(lat, 99), lat[len(lat)-1])
-	// On a shared machine the wall-clock rate depends on the neighbours; the CPU time per event does not.
-	perEvent := (cpuAfter - cpuBefore) / time.Duration(*events)
-	fmt.Printf("CPU (server, senders and receiver together): %v per event, %.0f%% of one core on average;\n"+
-		"  events/s if this process had all %d cores: %.0f\n", perEvent,
-		100*(cpuAfter-cpuBefore).Seconds()/total.Seconds(), runtime.NumCPU(),
-		float64(runtime.NumCPU())/perEvent.Seconds())
-	return nil
+	fmt.Printf("server peak RSS: %.1f MB; load average after: %s\n", float64(rss)/(1<<20), loadAverage())
+	return srv.stop()
 }
 
-// send posts n events from the given number of concurrent senders and fails on any non-202 answer.
-func send(ctx context.Context, url string, n, senders int) error {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}, Timeout: time.Minute}
+func parseRates(s string) ([]int, error) {
+	var rates []int
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		r, err := strconv.Atoi(f)
+		if err != nil || r < 1 {
+			return nil, fmt.Errorf("-rates: %q is not a positive number of events per second", f)
+		}
+		rates = append(rates, r)
+	}
+	return rates, nil
+}
+
+// server is the server child process.
+type server struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	url   string
+	once  sync.Once
+	err   error
+}
+
+func startServer(f serverFlags) (*server, error) {
+	args := []string{"-server", "-dir", f.dir, "-receiver", f.receiver, "-workers", strconv.Itoa(f.workers),
+		"-cpuprofile", f.cpuProfile, "-memprofile", f.memProfile, "-trace", f.traceF}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("server stdin: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("server stdout: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the server: %w", err)
+	}
+	s := &server{cmd: cmd, stdin: stdin}
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("read the server's address: %w", err), s.stop())
+	}
+	s.url = "http://" + strings.TrimSpace(addr)
+	return s, nil
+}
+
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+// stop closes the server's stdin, which shuts it down, and waits for it to exit.
+func (s *server) stop() error {
+	s.once.Do(func() {
+		s.err = errors.Join(s.stdin.Close(), s.cmd.Wait())
+		if s.err != nil {
+			s.err = fmt.Errorf("server: %w", s.err)
+		}
+	})
+	return s.err
+}
+
+// bench sends events and collects what the receiver saw.
+type bench struct {
+	url    string
+	rc     *receiver
+	client *http.Client
+	phase  int
+}
+
+// result is what one phase measured.
+type result struct {
+	name     string
+	n        int
+	sendLat  []time.Duration // of each send request, sorted
+	deliver  []time.Duration // send->delivered of each event, sorted
+	elapsed  time.Duration   // first send to last delivery
+	cpu      time.Duration   // of the server, if measured
+	dups     int64
+	sendSpan time.Duration // first send to last answer
+	late     int           // fixed rate: sends that started late because too many were in flight
+}
+
+func (r result) print() {
+	fmt.Printf("%s:\n", r.name)
+	fmt.Printf("  deliveries: %d in %v (%.0f/s), %d duplicates; sends answered in %v (%.0f/s)\n", r.n,
+		r.elapsed.Round(time.Millisecond), float64(r.n)/r.elapsed.Seconds(), r.dups,
+		r.sendSpan.Round(time.Millisecond), float64(r.n)/r.sendSpan.Seconds())
+	fmt.Printf("  send request:    p50 %v  p99 %v  max %v\n", pct(r.sendLat, 50), pct(r.sendLat, 99), pct(r.sendLat, 100))
+	fmt.Printf("  send->delivered: p50 %v  p99 %v  max %v\n", pct(r.deliver, 50), pct(r.deliver, 99), pct(r.deliver, 100))
+	if r.cpu > 0 {
+		fmt.Printf("  server CPU: %.3f ms per delivery (%.0f%% of one core over the burst)\n",
+			r.cpu.Seconds()*1000/float64(r.n), 100*r.cpu.Seconds()/r.elapsed.Seconds())
+	}
+	if r.late > 0 {
+		fmt.Printf("  %d sends started late: the server did not keep up with the rate\n", r.late)
+	}
+}
+
+// closedLoop sends n events from the given number of senders, each sending its next event as soon as the
+// previous one is answered.
+func (b *bench) closedLoop(name string, n, senders int) (result, error) {
+	ph := b.rc.expect(b.nextPhase(), n)
 	var next atomic.Int64
+	lat := make([]time.Duration, n)
 	errs := make(chan error, senders)
+	start := time.Now()
 	var wg sync.WaitGroup
 	for range senders {
 		wg.Go(func() {
@@ -152,112 +239,123 @@ func send(ctx context.Context, url string, n, senders int) error {
 				if i >= int64(n) {
 					return
 				}
-				body := fmt.Appendf(nil, `{"type":"bench.event","payload":{"n":%d,"sentAt":%d}}`, i, time.Now().UnixNano())
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+				d, err := b.send(ph.id, int(i))
 				if err != nil {
 					errs <- err
 					return
 				}
-				req.Header.Set("Authorization", "Bearer "+apiKey)
-				res, err := client.Do(req)
-				if err != nil {
-					errs <- fmt.Errorf("send: %w", err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				_ = res.Body.Close()
-				if res.StatusCode != http.StatusAccepted {
-					errs <- fmt.Errorf("send: status %d", res.StatusCode)
-					return
-				}
+				lat[i] = d
 			}
 		})
 	}
 	wg.Wait()
 	close(errs)
-	return errors.Join(slices.Collect(func(yield func(error) bool) {
-		for err := range errs {
-			if !yield(err) {
-				return
-			}
+	if err := errors.Join(slices.Collect(chanSeq(errs))...); err != nil {
+		return result{}, err
+	}
+	return b.finish(name, ph, start, time.Since(start), lat, 0)
+}
+
+// fixedRate sends n events at rate events/s, open loop.
+func (b *bench) fixedRate(name string, rate, n int) (result, error) {
+	ph := b.rc.expect(b.nextPhase(), n)
+	interval := time.Second / time.Duration(rate)
+	lat := make([]time.Duration, n)
+	inFlight := make(chan struct{}, 512)
+	var (
+		wg      sync.WaitGroup
+		errMu   sync.Mutex
+		sendErr error
+		late    int
+	)
+	start := time.Now()
+	for i := range n {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
+		select {
+		case inFlight <- struct{}{}:
+		default:
+			late++
+			inFlight <- struct{}{}
 		}
-	})...)
-}
-
-// receiver answers 200 to every webhook and records the send->delivered latency of each new event id.
-type receiver struct {
-	srv   *httptest.Server
-	want  int
-	done  chan struct{}
-	count atomic.Int64
-	dups  atomic.Int64
-
-	mu      sync.Mutex
-	seen    map[string]bool
-	lat     []time.Duration
-	lastAt  time.Time
-	closeMu sync.Once
-}
-
-func newReceiver(want int) *receiver {
-	rc := &receiver{want: want, done: make(chan struct{}), seen: make(map[string]bool, want)}
-	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
-	return rc
-}
-
-func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
-	var body struct {
-		Data struct {
-			SentAt int64 `json:"sentAt"`
-		} `json:"data"`
+		wg.Go(func() {
+			defer func() { <-inFlight }()
+			d, err := b.send(ph.id, i)
+			if err != nil {
+				errMu.Lock()
+				sendErr = errors.Join(sendErr, err)
+				errMu.Unlock()
+			}
+			lat[i] = d
+		})
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		http.Error(w, "bad body", http.StatusBadRequest)
-		return
+	wg.Wait()
+	if sendErr != nil {
+		return result{}, sendErr
 	}
-	id := r.Header.Get("webhook-id")
-	rc.mu.Lock()
-	if rc.seen[id] {
-		rc.mu.Unlock()
-		rc.dups.Add(1)
-		return
-	}
-	rc.seen[id] = true
-	rc.lat = append(rc.lat, now.Sub(time.Unix(0, body.Data.SentAt)))
-	rc.lastAt = now
-	rc.mu.Unlock()
-	if rc.count.Add(1) == int64(rc.want) {
-		rc.closeMu.Do(func() { close(rc.done) })
-	}
+	return b.finish(name, ph, start, time.Since(start), lat, late)
 }
 
-func (rc *receiver) last() time.Time {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.lastAt
+func (b *bench) nextPhase() int {
+	b.phase++
+	return b.phase
 }
 
-// latencies returns the recorded latencies, sorted.
-func (rc *receiver) latencies() []time.Duration {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	out := slices.Clone(rc.lat)
-	slices.Sort(out)
-	return out
+// finish waits for the phase's deliveries and gathers its figures.
+func (b *bench) finish(name string, ph *phase, start time.Time, sendSpan time.Duration, sendLat []time.Duration, late int) (result, error) {
+	select {
+	case <-ph.done:
+	case <-time.After(5 * time.Minute):
+		b.rc.mu.Lock()
+		got := ph.count()
+		b.rc.mu.Unlock()
+		return result{}, fmt.Errorf("%s: only %d of %d events delivered after 5 minutes", name, got, ph.want)
+	}
+	slices.Sort(sendLat)
+	deliver, last := ph.latencies()
+	return result{name: name, n: ph.want, sendLat: sendLat, deliver: deliver, elapsed: last.Sub(start),
+		dups: b.rc.dups.Load(), sendSpan: sendSpan, late: late}, nil
+}
+
+// send posts one event and returns how long the request took.
+func (b *bench) send(phase, i int) (time.Duration, error) {
+	start := time.Now()
+	body := fmt.Appendf(nil, `{"type":"bench.event","payload":{"phase":%d,"n":%d,"sentAt":%d}}`, phase, i, start.UnixNano())
+	req, err := http.NewRequest(http.MethodPost, b.url, bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("send: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	res, err := b.client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("send: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		return 0, fmt.Errorf("send: status %d", res.StatusCode)
+	}
+	return time.Since(start), nil
 }
 
 // pct is the p-th percentile of sorted durations.
 func pct(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
 	i := (len(sorted)*p + 99) / 100
-	return sorted[max(i-1, 0)].Round(time.Millisecond)
+	d := sorted[max(i-1, 0)]
+	if d < 10*time.Millisecond {
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(100 * time.Microsecond)
 }
 
-// cpuTime is the user + system CPU time this process has used.
-func cpuTime() (time.Duration, error) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, fmt.Errorf("getrusage: %w", err)
+func chanSeq[T any](ch <-chan T) func(yield func(T) bool) {
+	return func(yield func(T) bool) {
+		for v := range ch {
+			if !yield(v) {
+				return
+			}
+		}
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }

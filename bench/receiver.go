@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// receiver answers 200 to every webhook and records, per phase, the send->delivered latency of each new
+// event id.
+type receiver struct {
+	srv  *httptest.Server
+	url  string
+	dups atomic.Int64
+
+	mu     sync.Mutex
+	seen   map[string]bool
+	phases map[int]*phase
+}
+
+// phase collects the deliveries of one phase.
+type phase struct {
+	id, want int
+	done     chan struct{}
+	lat      []time.Duration
+	last     time.Time
+}
+
+func newReceiver() *receiver {
+	rc := &receiver{seen: make(map[string]bool), phases: make(map[int]*phase)}
+	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
+	rc.url = rc.srv.URL
+	return rc
+}
+
+func (rc *receiver) close() { rc.srv.Close() }
+
+// expect registers a phase that will deliver want events.
+func (rc *receiver) expect(id, want int) *phase {
+	ph := &phase{id: id, want: want, done: make(chan struct{}), lat: make([]time.Duration, 0, want)}
+	rc.mu.Lock()
+	rc.phases[id] = ph
+	rc.mu.Unlock()
+	return ph
+}
+
+func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	var body struct {
+		Data struct {
+			Phase  int   `json:"phase"`
+			SentAt int64 `json:"sentAt"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	id := r.Header.Get("webhook-id")
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.seen[id] {
+		rc.dups.Add(1)
+		return
+	}
+	rc.seen[id] = true
+	ph, ok := rc.phases[body.Data.Phase]
+	if !ok {
+		return
+	}
+	ph.lat = append(ph.lat, now.Sub(time.Unix(0, body.Data.SentAt)))
+	ph.last = now
+	if len(ph.lat) == ph.want {
+		close(ph.done)
+	}
+}
+
+// count is how many of the phase's events have been delivered; the caller holds the receiver's lock.
+func (ph *phase) count() int { return len(ph.lat) }
+
+// latencies returns the phase's latencies, sorted, and the time of its last delivery; call it after done.
+func (ph *phase) latencies() ([]time.Duration, time.Time) {
+	out := slices.Clone(ph.lat)
+	slices.Sort(out)
+	return out, ph.last
+}
