@@ -31,6 +31,9 @@ const (
 	leaseMargin = 10 * time.Second
 	// purgeEvery is how often expired events are deleted.
 	purgeEvery = time.Hour
+	// fallbackPoll is how often the workers look for messages while the queue has not signalled any: the
+	// queue signals this process's writes and due times; polling covers another process's writes.
+	fallbackPoll = time.Second
 	// DefaultWorkers is the number of concurrent deliveries: they are I/O bound.
 	DefaultWorkers = 32
 )
@@ -118,6 +121,8 @@ func New(o Options) (*Server, error) {
 		pool: worker.New(o.DB.Queue(), svc.Process, worker.Options{
 			Workers:    o.Workers,
 			Visibility: Lease(o.Config),
+			Wake:       o.DB.QueueReady(),
+			MaxIdle:    fallbackPoll,
 			Logger:     o.Logger,
 		}),
 	}, nil

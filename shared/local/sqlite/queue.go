@@ -23,6 +23,12 @@ var _ queue.Queue = delayQueue{}
 // Queue returns the delivery queue kept in db.
 func (db *DB) Queue() queue.Queue { return delayQueue{db: db} }
 
+// QueueReady is signalled when a message of the queue may have become visible: after a commit of this
+// process that sends a message without delay or releases one, and when a delayed message or a lease comes due.
+// Signals coalesce (the channel holds one), so it serves one consumer, which receives until the queue is
+// empty after each signal and polls now and then for the writes of other processes.
+func (db *DB) QueueReady() <-chan struct{} { return db.notify.ready }
+
 func (q delayQueue) MaxDelay() time.Duration { return maxDelay }
 
 // Send enqueues msgs in one transaction: all or none.
@@ -31,9 +37,13 @@ func (q delayQueue) Send(ctx context.Context, msgs ...queue.Message) error {
 		return nil
 	}
 	now := q.db.now()
+	var first time.Time // the earliest visible_at of msgs
 	err := q.db.w.do(ctx, func(ctx context.Context) error {
-		for _, m := range msgs {
+		for i, m := range msgs {
 			visibleAt := now.Add(min(max(m.Delay, 0), maxDelay))
+			if i == 0 || visibleAt.Before(first) {
+				first = visibleAt
+			}
 			body := m.Body
 			if body == nil {
 				body = []byte{}
@@ -47,6 +57,7 @@ func (q delayQueue) Send(ctx context.Context, msgs ...queue.Message) error {
 	if err != nil {
 		return fmt.Errorf("enqueue %d messages: %w", len(msgs), err)
 	}
+	q.db.notify.visibleAt(first)
 	return nil
 }
 
@@ -113,8 +124,9 @@ func (q delayQueue) ChangeVisibility(ctx context.Context, receipt string, d time
 	if err != nil {
 		return fmt.Errorf("change visibility: %w", err)
 	}
+	visibleAt := q.db.now().Add(max(d, 0))
 	err = q.db.w.do(ctx, func(ctx context.Context) error {
-		res, err := q.db.stmts.changeVisible.ExecContext(ctx, q.db.now().Add(max(d, 0)).UnixMilli(), id, nonce)
+		res, err := q.db.stmts.changeVisible.ExecContext(ctx, visibleAt.UnixMilli(), id, nonce)
 		if err != nil {
 			return err
 		}
@@ -123,6 +135,7 @@ func (q delayQueue) ChangeVisibility(ctx context.Context, receipt string, d time
 	if err != nil {
 		return fmt.Errorf("change visibility of message %d: %w", id, err)
 	}
+	q.db.notify.visibleAt(visibleAt)
 	return nil
 }
 

@@ -30,6 +30,7 @@ type DB struct {
 	read   *sql.DB // read-only connections
 	stmts  statements
 	now    func() time.Time // the queue's clock
+	notify *notifier
 	closed sync.Once
 }
 
@@ -196,6 +197,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, errors.Join(fmt.Errorf("open %s: %w", path, err), read.Close(), write.Close())
 	}
 	db := &DB{write: write, conn: conn, read: read, now: time.Now}
+	db.notify = newNotifier(db)
 	for _, o := range opts {
 		o(db)
 	}
@@ -239,6 +241,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 func (db *DB) Close() error {
 	var err error
 	db.closed.Do(func() {
+		db.notify.close()
 		db.w.close()
 		db.stmts.close()
 		err = errors.Join(db.conn.Close(), db.read.Close(), db.write.Close())

@@ -31,6 +31,7 @@ type statements struct {
 	listUserRecords *sql.Stmt
 	getSecret       *sql.Stmt
 	getSetting      *sql.Stmt
+	nextVisible     *sql.Stmt
 
 	all []*sql.Stmt
 }
@@ -97,6 +98,7 @@ func (s *statements) prepare(ctx context.Context, write *sql.Conn, read *sql.DB)
 			WHERE set_name = ? AND user_id = ? AND id < ? AND id >= ? ORDER BY id DESC LIMIT ?`},
 		{read, &s.getSecret, `SELECT ` + secretColumns + ` FROM user_secrets WHERE set_name = ? AND user_id = ?`},
 		{read, &s.getSetting, `SELECT value FROM settings WHERE key = ?`},
+		{read, &s.nextVisible, `SELECT min(visible_at) FROM queue WHERE visible_at > ?`},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {

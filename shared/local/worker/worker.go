@@ -37,6 +37,11 @@ type Options struct {
 	// MinIdle and MaxIdle bound the pause between receives while the queue is empty: it starts at MinIdle
 	// and doubles up to MaxIdle. Defaults 25 ms and 200 ms.
 	MinIdle, MaxIdle time.Duration
+	// Wake, if set, is signalled by the queue when messages may have become visible (see
+	// sqlite.DB.QueueReady). The pool then receives as soon as it is signalled, and while the queue is
+	// empty it waits for a signal, polling only every MaxIdle as the fallback for what the signal does not
+	// cover (another process's writes).
+	Wake <-chan struct{}
 	// MaxRetryDelay caps the wait before a message whose handler failed is received again (1 s doubling
 	// with every receive). Default 1 min.
 	MaxRetryDelay time.Duration
@@ -124,6 +129,12 @@ func (p *Pool) Run(ctx context.Context, drain time.Duration) error {
 
 	idle := p.opts.MinIdle
 	for p.acquire(ctx, held) {
+		// A signal sent before this receive is answered by it: drop it, so that the wait below ends only
+		// for messages that this receive may have missed.
+		select {
+		case <-p.opts.Wake:
+		default:
+		}
 		msgs, err := p.q.Receive(ctx, p.opts.Batch, p.opts.Visibility)
 		if err != nil && ctx.Err() == nil {
 			p.opts.Logger.ErrorContext(ctx, "receive from the delivery queue", "error", err)
@@ -134,10 +145,14 @@ func (p *Pool) Run(ctx context.Context, drain time.Duration) error {
 		for _, m := range msgs {
 			ready <- m
 		}
-		if len(msgs) == 0 {
-			sleep(ctx, idle)
+		switch {
+		case p.opts.Wake != nil && len(msgs) < p.opts.Batch:
+			// Fewer than asked: nothing else was visible. Wait for the next signal.
+			p.wait(ctx, p.opts.MaxIdle)
+		case len(msgs) == 0:
+			p.wait(ctx, idle)
 			idle = min(2*idle, p.opts.MaxIdle)
-		} else {
+		default:
 			idle = p.opts.MinIdle
 		}
 	}
@@ -224,11 +239,13 @@ func (p *Pool) retryDelay(receiveCount int) time.Duration {
 	return min(d, p.opts.MaxRetryDelay)
 }
 
-func sleep(ctx context.Context, d time.Duration) {
+// wait returns after d, at a signal on Wake, or when ctx ends.
+func (p *Pool) wait(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
+	case <-p.opts.Wake:
 	case <-ctx.Done():
 	}
 }

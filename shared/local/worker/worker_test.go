@@ -286,3 +286,28 @@ func TestPool_RunReleasesMessagesNotStartedAtShutdown(t *testing.T) {
 		require.Equal(t, 2, m.ReceiveCount)
 	}
 }
+
+func TestPool_RunWakesOnSignal(t *testing.T) {
+	t.Parallel()
+	q := &countingQueue{Queue: newQueue(t)}
+	wake := make(chan struct{}, 1)
+	handled := make(chan string, 10)
+	p := worker.New(q, func(_ context.Context, body []byte) error {
+		handled <- string(body)
+		return nil
+	}, worker.Options{Workers: 2, Visibility: 10 * time.Second, Wake: wake, MaxIdle: time.Hour})
+	start(t, p, time.Second)
+
+	// Polling every hour, the pool receives once at start, then only when signalled.
+	require.Eventually(t, func() bool { return q.receives.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
+	for i := range 3 {
+		sendN(t, q, 1)
+		wake <- struct{}{}
+		select {
+		case body := <-handled:
+			require.Equal(t, "m000", body)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("message %d: not received after the signal", i)
+		}
+	}
+}
