@@ -8,15 +8,19 @@ import (
 
 // DynamoDB and Secrets Manager actions per function: exactly the calls the adapters make (docs/aws.md, "IAM:
 // what each adapter calls"). TransactWriteItems needs no action of its own: each Put in it is authorized as
-// PutItem. No function deletes, scans, tags or describes anything.
+// PutItem. No function scans, tags or describes anything.
 var (
 	// sendTableActions: CreateEvent (PutItem, or a transaction of Puts with an idempotency key), the
 	// idempotency replay (GetItem) and the retry route, which reads the event first (Query).
 	sendTableActions = []string{"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"}
 	// queryTableActions: GetEvent and ListEvents (Query; on the table's indexes too, if its definition has any).
 	queryTableActions = []string{"dynamodb:Query"}
-	// deliverTableActions: the event and its attempts (Query), then the new attempt (PutItem).
-	deliverTableActions = []string{"dynamodb:Query", "dynamodb:PutItem"}
+	// deliverTableActions: the event and its attempts (Query), then the new attempt (PutItem); the endpoint's
+	// state (GetItem, at most once per EndpointStateTTL) and its health when it changes (UpdateItem, or PutItem
+	// for a static endpoint's first state); a held delivery (a transaction: ConditionCheckItem on the endpoint,
+	// PutItem of the hold and its mark); the endpoint.disabled event (PutItem, GetItem and Query as send).
+	deliverTableActions = []string{"dynamodb:Query", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
+		"dynamodb:ConditionCheckItem"}
 	// userSecretActions: the secrets function reads (Get), creates on first use (Create) and rotates
 	// (GetSecretValue, then PutSecretValue) per-user secrets.
 	userSecretActions = []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret",

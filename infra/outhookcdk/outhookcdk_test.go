@@ -454,7 +454,8 @@ func checkIAM(t *testing.T, b *testBundle) {
 	require.Empty(t, actions(outhookcdk.FunctionSecrets, "dynamodb"))
 	require.Equal(t, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}, actions(outhookcdk.FunctionSend, "dynamodb"))
 	require.Equal(t, []string{"dynamodb:Query"}, actions(outhookcdk.FunctionQuery, "dynamodb"))
-	require.Equal(t, []string{"dynamodb:PutItem", "dynamodb:Query"}, actions(outhookcdk.FunctionDeliver, "dynamodb"))
+	require.Equal(t, []string{"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+		"dynamodb:UpdateItem"}, actions(outhookcdk.FunctionDeliver, "dynamodb"))
 	// Only query lists events, so only query may read the table's indexes, if it has any.
 	for _, f := range outhookcdk.Functions {
 		queried := strings.Join(resources(f, "dynamodb:Query"), " ")

@@ -111,6 +111,9 @@ func (v *validator) fail(path, msg string) {
 	v.errs = append(v.errs, &FieldError{Path: path, Message: msg})
 }
 
+// ValidName reports whether name is an acceptable set or endpoint name.
+func ValidName(name string) bool { return len(name) <= MaxNameLength && nameRE.MatchString(name) }
+
 // name checks a set or endpoint name and reports whether it is valid.
 func (v *validator) name(path, name string) bool {
 	switch {

@@ -160,7 +160,8 @@ type Endpoints interface {
 	// ListHolds returns up to limit held deliveries of an endpoint, oldest event first.
 	ListHolds(ctx context.Context, ref EndpointRef, limit int) ([]Hold, error)
 
-	// DeleteHolds removes held deliveries (released or ended); removing one already gone is not an error.
+	// DeleteHolds removes held deliveries (released or ended) and marks their hold marks released; removing
+	// one already gone is not an error.
 	DeleteHolds(ctx context.Context, holds []Hold) error
 }
 
@@ -212,11 +213,13 @@ type Health struct {
 	FailingSince      time.Time
 }
 
-// HoldMark records, in the event, that attempt Number of the delivery to Endpoint was held.
+// HoldMark records, in the event, that attempt Number of the delivery to Endpoint was held, and whether the
+// hold was released (DeleteHolds) since.
 type HoldMark struct {
 	Endpoint string
 	Number   int
 	HeldAt   time.Time
+	Released bool
 }
 
 // Hold is a delivery held while its endpoint is paused or disabled: the queue message to send again when the

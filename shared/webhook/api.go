@@ -52,7 +52,8 @@ type SendResult struct {
 // QueuedDelivery is one endpoint's entry in a SendResult.
 type QueuedDelivery struct {
 	Endpoint  string `json:"endpoint"`
-	Status    string `json:"status"` // "queued"
+	UserID    string `json:"userId,omitempty"` // set for an endpoint the event's user registered
+	Status    string `json:"status"`           // "queued"
 	AttemptID string `json:"attemptId"`
 }
 
@@ -61,8 +62,9 @@ const (
 	StatusQueued    = "queued"    // no attempt finished yet
 	StatusRetrying  = "retrying"  // an attempt failed, another is scheduled
 	StatusDelivered = "delivered" // a 2xx was received
-	StatusFailed    = "failed"    // every attempt failed
-	// StatusPending is an event status: some deliveries are still queued or retrying.
+	StatusFailed    = "failed"    // every attempt failed, or the endpoint was deleted
+	StatusPaused    = "paused"    // held while the endpoint is paused or disabled; released by resume
+	// StatusPending is an event status: some deliveries are still queued, retrying or paused.
 	StatusPending = "pending"
 )
 
@@ -82,8 +84,9 @@ type Event struct {
 // Delivery is one endpoint's deliveries of an event.
 type Delivery struct {
 	Endpoint      string     `json:"endpoint"`
+	UserID        string     `json:"userId,omitempty"` // set for an endpoint the event's user registered
 	URL           string     `json:"url"`
-	Status        string     `json:"status"` // queued | retrying | delivered | failed
+	Status        string     `json:"status"` // queued | retrying | paused | delivered | failed
 	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
 	Attempts      []Attempt  `json:"attempts"`
 }
@@ -105,6 +108,12 @@ type ListQuery struct {
 	Direction string // must be "outbound" (empty means outbound)
 	Limit     int    // 1..100; 0 means the default, 50
 	Cursor    string
+	Type      string    // an exact type, or a prefix ending in `*`
+	Status    string    // pending | delivered | failed
+	UserID    string    // only this user's events
+	Endpoint  string    // only events with a delivery to this endpoint
+	Since     time.Time // events created at or after
+	Until     time.Time // events created before
 }
 
 // EventList is one page of events, newest first.
@@ -129,4 +138,55 @@ type UserSecret struct {
 	// Older are the values replaced before Previous whose windows have not ended yet (after several
 	// rotations within one window), newest first.
 	Older []SecretVersion `json:"older,omitempty"`
+}
+
+// EndpointRequest is the body of PUT .../users/{userId}/endpoints/{name}.
+type EndpointRequest struct {
+	URL         string   `json:"url"`
+	EventTypes  []string `json:"eventTypes,omitempty"`
+	Description string   `json:"description,omitempty"`
+}
+
+// Endpoint statuses.
+const (
+	EndpointEnabled  = "enabled"
+	EndpointPaused   = "paused"
+	EndpointDisabled = "disabled"
+)
+
+// Endpoint is the endpoint object: a static endpoint of the config or one a user registered.
+type Endpoint struct {
+	Name           string         `json:"name"`
+	URL            string         `json:"url"`
+	EventTypes     []string       `json:"eventTypes"`
+	Description    string         `json:"description,omitempty"`
+	UserID         string         `json:"userId,omitempty"`
+	Status         string         `json:"status"` // enabled | paused | disabled
+	DisabledReason string         `json:"disabledReason,omitempty"`
+	CreatedAt      *time.Time     `json:"createdAt,omitempty"` // static endpoints: when its state was first written
+	UpdatedAt      *time.Time     `json:"updatedAt,omitempty"`
+	Health         EndpointHealth `json:"health"`
+}
+
+// EndpointHealth is an endpoint's recent record.
+type EndpointHealth struct {
+	LastSuccessAt               *time.Time `json:"lastSuccessAt,omitempty"`
+	LastFailureAt               *time.Time `json:"lastFailureAt,omitempty"`
+	ConsecutiveFailedDeliveries int        `json:"consecutiveFailedDeliveries"`
+}
+
+// EndpointList is GET .../endpoints.
+type EndpointList struct {
+	Endpoints []Endpoint `json:"endpoints"`
+}
+
+// RecoverRequest is the body of POST .../endpoints/{name}/recover.
+type RecoverRequest struct {
+	Since time.Time  `json:"since"`
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// RecoverResult is what recover answers (HTTP 202).
+type RecoverResult struct {
+	Requeued int `json:"requeued"`
 }

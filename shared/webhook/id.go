@@ -57,6 +57,16 @@ func (g *idSource) next(prefix string, now time.Time) (string, error) {
 	return prefix + encodeBase32(raw), nil
 }
 
+// idFloor is the smallest id with prefix made at t's millisecond: ids made at or after t sort at or above it,
+// ids made before t below it.
+func idFloor(prefix string, t time.Time) string {
+	var raw [16]byte
+	ms := uint64(max(t.UnixMilli(), 0))
+	binary.BigEndian.PutUint16(raw[0:2], uint16(ms>>32))
+	binary.BigEndian.PutUint32(raw[2:6], uint32(ms))
+	return prefix + encodeBase32(raw)
+}
+
 // encodeBase32 encodes 128 bits as 26 Crockford characters (the first carries 3 bits).
 func encodeBase32(b [16]byte) string {
 	hi := binary.BigEndian.Uint64(b[:8])

@@ -26,8 +26,19 @@ import (
 
 // jobVersion is the version of the job's wire format, written in every message as "v". Messages without it
 // (v 0) were written before the field existed and have the same fields: queues of deployed stacks still hold
-// them, so they are read as version 1.
-const jobVersion = 1
+// them, so they are read as version 1. Version 2 added "user": only the jobs of deliveries to endpoints that
+// users registered are written as version 2 (code that reads only version 1 refuses them rather than look
+// for a static endpoint of that name); every other job stays version 1, which that code still reads.
+const jobVersion = 2
+
+// wire is j as written to a message: version 1 unless it needs version 2's user field.
+func (j job) wire() job {
+	j.V = 1
+	if j.User != "" {
+		j.V = 2
+	}
+	return j
+}
 
 // job is a queue message: make attempt Attempt of one delivery, not before DueAt.
 type job struct {
@@ -35,9 +46,10 @@ type job struct {
 	Set       string    `json:"set"`
 	EventID   string    `json:"eventId"`
 	Endpoint  string    `json:"endpoint"`
-	Attempt   int       `json:"attempt"`   // attempt number, 1-based over the delivery's life
-	AttemptID string    `json:"attemptId"` // id the attempt will be recorded under
-	Round     int       `json:"round"`     // attempt number that started this round: 1, or the first resent attempt
+	User      string    `json:"user,omitempty"` // the user whose registered endpoint this is; "" for a static one
+	Attempt   int       `json:"attempt"`        // attempt number, 1-based over the delivery's life
+	AttemptID string    `json:"attemptId"`      // id the attempt will be recorded under
+	Round     int       `json:"round"`          // attempt number that started this round: 1, or the first resent attempt
 	DueAt     time.Time `json:"dueAt"`
 	// Event is the event itself when its payload is small, so that an attempt needs no read of the store.
 	// A job without it reads the event, and with it the attempts recorded, before attempting.
@@ -93,8 +105,8 @@ func decodeJob(body []byte) (job, error) {
 }
 
 func firstJob(ev store.Event, d store.Delivery) job {
-	return job{V: jobVersion, Set: ev.Set, EventID: ev.ID, Endpoint: d.Endpoint, Attempt: 1, AttemptID: d.FirstAttemptID,
-		Round: 1, DueAt: ev.CreatedAt, Event: inline(ev)}
+	return job{V: jobVersion, Set: ev.Set, EventID: ev.ID, Endpoint: d.Endpoint, User: d.UserID, Attempt: 1,
+		AttemptID: d.FirstAttemptID, Round: 1, DueAt: ev.CreatedAt, Event: inline(ev)}
 }
 
 // recoveryJob is firstJob without the event: it reads the store before attempting, so that it does nothing
@@ -106,14 +118,14 @@ func recoveryJob(ev store.Event, d store.Delivery) job {
 }
 
 // resendJob starts a new round at attempt number, due now.
-func resendJob(ev store.Event, endpoint string, number int, attemptID string, now time.Time) job {
-	return job{V: jobVersion, Set: ev.Set, EventID: ev.ID, Endpoint: endpoint, Attempt: number, AttemptID: attemptID,
-		Round: number, DueAt: now, Event: inline(ev)}
+func resendJob(ev store.Event, d store.Delivery, number int, attemptID string, now time.Time) job {
+	return job{V: jobVersion, Set: ev.Set, EventID: ev.ID, Endpoint: d.Endpoint, User: d.UserID, Attempt: number,
+		AttemptID: attemptID, Round: number, DueAt: now, Event: inline(ev)}
 }
 
 // nextJob is the job of the attempt after a, which failed with attempts left.
 func nextJob(j job, a store.Attempt) job {
-	return job{V: jobVersion, Set: j.Set, EventID: j.EventID, Endpoint: j.Endpoint, Attempt: j.Attempt + 1,
+	return job{V: jobVersion, Set: j.Set, EventID: j.EventID, Endpoint: j.Endpoint, User: j.User, Attempt: j.Attempt + 1,
 		AttemptID: a.NextAttemptID, Round: j.Round, DueAt: a.NextAttemptAt, Event: j.Event}
 }
 
@@ -158,7 +170,7 @@ func (s *Service) enqueue(ctx context.Context, jobs ...job) error {
 	now := s.now()
 	msgs := make([]queue.Message, 0, len(jobs))
 	for _, j := range jobs {
-		body, err := json.Marshal(j)
+		body, err := json.Marshal(j.wire())
 		if err != nil {
 			return fmt.Errorf("encode job: %w", err)
 		}

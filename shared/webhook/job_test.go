@@ -27,18 +27,25 @@ func TestDecodeJob_VersionZero(t *testing.T) {
 	require.JSONEq(t, `{"orderId":"ord_7"}`, string(j.Event.Payload))
 
 	// What this code writes carries the version.
-	out, err := json.Marshal(j)
+	out, err := json.Marshal(j.wire())
 	require.NoError(t, err)
 	var fields map[string]any
 	require.NoError(t, json.Unmarshal(out, &fields))
-	require.EqualValues(t, jobVersion, fields["v"])
+	require.EqualValues(t, 1, fields["v"], "a job to a static endpoint stays version 1")
+	j.User = "alice"
+	out, err = json.Marshal(j.wire())
+	require.NoError(t, err)
+	back, err := decodeJob(out)
+	require.NoError(t, err)
+	require.Equal(t, "alice", back.User)
+	require.Contains(t, string(out), `"v":2`, "a job to a user's endpoint is version 2")
 }
 
 func TestDecodeJob_Refuses(t *testing.T) {
 	t.Parallel()
 	for name, body := range map[string]string{
 		"not JSON":        `{`,
-		"newer version":   `{"v":2,"set":"s","eventId":"e","endpoint":"x","attempt":1,"attemptId":"a"}`,
+		"newer version":   `{"v":3,"set":"s","eventId":"e","endpoint":"x","attempt":1,"attemptId":"a"}`,
 		"no event id":     `{"v":1,"set":"s","endpoint":"x","attempt":1,"attemptId":"a"}`,
 		"attempt 0":       `{"v":1,"set":"s","eventId":"e","endpoint":"x","attempt":0,"attemptId":"a"}`,
 		"no attempt id":   `{"v":1,"set":"s","eventId":"e","endpoint":"x","attempt":1}`,

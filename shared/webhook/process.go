@@ -54,10 +54,14 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 		log.Warn("dropping delivery: its webhook set is no longer configured", attrSet(j.Set))
 		return nil
 	}
-	ep, ok := set.Endpoint(j.Endpoint)
-	if !ok {
+	t, err := s.targetOf(ctx, set, j)
+	gone := errors.Is(err, errEndpointGone)
+	switch {
+	case gone && j.User == "":
 		log.Warn("dropping delivery: its endpoint is no longer configured", attrSet(j.Set))
 		return nil
+	case err != nil && !gone:
+		return err
 	}
 	var ev store.Event
 	if j.Event != nil {
@@ -76,8 +80,15 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 		}
 		ev = rec.Event
 	}
+	if gone {
+		// A user endpoint deleted since: the delivery ends failed, with the reason, and is not attempted.
+		return s.endDeleted(ctx, ev, j)
+	}
+	if held, err := s.holdIfNotEnabled(ctx, j, ev, &t); held || err != nil {
+		return err
+	}
 
-	a := s.attempt(ctx, set, ep, ev, j)
+	a := s.attempt(ctx, set, &t.ep, ev, j)
 	if a.Outcome == store.OutcomeRetrying {
 		if a.NextAttemptID, err = s.ids.next(attemptPrefix, s.now()); err != nil {
 			return err
@@ -107,7 +118,19 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 		attrs = append(attrs, slog.String("error", a.Error))
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "delivery attempt", attrs...)
+	s.recordHealth(ctx, set, t, a)
 	return s.schedule(ctx, j, a)
+}
+
+// endDeleted records the job's attempt as failed, not made, because its endpoint was deleted. An attempt
+// recorded already (a duplicate message) is left as it is.
+func (s *Service) endDeleted(ctx context.Context, ev store.Event, j job) error {
+	a := store.Attempt{Set: ev.Set, EventID: ev.ID, Endpoint: j.Endpoint, ID: j.AttemptID, Number: j.Attempt,
+		StartedAt: msTime(s.now()), Error: reasonEndpointDeleted, Outcome: store.OutcomeFailed, ExpiresAt: ev.ExpiresAt}
+	if err := s.store.PutAttempt(ctx, a); err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("record the end of a delivery to a deleted endpoint: %w", err)
+	}
+	return nil
 }
 
 // attempt signs and POSTs the delivery and returns the attempt record with its outcome decided.

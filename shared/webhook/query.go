@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/store"
 )
 
@@ -33,13 +34,16 @@ func (s *Service) ListEvents(ctx context.Context, setName string, q ListQuery) (
 	if q.Limit < 1 || q.Limit > MaxListLimit {
 		return EventList{}, invalid("invalid_limit", "limit must be between 1 and %d", MaxListLimit)
 	}
-	var storeCursor string
+	opts, err := listOptions(q)
+	if err != nil {
+		return EventList{}, err
+	}
 	if q.Cursor != "" {
-		if storeCursor, err = s.openCursor(set.Name, q.Cursor); err != nil {
+		if opts.Cursor, err = s.openCursor(set.Name, q.Cursor); err != nil {
 			return EventList{}, err
 		}
 	}
-	page, err := s.store.ListEvents(ctx, set.Name, store.ListOptions{Limit: q.Limit, Cursor: storeCursor})
+	page, err := s.store.ListEvents(ctx, set.Name, opts)
 	if errors.Is(err, store.ErrInvalidCursor) {
 		return EventList{}, invalid("invalid_cursor", "cursor is not valid for this list")
 	}
@@ -54,6 +58,62 @@ func (s *Service) ListEvents(ctx context.Context, setName string, q ListQuery) (
 		out.NextCursor = s.sealCursor(set.Name, page.NextCursor)
 	}
 	return out, nil
+}
+
+// listOptions checks the list filters and turns them into the store's: the user and the time window (as id
+// bounds: ids are time-sortable) are read through indexes, type, status and endpoint by matching.
+func listOptions(q ListQuery) (store.ListOptions, error) {
+	opts := store.ListOptions{Limit: q.Limit, UserID: q.UserID}
+	if q.Type != "" {
+		if msg := config.CheckEventTypePattern(q.Type); msg != "" {
+			return opts, invalid("invalid_type", "type: %s", msg)
+		}
+	}
+	switch q.Status {
+	case "", StatusPending, StatusDelivered, StatusFailed:
+	default:
+		return opts, invalid("invalid_status", "status must be pending, delivered or failed")
+	}
+	if q.UserID != "" && !ValidUserID(q.UserID) {
+		return opts, invalid("invalid_user_id", "userId must be 1-128 characters of A-Z a-z 0-9 _ . @ + = -")
+	}
+	if q.Endpoint != "" && !config.ValidName(q.Endpoint) {
+		return opts, invalid("invalid_endpoint", "endpoint must be an endpoint name ([a-z0-9][a-z0-9._-]*, at most 64 characters)")
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		return opts, invalid("invalid_window", "since must be before until")
+	}
+	if !q.Since.IsZero() {
+		opts.SinceID = idFloor(eventPrefix, q.Since)
+	}
+	if !q.Until.IsZero() {
+		opts.UntilID = idFloor(eventPrefix, q.Until)
+	}
+	if q.Type != "" || q.Status != "" || q.Endpoint != "" {
+		patterns := []string{q.Type}
+		if q.Type == "" {
+			patterns = nil
+		}
+		opts.Match = func(rec store.Record) bool {
+			if !config.MatchEventTypes(patterns, rec.Event.Type) {
+				return false
+			}
+			ev := view(rec)
+			if q.Status != "" && ev.Status != q.Status {
+				return false
+			}
+			if q.Endpoint == "" {
+				return true
+			}
+			for _, d := range ev.Deliveries {
+				if d.Endpoint == q.Endpoint {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return opts, nil
 }
 
 // GetEvent returns one event with its deliveries and every attempt.
@@ -92,17 +152,18 @@ func (s *Service) Resend(ctx context.Context, setName, id, endpoint string) (Sen
 	if err != nil {
 		return SendResult{}, err
 	}
-	ev := view(rec)
+	ev := rec.Event
 	now := msTime(s.now())
 	res := SendResult{EventID: ev.ID, Deliveries: []QueuedDelivery{}}
 	var jobs []job
-	for _, d := range ev.Deliveries {
+	for _, sd := range ev.Deliveries {
+		d := deliveryView(rec, sd)
 		switch {
 		case endpoint != "" && d.Endpoint != endpoint:
 			continue
 		case endpoint == "" && d.Status != StatusFailed:
 			continue
-		case d.Status == StatusQueued || d.Status == StatusRetrying:
+		case d.Status == StatusQueued || d.Status == StatusRetrying || d.Status == StatusPaused:
 			return SendResult{}, &Error{Kind: ErrConflict, Code: "delivery_in_progress",
 				Message: fmt.Sprintf("the delivery to %q is still %s", d.Endpoint, d.Status)}
 		}
@@ -110,8 +171,10 @@ func (s *Service) Resend(ctx context.Context, setName, id, endpoint string) (Sen
 		if err != nil {
 			return SendResult{}, err
 		}
-		jobs = append(jobs, resendJob(rec.Event, d.Endpoint, len(d.Attempts)+1, attemptID, now))
-		res.Deliveries = append(res.Deliveries, QueuedDelivery{Endpoint: d.Endpoint, Status: StatusQueued, AttemptID: attemptID})
+		jobs = append(jobs, resendJob(rec.Event, store.Delivery{Endpoint: d.Endpoint, UserID: d.UserID}, d.lastNumber+1,
+			attemptID, now))
+		res.Deliveries = append(res.Deliveries, QueuedDelivery{Endpoint: d.Endpoint, UserID: d.UserID, Status: StatusQueued,
+			AttemptID: attemptID})
 	}
 	if len(jobs) == 0 {
 		if endpoint != "" {
@@ -125,30 +188,25 @@ func (s *Service) Resend(ctx context.Context, setName, id, endpoint string) (Sen
 	return res, nil
 }
 
-// view derives the client's view of an event: each delivery's status comes from its latest attempt.
+// view derives the client's view of an event: each delivery's status comes from its latest attempt, or from
+// a hold mark newer than that attempt (paused while the hold is not released, queued once it is).
 func view(rec store.Record) Event {
 	ev := rec.Event
 	out := Event{ID: ev.ID, Set: ev.Set, Type: ev.Type, Payload: ev.Payload, UserID: ev.UserID,
 		CreatedAt: ev.CreatedAt.UTC(), UpdatedAt: ev.CreatedAt.UTC(), Deliveries: make([]Delivery, 0, len(ev.Deliveries))}
 	pending, failed := false, false
 	for _, d := range ev.Deliveries {
-		dv := Delivery{Endpoint: d.Endpoint, URL: d.URL, Status: StatusQueued, Attempts: []Attempt{}}
-		for _, a := range attemptsOf(rec.Attempts, d.Endpoint) {
-			dv.Attempts = append(dv.Attempts, Attempt{ID: a.ID, Number: a.Number, StartedAt: a.StartedAt.UTC(),
-				DurationMs: a.Duration.Milliseconds(), RequestHeaders: a.RequestHeaders, ResponseStatus: a.ResponseStatus,
-				ResponseBody: a.ResponseBody, Error: a.Error})
-			dv.Status, dv.NextAttemptAt = statusOf(a)
-			if end := a.StartedAt.Add(a.Duration).UTC(); end.After(out.UpdatedAt) {
-				out.UpdatedAt = end
-			}
+		dv := deliveryView(rec, d)
+		if end := dv.lastEnd; end.After(out.UpdatedAt) {
+			out.UpdatedAt = end
 		}
 		switch dv.Status {
-		case StatusQueued, StatusRetrying:
+		case StatusQueued, StatusRetrying, StatusPaused:
 			pending = true
 		case StatusFailed:
 			failed = true
 		}
-		out.Deliveries = append(out.Deliveries, dv)
+		out.Deliveries = append(out.Deliveries, dv.Delivery)
 	}
 	switch {
 	case pending:
@@ -159,6 +217,38 @@ func view(rec store.Record) Event {
 		out.Status = StatusDelivered
 	}
 	return out
+}
+
+// deliveryState is a delivery's view with what the service needs beside it.
+type deliveryState struct {
+	Delivery
+	lastNumber    int       // the number of the latest attempt; 0 if none
+	lastEnd       time.Time // when the latest attempt ended
+	nextAttemptID string    // the id the next attempt is queued under, when known
+}
+
+func deliveryView(rec store.Record, d store.Delivery) deliveryState {
+	dv := deliveryState{Delivery: Delivery{Endpoint: d.Endpoint, UserID: d.UserID, URL: d.URL, Status: StatusQueued,
+		Attempts: []Attempt{}}, nextAttemptID: d.FirstAttemptID}
+	for _, a := range attemptsOf(rec.Attempts, d.Endpoint) {
+		dv.Attempts = append(dv.Attempts, Attempt{ID: a.ID, Number: a.Number, StartedAt: a.StartedAt.UTC(),
+			DurationMs: a.Duration.Milliseconds(), RequestHeaders: a.RequestHeaders, ResponseStatus: a.ResponseStatus,
+			ResponseBody: a.ResponseBody, Error: a.Error})
+		dv.Status, dv.NextAttemptAt = statusOf(a)
+		dv.lastNumber, dv.nextAttemptID = a.Number, a.NextAttemptID
+		if end := a.StartedAt.Add(a.Duration).UTC(); end.After(dv.lastEnd) {
+			dv.lastEnd = end
+		}
+	}
+	for _, h := range rec.Holds {
+		if h.Endpoint == d.Endpoint && h.Number > dv.lastNumber {
+			dv.Status, dv.NextAttemptAt, dv.nextAttemptID = StatusQueued, nil, ""
+			if !h.Released {
+				dv.Status = StatusPaused
+			}
+		}
+	}
+	return dv
 }
 
 func statusOf(a store.Attempt) (string, *time.Time) {

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"unicode/utf8"
 
+	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/store"
 )
 
@@ -67,6 +68,24 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 			return SendResult{}, err
 		}
 		ev.Deliveries = append(ev.Deliveries, store.Delivery{Endpoint: ep.Name, URL: ep.URL, FirstAttemptID: id})
+	}
+	if set.UserEndpoints != nil && req.UserID != "" {
+		// The one read a send with a user makes: the user's endpoints, strongly consistent.
+		eps, err := s.store.ListEndpoints(ctx, set.Name, req.UserID)
+		if err != nil {
+			return SendResult{}, fmt.Errorf("read the endpoints of user %s: %w", req.UserID, err)
+		}
+		for _, ep := range eps {
+			if !config.MatchEventTypes(ep.EventTypes, req.Type) {
+				continue
+			}
+			id, err := s.ids.next(attemptPrefix, now)
+			if err != nil {
+				return SendResult{}, err
+			}
+			ev.Deliveries = append(ev.Deliveries, store.Delivery{Endpoint: ep.Name, URL: ep.URL, FirstAttemptID: id,
+				UserID: req.UserID})
+		}
 	}
 
 	stored, err := s.store.CreateEvent(ctx, ev)
@@ -161,7 +180,8 @@ func requestHash(typ, userID string, payload []byte) string {
 func resultOf(ev store.Event, replayed bool) SendResult {
 	res := SendResult{EventID: ev.ID, Deliveries: make([]QueuedDelivery, 0, len(ev.Deliveries)), Replayed: replayed}
 	for _, d := range ev.Deliveries {
-		res.Deliveries = append(res.Deliveries, QueuedDelivery{Endpoint: d.Endpoint, Status: StatusQueued, AttemptID: d.FirstAttemptID})
+		res.Deliveries = append(res.Deliveries, QueuedDelivery{Endpoint: d.Endpoint, UserID: d.UserID, Status: StatusQueued,
+			AttemptID: d.FirstAttemptID})
 	}
 	return res
 }

@@ -36,6 +36,10 @@ type Options struct {
 	Jitter    func() float64   // in [0,1) for retry jitter; default math/rand/v2
 	Logger    *slog.Logger     // default slog.Default()
 	CursorKey []byte           // authenticates list cursors; required
+	// EndpointStateTTL is how long a delivery worker may use an endpoint's state (paused or not, health) read
+	// before: 0 reads it for every delivery (the local server: a SQLite read); on AWS a few seconds keep
+	// healthy deliveries free of reads, and a pause then takes effect within that time.
+	EndpointStateTTL time.Duration
 }
 
 // Service is the domain service. It is safe for concurrent use.
@@ -51,6 +55,7 @@ type Service struct {
 	jitter func() float64
 	log    *slog.Logger
 	cursor []byte
+	states *stateCache
 }
 
 // New checks the options and returns a Service.
@@ -91,6 +96,7 @@ func New(o Options) (*Service, error) {
 		jitter: o.Jitter,
 		log:    o.Logger,
 		cursor: o.CursorKey,
+		states: &stateCache{ttl: o.EndpointStateTTL},
 	}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -38,6 +39,9 @@ const (
 	RoleAPI Role = iota
 	RoleDeliver
 )
+
+// EndpointStateTTL is how long a function instance uses an endpoint's state read before.
+const EndpointStateTTL = 5 * time.Second
 
 // FromEnvironment builds the App of a Lambda function from its environment (see LoadEnv) and the SDK's
 // default configuration (the function's role, region and, in tests, AWS_ENDPOINT_URL).
@@ -85,6 +89,9 @@ func New(env Env, role Role, awsCfg aws.Config, log *slog.Logger) (*App, error) 
 		Logger: log,
 		// CursorKey authenticates list cursors across all functions of the deployment.
 		CursorKey: env.CursorKey,
+		// Healthy deliveries read no endpoint state: each function instance reads it at most once per
+		// EndpointStateTTL, so a pause takes effect on AWS within that time (docs/aws.md).
+		EndpointStateTTL: EndpointStateTTL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build webhook service: %w", err)

@@ -245,7 +245,7 @@ func (s *Store) HoldDelivery(ctx context.Context, h store.Hold, endpointVersion 
 		return fmt.Errorf("marshal hold mark: %w", err)
 	}
 	_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{
+		{ConditionCheck: &types.ConditionCheck{ // the endpoint is still paused or disabled, at the version read
 			TableName:           &s.table,
 			Key:                 endpointKey(h.Endpoint),
 			ConditionExpression: aws.String("v = :v AND st <> :enabled"),
@@ -290,10 +290,23 @@ func (s *Store) ListHolds(ctx context.Context, ref store.EndpointRef, limit int)
 	return out, nil
 }
 
-// DeleteHolds deletes the held deliveries one DeleteItem each (releases are rare); their hold marks stay.
+// DeleteHolds deletes the held deliveries one DeleteItem each (releases are rare) and marks their hold marks
+// released with one UpdateItem each (on condition that the mark is still there: TTL may have taken it).
 func (s *Store) DeleteHolds(ctx context.Context, holds []store.Hold) error {
 	for _, h := range holds {
-		_, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &s.table,
+			Key: map[string]types.AttributeValue{
+				PartitionKey: str(ShardKey(h.Endpoint.Set, h.EventID)), SortKey: str(holdMarkSK(h.EventID, h.Endpoint.Name, h.Number)),
+			},
+			UpdateExpression:          aws.String("SET rl = :t"),
+			ConditionExpression:       aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}},
+		})
+		if err != nil && !isConditionFailed(err) {
+			return fmt.Errorf("mark the hold of event %s released: %w", h.EventID, err)
+		}
+		_, err = s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName: &s.table,
 			Key: map[string]types.AttributeValue{
 				PartitionKey: str(holdsPK(h.Endpoint)), SortKey: str(holdSK(h.EventID, h.Number)),

@@ -126,6 +126,7 @@ type holdMarkItem struct {
 	Endpoint  string `dynamodbav:"e"`
 	Number    int    `dynamodbav:"n"`
 	HeldAt    int64  `dynamodbav:"ha"`
+	Released  bool   `dynamodbav:"rl,omitempty"`
 	ExpiresAt int64  `dynamodbav:"expiresAt,omitempty"`
 }
 

@@ -260,7 +260,7 @@ func decodePart(item map[string]types.AttributeValue) (part, error) {
 		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 			return part{}, fmt.Errorf("unmarshal hold mark %s: %w", sk.Value, err)
 		}
-		p.mark = &store.HoldMark{Endpoint: it.Endpoint, Number: it.Number, HeldAt: fromMs(it.HeldAt)}
+		p.mark = &store.HoldMark{Endpoint: it.Endpoint, Number: it.Number, HeldAt: fromMs(it.HeldAt), Released: it.Released}
 		return p, nil
 	}
 	var it attemptItem

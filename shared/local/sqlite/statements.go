@@ -46,7 +46,8 @@ const (
 		'responseStatus', a.response_status, 'responseBody', a.response_body, 'error', a.error,
 		'outcome', a.outcome, 'nextAttemptAt', a.next_attempt_at, 'nextAttemptId', a.next_attempt_id))
 		FROM attempts a WHERE a.event_id = events.id),
-		(SELECT json_group_array(json_object('endpoint', h.endpoint, 'number', h.number, 'heldAt', h.held_at))
+		(SELECT json_group_array(json_object('endpoint', h.endpoint, 'number', h.number, 'heldAt', h.held_at,
+			'released', h.released))
 		FROM holds h WHERE h.event_id = events.id)`
 	secretColumns = `current_value, current_created_at, previous`
 	// expired selects a batch of expired events; ?1 is now in Unix milliseconds, ?2 the batch size.

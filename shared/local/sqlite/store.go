@@ -297,7 +297,8 @@ func scanRecord(row scanner) (store.Record, error) {
 		return store.Record{}, fmt.Errorf("decode hold marks of event %s: %w", ev.ID, err)
 	}
 	for _, h := range holds {
-		rec.Holds = append(rec.Holds, store.HoldMark{Endpoint: h.Endpoint, Number: h.Number, HeldAt: fromUnixMs(h.HeldAt)})
+		rec.Holds = append(rec.Holds, store.HoldMark{Endpoint: h.Endpoint, Number: h.Number, HeldAt: fromUnixMs(h.HeldAt),
+			Released: h.Released == 1})
 	}
 	slices.SortFunc(rec.Holds, func(a, b store.HoldMark) int {
 		if c := strings.Compare(a.Endpoint, b.Endpoint); c != 0 {
@@ -313,6 +314,7 @@ type holdMarkRow struct {
 	Endpoint string `json:"endpoint"`
 	Number   int    `json:"number"`
 	HeldAt   int64  `json:"heldAt"`
+	Released int    `json:"released"`
 }
 
 func scanRecords(rows *sql.Rows, n int) ([]store.Record, error) {

@@ -347,7 +347,10 @@ func testHoldListReleaseMarks(t *testing.T, s store.Store) {
 	left, err := s.ListHolds(ctx, ep.EndpointRef, 10)
 	require.NoError(t, err)
 	require.Equal(t, []string{events[3].ID, events[4].ID}, []string{left[0].EventID, left[1].EventID})
-	require.Len(t, mustGet(t, s, set, events[0].ID).Holds, 1, "the mark stays in the event once released")
+	released := mustGet(t, s, set, events[0].ID).Holds
+	require.Len(t, released, 1, "the mark stays in the event once released")
+	require.True(t, released[0].Released)
+	require.False(t, mustGet(t, s, set, events[3].ID).Holds[0].Released)
 	listed := listAllWith(t, s, set, store.ListOptions{Limit: 10})
 	require.Len(t, listed, 5)
 	for _, r := range listed {
@@ -360,4 +363,5 @@ func testHoldListReleaseMarks(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Len(t, left, 3)
 	require.Equal(t, events[0].ID, left[0].EventID)
+	require.False(t, mustGet(t, s, set, events[0].ID).Holds[0].Released, "held again")
 }

@@ -1,0 +1,461 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/egress"
+	"github.com/outhook/outhook/shared/local/envsecret"
+	"github.com/outhook/outhook/shared/signing"
+)
+
+// customerSet lets users register endpoints (on 127.0.0.1: allowPrivateNetwork), with a quick retry policy
+// and the given auto-disable rule, next to one static endpoint.
+func customerSet(static *receiver, auto *config.AutoDisable) config.Set {
+	return config.Set{Name: "customer-events", OnEndpointDisabled: &config.EndpointDisabledHook{Set: "ops"},
+		Endpoints: []config.Endpoint{endpoint("audit", static)},
+		UserEndpoints: &config.UserEndpoints{Enabled: true, MaxPerUser: 3, AllowPrivateNetwork: true, AutoDisable: auto,
+			Retry: &config.Retry{Attempts: 2, InitialDelaySeconds: 10, MaxDelaySeconds: 60}}}
+}
+
+func opsSet(r *receiver) config.Set {
+	return config.Set{Name: "ops", Endpoints: []config.Endpoint{endpoint("pager", r)}}
+}
+
+func register(t *testing.T, b *bundle, user, name string, r *receiver, types ...string) Endpoint {
+	t.Helper()
+	ep, created, err := b.svc.PutUserEndpoint(context.Background(), "customer-events", user, name,
+		EndpointRequest{URL: r.srv.URL + "/" + name, EventTypes: types, Description: "the " + name + " hook"})
+	require.NoError(t, err)
+	require.True(t, created)
+	return ep
+}
+
+// restart builds a new Service on the same database, as a restarted server does.
+func (b *bundle) restart(t *testing.T) {
+	t.Helper()
+	var err error
+	b.svc, err = New(Options{
+		Config: b.cfg, Store: b.db.Store(), Queue: b.queue, Named: envsecret.Env{}, Users: b.db.UserSecrets(),
+		HTTP: egress.New(), Now: b.clock.Now, Rand: rand.Reader, Jitter: func() float64 { return 0.5 },
+		Logger: slog.New(slog.NewTextHandler(b.logs, nil)), CursorKey: []byte("test cursor key"),
+	})
+	require.NoError(t, err)
+}
+
+func deliveryOf(t *testing.T, b *bundle, eventID, endpoint string) Delivery {
+	t.Helper()
+	ev, err := b.svc.GetEvent(context.Background(), "customer-events", eventID)
+	require.NoError(t, err)
+	for _, d := range ev.Deliveries {
+		if d.Endpoint == endpoint {
+			return d
+		}
+	}
+	t.Fatalf("event %s has no delivery to %s", eventID, endpoint)
+	return Delivery{}
+}
+
+func TestService_UserEndpointsFanOutByTypeAndSignWithTheUsersSecret(t *testing.T) {
+	t.Parallel()
+	audit, invoices, users, bobs := newReceiver(t), newReceiver(t), newReceiver(t), newReceiver(t)
+	b := setup(t, customerSet(audit, nil), opsSet(newReceiver(t)))
+	ctx := context.Background()
+	ep := register(t, b, "alice", "invoices", invoices, "invoice.*")
+	require.Equal(t, Endpoint{Name: "invoices", URL: invoices.srv.URL + "/invoices", EventTypes: []string{"invoice.*"},
+		Description: "the invoices hook", UserID: "alice", Status: EndpointEnabled, CreatedAt: ep.CreatedAt,
+		UpdatedAt: ep.UpdatedAt}, ep)
+	register(t, b, "alice", "users", users, "user.created")
+	register(t, b, "bob", "all", bobs)
+
+	res := send(t, b, "customer-events", SendRequest{Type: "invoice.paid", Payload: json.RawMessage(`{"n":1}`), UserID: "alice"})
+	require.Len(t, res.Deliveries, 2)
+	require.Equal(t, QueuedDelivery{Endpoint: "audit", Status: StatusQueued, AttemptID: res.Deliveries[0].AttemptID}, res.Deliveries[0])
+	require.Equal(t, "invoices", res.Deliveries[1].Endpoint)
+	require.Equal(t, "alice", res.Deliveries[1].UserID)
+	send(t, b, "customer-events", SendRequest{Type: "user.created", Payload: json.RawMessage(`{"n":2}`), UserID: "alice"})
+	send(t, b, "customer-events", SendRequest{Type: "order.shipped", Payload: json.RawMessage(`{"n":3}`), UserID: "alice"})
+	send(t, b, "customer-events", SendRequest{Type: "invoice.paid", Payload: json.RawMessage(`{"n":4}`)})
+	require.Equal(t, 4+1+1, b.pump(t))
+	require.Equal(t, 4, audit.count())
+	require.Equal(t, 1, invoices.count(), "only invoice.* of alice")
+	require.Equal(t, 1, users.count(), "only user.created of alice")
+	require.Equal(t, 0, bobs.count(), "bob's endpoints get only bob's events")
+
+	secret, err := b.svc.UserSecret(ctx, "customer-events", "alice")
+	require.NoError(t, err)
+	key, err := signing.Key(secret.Current.Value)
+	require.NoError(t, err)
+	req, body := invoices.request(0)
+	require.NoError(t, signing.Verify(signing.Standard, req.Header, body, [][]byte{key}, 5*time.Minute, b.clock.Now()))
+	require.Contains(t, string(body), `"invoice.paid"`)
+	d := deliveryOf(t, b, res.EventID, "invoices")
+	require.Equal(t, StatusDelivered, d.Status)
+	require.Equal(t, "alice", d.UserID)
+
+	// Replacing keeps the endpoint (200, not 201) and applies to the next sends.
+	_, created, err := b.svc.PutUserEndpoint(ctx, "customer-events", "alice", "invoices",
+		EndpointRequest{URL: invoices.srv.URL + "/v2", EventTypes: []string{"order.*"}})
+	require.NoError(t, err)
+	require.False(t, created)
+	send(t, b, "customer-events", SendRequest{Type: "order.shipped", Payload: json.RawMessage(`{"n":5}`), UserID: "alice"})
+	b.pump(t)
+	require.Equal(t, 2, invoices.count())
+	req, _ = invoices.request(1)
+	require.Equal(t, "/v2", req.URL.Path)
+
+	list, err := b.svc.ListUserEndpoints(ctx, "customer-events", "alice")
+	require.NoError(t, err)
+	require.Len(t, list.Endpoints, 2)
+	require.Equal(t, "invoices", list.Endpoints[0].Name)
+	require.NotNil(t, list.Endpoints[0].Health.LastSuccessAt)
+	static, err := b.svc.ListStaticEndpoints(ctx, "customer-events")
+	require.NoError(t, err)
+	require.Equal(t, []string{"*"}, static.Endpoints[0].EventTypes)
+	require.Equal(t, EndpointEnabled, static.Endpoints[0].Status)
+}
+
+func TestService_PausedEndpointHoldsAcrossRestartAndResumeReleasesInOrder(t *testing.T) {
+	t.Parallel()
+	audit, hooks := newReceiver(t), newReceiver(t, 500)
+	b := setup(t, customerSet(audit, nil), opsSet(newReceiver(t)))
+	ctx := context.Background()
+	register(t, b, "alice", "hooks", hooks)
+
+	// The first delivery fails once and is retrying when the endpoint is paused: its retry is held too.
+	first := send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(`0`), UserID: "alice"})
+	msgs, err := b.queue.Receive(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	for _, m := range msgs {
+		require.NoError(t, b.svc.Process(ctx, m.Body))
+		require.NoError(t, b.queue.Delete(ctx, m.Receipt))
+	}
+	require.Equal(t, StatusRetrying, deliveryOf(t, b, first.EventID, "hooks").Status)
+
+	paused, err := b.svc.PauseEndpoint(ctx, "customer-events", "alice", "hooks")
+	require.NoError(t, err)
+	require.Equal(t, EndpointPaused, paused.Status)
+	var ids []string
+	for i := range 20 {
+		b.clock.Add(time.Millisecond)
+		res := send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(fmt.Sprint(i + 1)), UserID: "alice"})
+		ids = append(ids, res.EventID)
+	}
+	b.pump(t)
+	require.Equal(t, 1, hooks.count(), "nothing POSTed while paused")
+	for _, id := range append([]string{first.EventID}, ids...) {
+		d := deliveryOf(t, b, id, "hooks")
+		require.Equal(t, StatusPaused, d.Status, id)
+		ev, err := b.svc.GetEvent(ctx, "customer-events", id)
+		require.NoError(t, err)
+		require.Equal(t, StatusPending, ev.Status)
+	}
+
+	b.restart(t)
+	resumed, err := b.svc.ResumeEndpoint(ctx, "customer-events", "alice", "hooks")
+	require.NoError(t, err)
+	require.Equal(t, EndpointEnabled, resumed.Status)
+	require.Equal(t, StatusQueued, deliveryOf(t, b, ids[0], "hooks").Status, "released: queued again")
+	b.pump(t)
+	require.Equal(t, 22, hooks.count(), "every held delivery POSTed once")
+	var order []string
+	for i := 1; i < hooks.count(); i++ {
+		_, body := hooks.request(i)
+		var got struct{ ID string }
+		require.NoError(t, json.Unmarshal(body, &got))
+		order = append(order, got.ID)
+	}
+	require.Equal(t, append([]string{first.EventID}, ids...), order, "released in creation order")
+	d := deliveryOf(t, b, first.EventID, "hooks")
+	require.Equal(t, StatusDelivered, d.Status)
+	require.Len(t, d.Attempts, 2, "holding used no attempt: the retry is attempt 2")
+	for _, id := range ids {
+		d := deliveryOf(t, b, id, "hooks")
+		require.Equal(t, StatusDelivered, d.Status)
+		require.Len(t, d.Attempts, 1)
+	}
+
+	// A static endpoint pauses and resumes the same way.
+	_, err = b.svc.PauseEndpoint(ctx, "customer-events", "", "audit")
+	require.NoError(t, err)
+	held := send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(`99`)})
+	before := audit.count()
+	b.pump(t)
+	require.Equal(t, before, audit.count())
+	require.Equal(t, StatusPaused, deliveryOf(t, b, held.EventID, "audit").Status)
+	static, err := b.svc.ListStaticEndpoints(ctx, "customer-events")
+	require.NoError(t, err)
+	require.Equal(t, EndpointPaused, static.Endpoints[0].Status)
+	_, err = b.svc.ResumeEndpoint(ctx, "customer-events", "", "audit")
+	require.NoError(t, err)
+	b.pump(t)
+	require.Equal(t, before+1, audit.count())
+	require.Equal(t, StatusDelivered, deliveryOf(t, b, held.EventID, "audit").Status)
+}
+
+func TestService_AutoDisableSendsEndpointDisabledAndResumeReenables(t *testing.T) {
+	t.Parallel()
+	pager := newReceiver(t)
+	failing := newReceiver(t, 500, 500, 500, 500, 500, 500)
+	b := setup(t, customerSet(newReceiver(t), &config.AutoDisable{AfterFailedDeliveries: 3, AfterSeconds: 0}), opsSet(pager))
+	ctx := context.Background()
+	register(t, b, "alice", "hooks", failing)
+
+	for i := range 3 {
+		send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(fmt.Sprint(i)), UserID: "alice"})
+		b.pump(t)
+	}
+	require.Equal(t, 6, failing.count(), "3 deliveries of 2 attempts each")
+	ep, err := b.svc.GetUserEndpoint(ctx, "customer-events", "alice", "hooks")
+	require.NoError(t, err)
+	require.Equal(t, EndpointDisabled, ep.Status)
+	require.Contains(t, ep.DisabledReason, "the last 3 deliveries failed")
+	require.Equal(t, 3, ep.Health.ConsecutiveFailedDeliveries)
+	require.NotNil(t, ep.Health.LastFailureAt)
+	require.Contains(t, b.logs.String(), "endpoint disabled")
+
+	require.Equal(t, 1, pager.count(), "the ops set got endpoint.disabled")
+	req, body := pager.request(0)
+	require.NotEmpty(t, req.Header.Get("webhook-id"))
+	var got struct {
+		Type string
+		Data struct {
+			Set, Endpoint, UserID, Reason string
+			DisabledAt                    time.Time
+		}
+	}
+	require.NoError(t, json.Unmarshal(body, &got))
+	require.Equal(t, EndpointDisabledType, got.Type)
+	require.Equal(t, "customer-events", got.Data.Set)
+	require.Equal(t, "hooks", got.Data.Endpoint)
+	require.Equal(t, "alice", got.Data.UserID)
+	require.Equal(t, ep.DisabledReason, got.Data.Reason)
+	require.False(t, got.Data.DisabledAt.IsZero())
+
+	// Disabled: held, like paused. Resume re-enables with a clean count and releases.
+	held := send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(`9`), UserID: "alice"})
+	b.pump(t)
+	require.Equal(t, 6, failing.count())
+	require.Equal(t, StatusPaused, deliveryOf(t, b, held.EventID, "hooks").Status)
+	ep, err = b.svc.ResumeEndpoint(ctx, "customer-events", "alice", "hooks")
+	require.NoError(t, err)
+	require.Equal(t, EndpointEnabled, ep.Status)
+	require.Empty(t, ep.DisabledReason)
+	require.Equal(t, 0, ep.Health.ConsecutiveFailedDeliveries)
+	b.pump(t)
+	require.Equal(t, StatusDelivered, deliveryOf(t, b, held.EventID, "hooks").Status)
+	require.Equal(t, 1, pager.count())
+}
+
+func TestService_RecoverRequeuesTheFailedDeliveriesOfTheWindow(t *testing.T) {
+	t.Parallel()
+	hooks := newReceiver(t, 500, 500, 500, 500, 500, 500, 500, 500)
+	b := setup(t, customerSet(newReceiver(t), &config.AutoDisable{AfterFailedDeliveries: 100}), opsSet(newReceiver(t)))
+	ctx := context.Background()
+	register(t, b, "alice", "hooks", hooks)
+	var ids []string
+	var times []time.Time
+	for i := range 4 {
+		b.clock.Add(time.Minute)
+		times = append(times, b.clock.Now())
+		res := send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(fmt.Sprint(i)), UserID: "alice"})
+		ids = append(ids, res.EventID)
+		b.pump(t)
+	}
+	require.Equal(t, 8, hooks.count())
+	ok := send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(`"ok"`), UserID: "alice"})
+	b.pump(t)
+	require.Equal(t, StatusDelivered, deliveryOf(t, b, ok.EventID, "hooks").Status)
+
+	until := times[3]
+	res, err := b.svc.RecoverEndpoint(ctx, "customer-events", "alice", "hooks", RecoverRequest{Since: times[1], Until: &until})
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Requeued, "events 1 and 2: the failed ones in [since, until)")
+	b.pump(t)
+	require.Equal(t, 8+1+2, hooks.count())
+	for i, want := range []string{StatusFailed, StatusDelivered, StatusDelivered, StatusFailed} {
+		d := deliveryOf(t, b, ids[i], "hooks")
+		require.Equal(t, want, d.Status, "event %d", i)
+	}
+	require.Len(t, deliveryOf(t, b, ids[1], "hooks").Attempts, 3, "a fresh round after the 2 failed attempts")
+}
+
+func TestService_DeleteEndsHeldAndRetryingDeliveriesAsFailed(t *testing.T) {
+	t.Parallel()
+	hooks := newReceiver(t, 500)
+	b := setup(t, customerSet(newReceiver(t), nil), opsSet(newReceiver(t)))
+	ctx := context.Background()
+	register(t, b, "alice", "hooks", hooks)
+	retrying := send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(`1`), UserID: "alice"})
+	msgs, err := b.queue.Receive(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	for _, m := range msgs {
+		require.NoError(t, b.svc.Process(ctx, m.Body))
+		require.NoError(t, b.queue.Delete(ctx, m.Receipt))
+	}
+	require.Equal(t, StatusRetrying, deliveryOf(t, b, retrying.EventID, "hooks").Status)
+	_, err = b.svc.PauseEndpoint(ctx, "customer-events", "alice", "hooks")
+	require.NoError(t, err)
+	held := send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(`2`), UserID: "alice"})
+	msgs, err = b.queue.Receive(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	for _, m := range msgs {
+		var j job
+		require.NoError(t, json.Unmarshal(m.Body, &j))
+		if j.EventID == held.EventID {
+			require.NoError(t, b.svc.Process(ctx, m.Body))
+			require.NoError(t, b.queue.Delete(ctx, m.Receipt))
+		} else {
+			require.NoError(t, b.queue.ChangeVisibility(ctx, m.Receipt, 0))
+		}
+	}
+	_, err = b.svc.PauseEndpoint(ctx, "customer-events", "alice", "hooks")
+	require.NoError(t, err)
+	queued := send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(`3`), UserID: "alice"})
+	require.Equal(t, StatusPaused, deliveryOf(t, b, held.EventID, "hooks").Status)
+
+	require.NoError(t, b.svc.DeleteUserEndpoint(ctx, "customer-events", "alice", "hooks"))
+	for _, id := range []string{retrying.EventID, held.EventID, queued.EventID} {
+		d := deliveryOf(t, b, id, "hooks")
+		require.Equal(t, StatusFailed, d.Status, id)
+		require.Equal(t, reasonEndpointDeleted, d.Attempts[len(d.Attempts)-1].Error)
+	}
+	b.pump(t)
+	require.Equal(t, 1, hooks.count(), "nothing POSTed after the delete")
+	for _, id := range []string{retrying.EventID, held.EventID, queued.EventID} {
+		require.Equal(t, StatusFailed, deliveryOf(t, b, id, "hooks").Status, id)
+	}
+	_, err = b.svc.GetUserEndpoint(ctx, "customer-events", "alice", "hooks")
+	requireCode(t, err, ErrNotFound, "endpoint_not_found")
+	requireCode(t, b.svc.DeleteUserEndpoint(ctx, "customer-events", "alice", "hooks"), ErrNotFound, "endpoint_not_found")
+}
+
+func TestService_ListFilters(t *testing.T) {
+	t.Parallel()
+	hooks := newReceiver(t, 500, 500)
+	b := setup(t, customerSet(newReceiver(t), nil), opsSet(newReceiver(t)))
+	ctx := context.Background()
+	register(t, b, "alice", "hooks", hooks)
+	start := b.clock.Now()
+	ids := map[string]string{}
+	for _, s := range []struct{ name, typ, user string }{
+		{"a-invoice", "invoice.paid", "alice"}, {"b-user", "user.created", "bob"}, {"a-order", "order.shipped", "alice"},
+		{"anon", "invoice.created", ""},
+	} {
+		b.clock.Add(time.Minute)
+		res := send(t, b, "customer-events", SendRequest{Type: s.typ, Payload: json.RawMessage(`{}`), UserID: s.user})
+		ids[s.name] = res.EventID
+		b.pump(t)
+	}
+	list := func(q ListQuery) []string {
+		t.Helper()
+		out, err := b.svc.ListEvents(ctx, "customer-events", q)
+		require.NoError(t, err)
+		var got []string
+		for _, ev := range out.Events {
+			got = append(got, ev.ID)
+		}
+		return got
+	}
+	require.Equal(t, []string{ids["a-order"], ids["a-invoice"]}, list(ListQuery{UserID: "alice"}))
+	require.Equal(t, []string{ids["anon"], ids["a-invoice"]}, list(ListQuery{Type: "invoice.*"}))
+	require.Equal(t, []string{ids["b-user"]}, list(ListQuery{Type: "user.created"}))
+	require.Equal(t, []string{ids["a-invoice"]}, list(ListQuery{Status: StatusFailed}), "the first delivery to hooks failed twice")
+	require.Equal(t, []string{ids["a-order"], ids["a-invoice"]}, list(ListQuery{Endpoint: "hooks"}))
+	require.Equal(t, []string{ids["a-order"], ids["b-user"]},
+		list(ListQuery{Since: start.Add(2 * time.Minute), Until: start.Add(4 * time.Minute)}))
+	require.Equal(t, []string{ids["a-order"]}, list(ListQuery{UserID: "alice", Status: StatusDelivered}))
+	require.Empty(t, list(ListQuery{UserID: "carol"}))
+}
+
+func TestService_EndpointsRefuseBadInputAndStoreNothing(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	strict := config.Set{Name: "strict", Endpoints: []config.Endpoint{endpoint("crm", r)},
+		UserEndpoints: &config.UserEndpoints{Enabled: true, MaxPerUser: 1}}
+	b := setup(t, customerSet(r, nil), opsSet(r), strict)
+	ctx := context.Background()
+	register(t, b, "alice", "hooks", r)
+	put := func(set, user, name, url string, types ...string) error {
+		_, _, err := b.svc.PutUserEndpoint(ctx, set, user, name, EndpointRequest{URL: url, EventTypes: types})
+		return err
+	}
+	kinds := map[string]error{"endpoint_name_taken": ErrConflict, "user_endpoints_disabled": ErrConflict,
+		"unknown_set": ErrNotFound, "endpoint_not_found": ErrNotFound}
+	for _, tc := range []struct {
+		name, code string
+		err        error
+	}{
+		{"ftp scheme", "invalid_url", put("strict", "u", "e", "ftp://x.example.com/")},
+		{"http without allowPrivateNetwork", "invalid_url", put("strict", "u", "e", "http://x.example.com/")},
+		{"loopback", "invalid_url", put("strict", "u", "e", "https://127.0.0.1/hook")},
+		{"metadata address", "invalid_url", put("strict", "u", "e", "https://169.254.169.254/latest")},
+		{"localhost name", "invalid_url", put("strict", "u", "e", "https://localhost/hook")},
+		{"credentials", "invalid_url", put("strict", "u", "e", "https://a:b@x.example.com/")},
+		{"no url", "invalid_url", put("strict", "u", "e", "")},
+		{"star inside a pattern", "invalid_event_types", put("strict", "u", "e", "https://x.example.com/", "in*.paid")},
+		{"empty pattern", "invalid_event_types", put("strict", "u", "e", "https://x.example.com/", "")},
+		{"static name", "endpoint_name_taken", put("strict", "u", "crm", "https://x.example.com/")},
+		{"bad name", "invalid_endpoint_name", put("strict", "u", "Bad Name", "https://x.example.com/")},
+		{"bad user", "invalid_user_id", put("strict", "a/b", "e", "https://x.example.com/")},
+		{"set without user endpoints", "user_endpoints_disabled", put("ops", "u", "e", "https://x.example.com/")},
+		{"unknown set", "unknown_set", put("nope", "u", "e", "https://x.example.com/")},
+		{"pause unknown", "endpoint_not_found", func() error {
+			_, err := b.svc.PauseEndpoint(ctx, "customer-events", "alice", "nope")
+			return err
+		}()},
+		{"resume unknown static", "endpoint_not_found", func() error {
+			_, err := b.svc.ResumeEndpoint(ctx, "customer-events", "", "hooks")
+			return err
+		}()},
+		{"recover since after until", "invalid_window", func() error {
+			until := b.clock.Now().Add(-time.Hour)
+			_, err := b.svc.RecoverEndpoint(ctx, "customer-events", "alice", "hooks", RecoverRequest{Since: b.clock.Now(), Until: &until})
+			return err
+		}()},
+		{"recover without since", "missing_since", func() error {
+			_, err := b.svc.RecoverEndpoint(ctx, "customer-events", "alice", "hooks", RecoverRequest{})
+			return err
+		}()},
+		{"list since after until", "invalid_window", func() error {
+			_, err := b.svc.ListEvents(ctx, "customer-events", ListQuery{Since: b.clock.Now(), Until: b.clock.Now()})
+			return err
+		}()},
+		{"list bad status", "invalid_status", func() error {
+			_, err := b.svc.ListEvents(ctx, "customer-events", ListQuery{Status: "queued"})
+			return err
+		}()},
+		{"list bad type pattern", "invalid_type", func() error {
+			_, err := b.svc.ListEvents(ctx, "customer-events", ListQuery{Type: "a*b"})
+			return err
+		}()},
+	} {
+		kind := kinds[tc.code]
+		if kind == nil {
+			kind = ErrInvalid
+		}
+		requireCode(t, tc.err, kind, tc.code)
+		var e *Error
+		require.True(t, errors.As(tc.err, &e))
+		require.NotContains(t, strings.ToLower(e.Message), "store:", tc.name)
+	}
+	require.NoError(t, put("strict", "u", "first", "https://x.example.com/"))
+	requireCode(t, put("strict", "u", "second", "https://y.example.com/"), ErrConflict, "too_many_endpoints")
+	list, err := b.svc.ListUserEndpoints(ctx, "strict", "u")
+	require.NoError(t, err)
+	require.Len(t, list.Endpoints, 1, "nothing stored by the refused calls")
+	alice, err := b.svc.ListUserEndpoints(ctx, "customer-events", "alice")
+	require.NoError(t, err)
+	require.Len(t, alice.Endpoints, 1)
+	require.Equal(t, EndpointEnabled, alice.Endpoints[0].Status)
+}
