@@ -30,7 +30,10 @@ func runEvents(ctx context.Context, e *env, args []string) error {
 	case "get":
 		return runEventsGet(ctx, e, args[1:])
 	case "-h", "-help", "--help":
-		subcommandUsage(eventsCommand, e)
+		fs := eventsCommand.flags(e)
+		addRemoteFlags(fs, e)
+		addListFlags(fs)
+		fs.Usage()
 		return flag.ErrHelp
 	}
 	return usagef("unknown subcommand %q: want list or get", args[0])
@@ -39,11 +42,14 @@ func runEvents(ctx context.Context, e *env, args []string) error {
 func runEventsList(ctx context.Context, e *env, args []string) error {
 	fs := eventsCommand.flags(e)
 	r := addRemoteFlags(fs, e)
-	limit := fs.Int("limit", 0, "events per page, 1..100 (default: the server's, 50)")
-	cursor := fs.String("cursor", "", "the next-page cursor printed by the previous page")
+	limit, cursor := addListFlags(fs)
 	pos, err := parseArgs(fs, args, "<set>")
 	if err != nil {
 		return err
+	}
+	if *limit < 1 {
+		// The API's rule (1..100): 0 is not "the default" here either.
+		return usagef("--limit must be between 1 and 100")
 	}
 	c, err := r.client(ctx, e)
 	if err != nil {
@@ -62,6 +68,16 @@ func runEventsList(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(tw, "\nnext page: --cursor %s\n", list.NextCursor)
 		}
 	})
+}
+
+// defaultListLimit is the API's page size when it is given none.
+const defaultListLimit = 50
+
+// addListFlags adds the flags of `events list`.
+func addListFlags(fs *flag.FlagSet) (limit *int, cursor *string) {
+	limit = fs.Int("limit", defaultListLimit, "events list: events per page, 1..100")
+	cursor = fs.String("cursor", "", "events list: the next-page cursor printed by the previous page")
+	return limit, cursor
 }
 
 // deliverySummary is "crm:delivered warehouse:retrying(2)": each endpoint, its status and attempt count.
@@ -105,25 +121,30 @@ func printEvent(tw *tabwriter.Writer, ev *client.Event) {
 	}
 	// The payload goes out of the table's columns: write it after a flush-safe blank line.
 	fmt.Fprintf(tw, "\npayload:\n  %s\n\n", payload.String())
-	fmt.Fprintln(tw, "ENDPOINT\tSTATUS\tATTEMPT\tSTARTED\tRESPONSE\tDURATION\tERROR")
+	// One row per delivery: its status is the delivery's, with the time of its next attempt when one is due.
+	fmt.Fprintln(tw, "ENDPOINT\tSTATUS\tATTEMPTS\tNEXT ATTEMPT")
 	for _, d := range ev.Deliveries {
-		if len(d.Attempts) == 0 {
-			next := "-"
-			if d.NextAttemptAt != nil {
-				next = "next " + stamp(*d.NextAttemptAt)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t-\t%s\t-\t-\t-\n", d.Endpoint, d.Status, next)
-			continue
+		next := "-"
+		if d.NextAttemptAt != nil {
+			next = stamp(*d.NextAttemptAt)
 		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", d.Endpoint, d.Status, len(d.Attempts), next)
+	}
+	// One row per attempt, with its own result: a 500 before a 2xx reads "failed", whatever became of the delivery.
+	fmt.Fprintln(tw, "\nENDPOINT\tATTEMPT\tSTARTED\tRESULT\tRESPONSE\tDURATION\tERROR")
+	for _, d := range ev.Deliveries {
 		attempts := append([]client.Attempt(nil), d.Attempts...)
 		sort.Slice(attempts, func(i, j int) bool { return attempts[i].Number < attempts[j].Number })
 		for _, a := range attempts {
-			resp := "-"
+			resp, result := "-", "failed"
 			if a.ResponseStatus != 0 {
 				resp = strconv.Itoa(a.ResponseStatus)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t#%d %s\t%s\t%s\t%dms\t%s\n",
-				d.Endpoint, d.Status, a.Number, a.ID, stamp(a.StartedAt), resp, a.DurationMs, or(oneLine(a.Error)))
+			if a.ResponseStatus >= 200 && a.ResponseStatus < 300 {
+				result = "succeeded"
+			}
+			fmt.Fprintf(tw, "%s\t#%d %s\t%s\t%s\t%s\t%dms\t%s\n",
+				d.Endpoint, a.Number, a.ID, stamp(a.StartedAt), result, resp, a.DurationMs, or(oneLine(a.Error)))
 		}
 	}
 }

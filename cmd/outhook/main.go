@@ -105,6 +105,10 @@ func run(ctx context.Context, e *env, args []string) int {
 		printUsage(e.stdout)
 		return 0
 	}
+	if name == "--version" || name == "-version" || name == "version" {
+		fmt.Fprintln(e.stdout, versionLine())
+		return 0
+	}
 	var run runFunc
 	for _, c := range commands {
 		if c.name == name {
@@ -144,7 +148,7 @@ func printUsage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
 	}
-	b.WriteString("\nrun 'outhook <command> -h' for a command's flags\n")
+	b.WriteString("\nrun 'outhook <command> -h' for a command's flags, 'outhook --version' for the version\n")
 	b.WriteString("exit codes: 0 ok, 1 API or runtime error, 2 usage error, 3 not found, 4 verification failed\n")
 	_, _ = io.WriteString(w, b.String())
 }

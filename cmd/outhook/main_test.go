@@ -90,3 +90,39 @@ sets:
 	require.NotContains(t, stderr+stdout, "not*base64")
 	require.NoFileExists(t, filepath.Join(dir, "outhook.db"), "nothing was created")
 }
+
+func TestRun_Version(t *testing.T) {
+	t.Parallel()
+	for _, arg := range []string{"--version", "-version", "version"} {
+		code, stdout, stderr := runCLI(t, nil, arg)
+		require.Equal(t, 0, code, stderr)
+		require.Regexp(t, `^outhook \S+ .*go1\.\d+`, stdout)
+	}
+	code, stdout, _ := runCLI(t, nil, "help")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "outhook --version")
+}
+
+// TestVersionLine_FromLdflags: the version `make build` stamps with -X main.version (not parallel: it sets the
+// package variable).
+func TestVersionLine_FromLdflags(t *testing.T) {
+	old := version
+	t.Cleanup(func() { version = old })
+	version = "v1.2.3"
+	require.Regexp(t, `^outhook v1\.2\.3 (\(commit [0-9a-f]+(-dirty)?\) )?go1\.\d+`, versionLine())
+}
+
+// TestRun_AWSNeedsAURL: --aws signs for the deployed API, so it never falls back to the local server's address.
+func TestRun_AWSNeedsAURL(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"events", "list", "s", "--aws"},
+		{"send", "s", "t", "--data", "{}", "--aws"},
+		{"secrets", "get", "s", "user_1", "--aws"},
+	} {
+		code, _, stderr := runCLI(t, nil, args...)
+		require.Equal(t, 2, code, stderr)
+		require.Contains(t, stderr, "--aws needs the deployed API's URL: pass --url")
+		require.Contains(t, stderr, "OUTHOOK_URL")
+	}
+}

@@ -54,18 +54,21 @@ type remote struct {
 
 func addRemoteFlags(fs *flag.FlagSet, e *env) *remote {
 	r := &remote{}
-	url := e.getenv("OUTHOOK_URL")
-	if url == "" {
-		url = defaultURL
-	}
-	fs.StringVar(&r.url, "url", url, "base URL of the API (env OUTHOOK_URL)")
-	fs.BoolVar(&r.aws, "aws", false, "sign requests with AWS SigV4 (default credential chain, AWS_REGION) for the deployed API, whose URL --url or OUTHOOK_URL gives, instead of the bearer key OUTHOOK_API_KEY")
+	fs.StringVar(&r.url, "url", e.getenv("OUTHOOK_URL"), "base URL of the API (env OUTHOOK_URL; without either, the local server "+defaultURL+")")
+	fs.BoolVar(&r.aws, "aws", false, "sign requests with AWS SigV4 (default credential chain, AWS_REGION) for the deployed API, whose URL --url or OUTHOOK_URL must give, instead of the bearer key OUTHOOK_API_KEY")
 	fs.BoolVar(&r.json, "json", false, "print the API's JSON answer instead of a table")
 	return r
 }
 
 // client builds the API client: SigV4 with --aws, else the bearer key of OUTHOOK_API_KEY (if set).
 func (r *remote) client(ctx context.Context, e *env) (*client.Client, error) {
+	url := r.url
+	switch {
+	case url == "" && r.aws:
+		return nil, usagef("--aws needs the deployed API's URL: pass --url https://<api-id>.execute-api.<region>.amazonaws.com or set OUTHOOK_URL (the stack's ApiUrl output)")
+	case url == "":
+		url = defaultURL
+	}
 	opts := []client.Option{client.WithUserAgent("outhook-cli")}
 	if r.aws {
 		cfg, err := awsconfig.LoadDefaultConfig(ctx)
@@ -76,7 +79,7 @@ func (r *remote) client(ctx context.Context, e *env) (*client.Client, error) {
 	} else if key := e.getenv("OUTHOOK_API_KEY"); key != "" {
 		opts = append(opts, client.WithAPIKey(key))
 	}
-	c, err := client.New(r.url, opts...)
+	c, err := client.New(url, opts...)
 	if err != nil {
 		return nil, usagef("%s", err)
 	}

@@ -114,7 +114,8 @@ sets:
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "status   delivered")
 	require.Contains(t, out, `"customerId": "cus_1"`)
-	require.Regexp(t, `customer\s+delivered\s+#1 whatt_\w{26}\s+\S+\s+204\s+\d+ms\s+-`, out)
+	require.Regexp(t, `(?m)^customer\s+delivered\s+1\s+-$`, out)
+	require.Regexp(t, `customer\s+#1 whatt_\w{26}\s+\S+\s+succeeded\s+204\s+\d+ms\s+-`, out)
 
 	// events list: a page of one with a cursor, then the next page.
 	code, out, errOut = cli(t, srv, "", "events", "list", "customer-events", "--limit", "1")
@@ -206,6 +207,9 @@ sets:
 		{"unknown event", []string{"events", "get", "s", "whevt_01JDQ7Z6M0Y5R8V2K3N4P5Q6R7"}, exitNotFound, "event_not_found"},
 		{"resend unknown event", []string{"resend", "s", "whevt_01JDQ7Z6M0Y5R8V2K3N4P5Q6R7"}, exitNotFound, "event_not_found"},
 		{"bad limit", []string{"events", "list", "s", "--limit", "101"}, 1, "invalid_limit"},
+		{"limit 0", []string{"events", "list", "s", "--limit", "0"}, 2, "--limit must be between 1 and 100"},
+		{"events help shows the list flags", []string{"events", "-h"}, 0, "-limit int"},
+		{"events help shows the cursor", []string{"events", "-h"}, 0, "-cursor string"},
 		{"bad user id", []string{"secrets", "get", "s", "not valid"}, 1, "invalid_user_id"},
 		{"invalid JSON data", []string{"send", "s", "t", "--data", "{nope"}, 2, "not valid JSON"},
 		{"missing data file", []string{"send", "s", "t", "--data", "@/nonexistent/payload.json"}, 2, "no such file"},
@@ -271,4 +275,57 @@ func TestRemoteCommands_AWSSignsWithSigV4(t *testing.T) {
 	require.Regexp(t, `^AWS4-HMAC-SHA256 Credential=AKIDCLITEST/\d{8}/eu-west-1/execute-api/aws4_request, SignedHeaders=\S+, Signature=[0-9a-f]{64}$`, h.Get("Authorization"))
 	require.NotEmpty(t, h.Get("X-Amz-Date"))
 	require.Contains(t, stdout.String(), "whevt_01JDQ7Z6M0Y5R8V2K3N4P5Q6R7")
+}
+
+// TestRemoteCommands_EventsGetShowsEachAttempt: each attempt row has its own result (a 500 reads "failed" even
+// when a later attempt delivered), and a retrying delivery shows when its next attempt is due.
+func TestRemoteCommands_EventsGetShowsEachAttempt(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	seen := map[string]int{}
+	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.URL.Path]++
+		n := seen[r.URL.Path]
+		mu.Unlock()
+		if r.URL.Path == "/flaky" && n > 1 {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(rs.Close)
+	srv := clienttest.Start(t, `
+sets:
+  - name: s
+    endpoints:
+      - name: flaky
+        url: `+rs.URL+`/flaky
+        allowPrivateNetwork: true
+        retry: {attempts: 3, backoff: fixed, initialDelaySeconds: 0}
+      - name: down
+        url: `+rs.URL+`/down
+        allowPrivateNetwork: true
+        retry: {attempts: 3, backoff: fixed, initialDelaySeconds: 3600, maxDelaySeconds: 3600}
+`, nil)
+	code, out, errOut := cli(t, srv, "", "send", "s", "t", "--data", "{}", "--json")
+	require.Equal(t, 0, code, errOut)
+	var sent client.SendResult
+	require.NoError(t, json.Unmarshal([]byte(out), &sent))
+	var ev client.Event
+	require.Eventually(t, func() bool {
+		code, out, _ = cli(t, srv, "", "events", "get", "s", sent.EventID, "--json")
+		return code == 0 && json.Unmarshal([]byte(out), &ev) == nil &&
+			ev.Deliveries[0].Status == "delivered" && ev.Deliveries[1].Status == "retrying"
+	}, 15*time.Second, 20*time.Millisecond)
+	require.NotNil(t, ev.Deliveries[1].NextAttemptAt)
+
+	code, out, errOut = cli(t, srv, "", "events", "get", "s", sent.EventID)
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `(?m)^flaky\s+delivered\s+2\s+-$`, out)
+	require.Regexp(t, `(?m)^down\s+retrying\s+1\s+`+regexpQuote(ev.Deliveries[1].NextAttemptAt.UTC().Format(time.RFC3339))+`$`, out)
+	require.Regexp(t, `(?m)^flaky\s+#1 whatt_\w{26}\s+\S+\s+failed\s+500\s+\d+ms\s+-$`, out)
+	require.Regexp(t, `(?m)^flaky\s+#2 whatt_\w{26}\s+\S+\s+succeeded\s+204\s+\d+ms\s+-$`, out)
+	require.Regexp(t, `(?m)^down\s+#1 whatt_\w{26}\s+\S+\s+failed\s+500\s+\d+ms\s+-$`, out)
+	require.NotRegexp(t, `#1 whatt_\w{26}\s+\S+\s+delivered`, out)
 }

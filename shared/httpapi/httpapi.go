@@ -142,6 +142,11 @@ func (w *routeErrorWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// unauthorizedMessage says where the key comes from: the local server's OUTHOOK_API_KEY, or the key it generated
+// and printed at its first start.
+const unauthorizedMessage = "missing or wrong API key: send Authorization: Bearer <key> with the server's key " +
+	"(its OUTHOOK_API_KEY, or the key outhook serve printed at its first start)"
+
 // requireKey answers 401 to requests without `Authorization: Bearer <key>`, except on the paths of public
 // routes (matched by public, whatever the method).
 func requireKey(key string, public *http.ServeMux, next http.Handler) http.Handler {
@@ -154,7 +159,7 @@ func requireKey(key string, public *http.ServeMux, next http.Handler) http.Handl
 		got, ok := bearer(r.Header.Get("Authorization"))
 		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="outhook"`)
-			writeJSONError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong API key: send Authorization: Bearer <key>")
+			writeJSONError(w, http.StatusUnauthorized, "unauthorized", unauthorizedMessage)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -446,3 +446,28 @@ func resolvedTestConfig(t *testing.T) *config.Resolved {
 	require.NoError(t, err)
 	return cfg
 }
+
+// TestHandler_UnauthorizedSaysWhichKey: the 401 names where the key comes from, and its JSON reads as written
+// (no \u003ckey\u003e).
+func TestHandler_UnauthorizedSaysWhichKey(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	res := b.do(t, request{method: http.MethodGet, path: "/v1/webhooks/orders/events", header: map[string]string{"Authorization": ""}})
+	require.Equal(t, http.StatusUnauthorized, res.status)
+	require.Contains(t, res.msg, "OUTHOOK_API_KEY")
+	require.Contains(t, string(res.body), "Authorization: Bearer <key>")
+	require.NotContains(t, string(res.body), `\u003c`)
+}
+
+// TestHandler_AnswersAreNotHTMLEscaped: a payload holding <, > and & comes back byte for byte, compact.
+func TestHandler_AnswersAreNotHTMLEscaped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	res, sent := b.send(t, "orders", `{"type":"a.b","payload":{"html":"<b>Tom & Jerry</b>"}}`, nil)
+	require.Equal(t, http.StatusAccepted, res.status, "body: %s", res.body)
+	res = b.do(t, request{method: http.MethodGet, path: "/v1/webhooks/orders/events/" + sent.EventID})
+	require.Equal(t, http.StatusOK, res.status)
+	require.Contains(t, string(res.body), `"payload":{"html":"<b>Tom & Jerry</b>"}`)
+	require.True(t, strings.HasSuffix(string(res.body), "}\n"), "one line of JSON")
+	require.Equal(t, 1, strings.Count(string(res.body), "\n"), "compact: %s", res.body)
+}

@@ -23,17 +23,21 @@ type errorDetail struct {
 	Message string `json:"message"`
 }
 
-// writeJSON answers v as JSON with the given status.
+// writeJSON answers v as compact JSON with the given status. It does not escape <, > and & (the answers are
+// application/json, never HTML), so messages and payloads read as they were written.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		// Every value answered here is a plain struct of the webhook package; this cannot happen.
 		status = http.StatusInternalServerError
-		b = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+		b.Reset()
+		b.WriteString(`{"error":{"code":"internal","message":"internal error"}}` + "\n")
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b.Bytes())
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, message string) {
