@@ -12,8 +12,9 @@ TEST_DEPS :=
 # Environment for `go test` (e.g. where the tools are); files in mk/ add to it.
 TEST_ENV  := OUTHOOK_VENV=$(CURDIR)/$(VENV)
 
-# The local server and the CLI.
+# The local server and the CLI; `outhook --version` prints VERSION.
 OUTHOOK     := build/outhook
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 RUN_ADDR    ?= 127.0.0.1:8080
 LISTEN_ADDR ?= 127.0.0.1:9000
 # Development defaults of `make run` (override them from the environment). The API key is the one the README's
@@ -47,12 +48,12 @@ TEST_DEPS += venv
 test: $(TEST_DEPS) ## Run every test, installing what it needs (Go modules, moto in .venv, npm tools)
 	$(TEST_ENV) $(GO) test -count=1 -timeout 25m ./...
 
-.PHONY: build-local
-build-local: ## Build the outhook CLI and local server into build/outhook (pure Go, CGO_ENABLED=0)
-	CGO_ENABLED=0 $(GO) build -o $(OUTHOOK) ./cmd/outhook
+.PHONY: build
+build: ## Build the outhook CLI and local server into build/outhook (pure Go, CGO_ENABLED=0; `make lambdas` builds the functions)
+	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o $(OUTHOOK) ./cmd/outhook
 
 .PHONY: run
-run: build-local ## Run the local server (API on 127.0.0.1:8080, data in ./data) and a receiver on 127.0.0.1:9000
+run: build ## Run the local server (API on 127.0.0.1:8080, data in ./data) and a receiver on 127.0.0.1:9000
 	@export CRM_WEBHOOK_SIGNING_SECRET='$(CRM_WEBHOOK_SIGNING_SECRET)' OUTHOOK_API_KEY='$(OUTHOOK_API_KEY)'; \
 	$(OUTHOOK) listen --addr $(LISTEN_ADDR) --secret "$$CRM_WEBHOOK_SIGNING_SECRET" --scheme $(CRM_SCHEME) $(LISTEN_FLAGS) & \
 	listener=$$!; trap 'kill $$listener 2>/dev/null' EXIT; \

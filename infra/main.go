@@ -3,7 +3,7 @@
 // (`make synth`, `make deploy`), which passes the context values below with -c key=value:
 //
 //	config         the webhook-set YAML (default ../webhooks.example.yaml)
-//	buildDir       the output of `make build` (default ../build)
+//	buildDir       the output of `make lambdas` (default ../build)
 //	stackName      the CloudFormation stack (default Outhook); also names the Secrets Manager prefixes
 //	removalPolicy  retain (default) or destroy: what deleting the stack does to the table, queues and logs
 //	alarmTopicArn  optional SNS topic notified by the alarms

@@ -35,23 +35,28 @@ $(INFRA_DIR)/node_modules/.installed: $(INFRA_DIR)/package.json $(INFRA_DIR)/pac
 	printf 'module outhook.invalid/infra/node_modules\n' > $(INFRA_DIR)/node_modules/go.mod
 	touch $@
 
+# The CDK app reads CONFIG; a deployment starts from a copy of the example (README, docs/deploy.md).
+.PHONY: config-file
+config-file:
+	@test -f '$(CONFIG)' || { echo "error: $(CONFIG) not found: start from the example with 'cp webhooks.example.yaml $(CONFIG)', then set each endpoint's url (docs/deploy.md, step 2)" >&2; exit 1; }
+
 .PHONY: synth
-synth: build cdk-deps ## Synthesize the CloudFormation template into infra/cdk.out (CONFIG=..., no AWS account needed)
+synth: config-file lambdas cdk-deps ## Synthesize the CloudFormation template into infra/cdk.out (CONFIG=..., no AWS account needed)
 	cd $(INFRA_DIR) && AWS_EC2_METADATA_DISABLED=true $(CDK) synth $(CDK_CTX) $(CDK_ARGS) --quiet
 	@echo "template: $(INFRA_DIR)/cdk.out/$(STACK).template.json"
 
 # bootstrap and destroy synthesize the app too (to find its account and region, and its stack), so they need
-# the build as well.
+# the functions built as well.
 .PHONY: cdk-bootstrap
-cdk-bootstrap: build cdk-deps ## Prepare the current AWS account and region for CDK deployments (once per account/region)
+cdk-bootstrap: config-file lambdas cdk-deps ## Prepare the current AWS account and region for CDK deployments (once per account/region)
 	cd $(INFRA_DIR) && $(CDK) bootstrap $(CDK_CTX) $(CDK_ARGS)
 
 .PHONY: deploy
-deploy: build cdk-deps ## Build the functions and deploy the stack with the CLI's AWS credentials (CONFIG=..., STACK=...)
+deploy: config-file lambdas cdk-deps ## Build the functions and deploy the stack with the CLI's AWS credentials (CONFIG=..., STACK=...)
 	cd $(INFRA_DIR) && $(CDK) deploy $(CDK_CTX) $(CDK_ARGS) --require-approval broadening --outputs-file cdk.out/outputs.json
 
 .PHONY: destroy
-destroy: build cdk-deps ## Delete the stack (the table, queues and logs are kept unless deployed with -c removalPolicy=destroy)
+destroy: config-file lambdas cdk-deps ## Delete the stack (the table, queues and logs are kept unless deployed with -c removalPolicy=destroy)
 	cd $(INFRA_DIR) && $(CDK) destroy $(CDK_CTX) $(CDK_ARGS)
 
 .PHONY: localstack-up
@@ -68,7 +73,7 @@ moto-up: ## Start moto_server on 127.0.0.1:5000 in Docker, the token-free altern
 	$(LOCALSTACK_COMPOSE) --profile moto up -d --wait moto
 
 .PHONY: deploy-local
-deploy-local: build cdk-deps ## Deploy the stack into LocalStack with cdklocal (bootstraps it first)
+deploy-local: config-file lambdas cdk-deps ## Deploy the stack into LocalStack with cdklocal (bootstraps it first)
 	cd $(INFRA_DIR) && $(LOCALSTACK_ENV) $(CDKLOCAL) bootstrap $(CDK_CTX) aws://000000000000/$(LOCALSTACK_REGION)
 	cd $(INFRA_DIR) && $(LOCALSTACK_ENV) $(CDKLOCAL) deploy $(CDK_CTX) -c removalPolicy=destroy $(CDK_ARGS) \
 		--require-approval never --outputs-file cdk.out/outputs-local.json

@@ -9,8 +9,8 @@ RIE_MODULE  := github.com/aws/aws-lambda-runtime-interface-emulator
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE         := $(TOOLS)/bin/aws-lambda-rie
 
-.PHONY: build
-build: $(foreach f,$(FUNCTIONS),build/$(f).zip) ## Build the Lambdas: build/<fn>/bootstrap and build/<fn>.zip (linux/arm64)
+.PHONY: lambdas
+lambdas: $(foreach f,$(FUNCTIONS),build/$(f).zip) ## Build the Lambda functions: build/<fn>/bootstrap and build/<fn>.zip (linux/arm64)
 
 # Go decides what is stale, so the binaries are always rebuilt (quickly, from the build cache).
 .PHONY: FORCE

@@ -35,7 +35,7 @@ func stageAssets(c constructs.Construct, buildDir string, cfg *config.Config) (m
 		src := filepath.Join(buildDir, string(f), "bootstrap")
 		if err := copyExecutable(src, filepath.Join(dir, "bootstrap")); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("stage %s: %s is missing: run `make build` first: %w", f, src, err)
+				return nil, fmt.Errorf("stage %s: %s is missing: run `make lambdas` first: %w", f, src, err)
 			}
 			return nil, fmt.Errorf("stage %s: %w", f, err)
 		}

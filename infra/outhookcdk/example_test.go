@@ -25,7 +25,7 @@ func ExampleNew() {
 	}
 	hooks, err := outhookcdk.New(stack, jsii.String("Webhooks"), &outhookcdk.Props{
 		Config:                cfg,
-		BuildDir:              "outhook/build", // `make build` output of the outhook checkout
+		BuildDir:              "outhook/build", // `make lambdas` output of the outhook checkout
 		NamePrefix:            "billing",       // secrets under outhook/billing/users/ and outhook/billing/named/
 		AlarmTopic:            awssns.NewTopic(stack, jsii.String("WebhookAlarms"), nil),
 		DeliverMaxConcurrency: 50,

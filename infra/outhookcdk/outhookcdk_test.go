@@ -45,7 +45,7 @@ func testConfig() *config.Config {
 	}}
 }
 
-// buildDir writes placeholder bootstraps, so the tests do not need `make build`.
+// buildDir writes placeholder bootstraps, so the tests do not need `make lambdas`.
 func buildDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -523,7 +523,7 @@ func TestNew_Errors(t *testing.T) {
 		{"no build dir", &outhookcdk.Props{Config: testConfig()}, "BuildDir is required"},
 		{"invalid config", &outhookcdk.Props{Config: &config.Config{Sets: []config.Set{{Name: "s",
 			Endpoints: []config.Endpoint{{Name: "e", URL: "ftp://x"}}}}}, BuildDir: dir}, "sets[0].endpoints[0].url"},
-		{"missing bootstrap", &outhookcdk.Props{Config: testConfig(), BuildDir: missing}, "run `make build` first"},
+		{"missing bootstrap", &outhookcdk.Props{Config: testConfig(), BuildDir: missing}, "run `make lambdas` first"},
 		{"concurrency", &outhookcdk.Props{Config: testConfig(), BuildDir: dir, DeliverMaxConcurrency: 1},
 			"DeliverMaxConcurrency 1 is outside 2..1000"},
 		{"endpoint timeout", &outhookcdk.Props{Config: tooSlow, BuildDir: dir},

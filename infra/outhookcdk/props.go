@@ -17,7 +17,7 @@ type Props struct {
 	// passed in is not modified.
 	Config *config.Config
 
-	// BuildDir holds the output of `make build`: <BuildDir>/<function>/bootstrap for send, query, secrets and
+	// BuildDir holds the output of `make lambdas`: <BuildDir>/<function>/bootstrap for send, query, secrets and
 	// deliver, built for linux/arm64.
 	BuildDir string
 
