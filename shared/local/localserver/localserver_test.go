@@ -2,6 +2,7 @@ package localserver_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -157,8 +158,8 @@ func TestServer_RunRetriesOnItsClock(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	doc := &config.Config{Sets: []config.Set{{Name: "orders", Endpoints: []config.Endpoint{{
-		Name: "shop", URL: receiver.URL, AllowPrivateNetwork: true,
-		Retry: &config.Retry{Attempts: 2, Backoff: "fixed", InitialDelaySeconds: 600, MaxDelaySeconds: 600},
+		Name: "shop", URL: receiver.URL, AllowPrivateNetwork: true, TimeoutSeconds: 60,
+		Retry: &config.Retry{Attempts: 2, Backoff: "fixed", InitialDelaySeconds: 20, MaxDelaySeconds: 20},
 	}}}}}
 	cfg, err := doc.Validate()
 	require.NoError(t, err)
@@ -183,16 +184,24 @@ func TestServer_RunRetriesOnItsClock(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer k")
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
+	var sent struct{ EventID string }
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&sent))
 	require.NoError(t, res.Body.Close())
 	require.Equal(t, http.StatusAccepted, res.StatusCode)
-	require.Eventually(t, func() bool { return posts.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
+	// The first attempt is recorded with its retry due 20 s after it ended (the time the clock reads now).
+	require.Eventually(t, func() bool {
+		rec, err := db.Store().GetEvent(t.Context(), "orders", sent.EventID)
+		return err == nil && len(rec.Attempts) == 1
+	}, 10*time.Second, 5*time.Millisecond)
+	require.EqualValues(t, 1, posts.Load())
 
-	// The retry is due 600 s (with jitter: 480-720 s) later on the server's clock, not the wall clock.
-	clock.Add(400 * time.Second)
+	// The retry is due 20 s (with jitter: 16-24 s) later on the server's clock, not the wall clock. (The
+	// clock stays within the first message's 70 s lease, which may not be deleted yet.)
+	clock.Add(10 * time.Second)
 	msgs, err := db.Queue().Receive(t.Context(), 10, time.Minute)
 	require.NoError(t, err)
 	require.Empty(t, msgs, "the retry is not due yet")
-	clock.Add(400 * time.Second)
+	clock.Add(20 * time.Second)
 	require.Eventually(t, func() bool { return posts.Load() == 2 }, 10*time.Second, 5*time.Millisecond,
 		"the retry went out once the clock reached it")
 }

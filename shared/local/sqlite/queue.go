@@ -119,6 +119,37 @@ func (q delayQueue) Delete(ctx context.Context, receipt string) error {
 	return nil
 }
 
+// DeleteBatch deletes the messages of receipts in one transaction. A receipt that is not its message's
+// current one (the message was deleted, or received again after its lease ended) is skipped, as Delete
+// would have answered queue.ErrNotFound for it.
+func (q delayQueue) DeleteBatch(ctx context.Context, receipts []string) error {
+	type key struct {
+		id    int64
+		nonce string
+	}
+	keys := make([]key, 0, len(receipts))
+	for _, r := range receipts {
+		if id, nonce, err := parseReceipt(r); err == nil {
+			keys = append(keys, key{id, nonce})
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	err := q.db.w.do(ctx, func(ctx context.Context) error {
+		for _, k := range keys {
+			if _, err := q.db.stmts.deleteMessage.ExecContext(ctx, k.id, k.nonce); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete %d messages: %w", len(keys), err)
+	}
+	return nil
+}
+
 func (q delayQueue) ChangeVisibility(ctx context.Context, receipt string, d time.Duration) error {
 	id, nonce, err := parseReceipt(receipt)
 	if err != nil {

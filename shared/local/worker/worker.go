@@ -107,20 +107,18 @@ func (p *Pool) Run(ctx context.Context, drain time.Duration) error {
 	ready := make(chan queue.Received, p.opts.Workers+p.opts.Batch)
 	// A handled message is deleted in the background while its worker takes the next one: the delete waits
 	// for a commit, and a crash before it only means the message is handled again (the handler is
-	// idempotent per message, as it must be for at-least-once delivery).
-	deleting := make(chan struct{}, p.opts.Workers) // bounds the deletes in flight
+	// idempotent per message, as it must be for at-least-once delivery). Deletes are grouped (see
+	// deleteLoop); a full channel makes the workers wait for them.
+	handled := make(chan queue.Received, p.opts.Workers)
 	var wg, deletes sync.WaitGroup
+	deletes.Go(func() { p.deleteLoop(work, handled) })
 	for range p.opts.Workers {
 		wg.Go(func() {
 			for m := range ready {
 				if ctx.Err() != nil {
 					p.release(work, m)
 				} else if p.handle(work, m) {
-					deleting <- struct{}{}
-					deletes.Go(func() {
-						defer func() { <-deleting }()
-						p.delete(work, m)
-					})
+					handled <- m
 				}
 				<-held
 			}
@@ -169,8 +167,38 @@ func (p *Pool) Run(ctx context.Context, drain time.Duration) error {
 		cancelWork()
 		<-done
 	}
+	close(handled)
 	deletes.Wait()
 	return nil
+}
+
+// deleteLinger is how long the deleter waits for more handled messages before deleting those it holds:
+// at a steady rate, a few deletes share one write instead of one each, and a delete that waits a little
+// costs nothing (the message stays leased).
+const deleteLinger = 5 * time.Millisecond
+
+// deleteLoop deletes the handled messages, up to Workers at a time, until handled is closed.
+func (p *Pool) deleteLoop(work context.Context, handled <-chan queue.Received) {
+	batch := make([]queue.Received, 0, p.opts.Workers)
+	linger := time.NewTimer(deleteLinger)
+	defer linger.Stop()
+	for m := range handled {
+		batch = append(batch[:0], m)
+		linger.Reset(deleteLinger)
+	collect:
+		for len(batch) < cap(batch) {
+			select {
+			case m, ok := <-handled:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, m)
+			case <-linger.C:
+				break collect
+			}
+		}
+		p.delete(work, batch)
+	}
 }
 
 // acquire takes the tokens of a whole batch, waiting for the workers to hand them back. It returns false,
@@ -221,13 +249,34 @@ func (p *Pool) handle(work context.Context, m queue.Received) bool {
 	return false
 }
 
-// delete acknowledges a handled message.
-func (p *Pool) delete(work context.Context, m queue.Received) {
+// batchDeleter is a queue that deletes several messages in one write (the SQLite queue: one transaction).
+type batchDeleter interface {
+	DeleteBatch(ctx context.Context, receipts []string) error
+}
+
+// delete acknowledges handled messages: in one call if the queue takes a batch, else concurrently.
+func (p *Pool) delete(work context.Context, msgs []queue.Received) {
 	ack, cancel := context.WithTimeout(context.WithoutCancel(work), ackTimeout)
 	defer cancel()
-	if err := p.q.Delete(ack, m.Receipt); err != nil && !errors.Is(err, queue.ErrNotFound) {
-		p.opts.Logger.Error("delete a handled message", "message", m.ID, "error", err)
+	if bd, ok := p.q.(batchDeleter); ok {
+		receipts := make([]string, len(msgs))
+		for i, m := range msgs {
+			receipts[i] = m.Receipt
+		}
+		if err := bd.DeleteBatch(ack, receipts); err != nil {
+			p.opts.Logger.Error("delete handled messages", "count", len(msgs), "error", err)
+		}
+		return
 	}
+	var wg sync.WaitGroup
+	for _, m := range msgs {
+		wg.Go(func() {
+			if err := p.q.Delete(ack, m.Receipt); err != nil && !errors.Is(err, queue.ErrNotFound) {
+				p.opts.Logger.Error("delete a handled message", "message", m.ID, "error", err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // retryDelay is 1 s doubled with every receive, capped at MaxRetryDelay.

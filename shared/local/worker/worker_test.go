@@ -311,3 +311,39 @@ func TestPool_RunWakesOnSignal(t *testing.T) {
 		}
 	}
 }
+
+// batchQueue is a real queue that deletes in batches and records the batch sizes.
+type batchQueue struct {
+	queue.Queue
+	mu      sync.Mutex
+	batches []int
+}
+
+func (b *batchQueue) DeleteBatch(ctx context.Context, receipts []string) error {
+	b.mu.Lock()
+	b.batches = append(b.batches, len(receipts))
+	b.mu.Unlock()
+	return b.Queue.(interface {
+		DeleteBatch(context.Context, []string) error
+	}).DeleteBatch(ctx, receipts)
+}
+
+func TestPool_RunDeletesInBatches(t *testing.T) {
+	t.Parallel()
+	q := &batchQueue{Queue: newQueue(t)}
+	sendN(t, q, 50)
+	var handled atomic.Int32
+	p := worker.New(q, func(context.Context, []byte) error { handled.Add(1); return nil },
+		worker.Options{Workers: 8, Visibility: 10 * time.Second})
+	stop := start(t, p, time.Second)
+	require.Eventually(t, func() bool { return handled.Load() == 50 }, 10*time.Second, 5*time.Millisecond)
+	stop()
+
+	require.Empty(t, visible(t, q), "every handled message is deleted")
+	total := 0
+	for _, n := range q.batches {
+		require.LessOrEqual(t, n, 8, "at most Workers per batch")
+		total += n
+	}
+	require.Equal(t, 50, total, "through DeleteBatch, once each")
+}

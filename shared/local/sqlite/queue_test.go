@@ -58,3 +58,28 @@ func TestDB_QueueReady(t *testing.T) {
 		}
 	})
 }
+
+func TestQueue_DeleteBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := open(t).Queue().(interface {
+		queue.Queue
+		DeleteBatch(ctx context.Context, receipts []string) error
+	})
+	require.NoError(t, q.Send(ctx, queue.Message{Body: []byte("a")}, queue.Message{Body: []byte("b")}, queue.Message{Body: []byte("c")}))
+	msgs, err := q.Receive(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, msgs, 3)
+	stale := msgs[2].Receipt
+	require.NoError(t, q.ChangeVisibility(ctx, stale, 0))
+	again, err := q.Receive(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, again, 1, "c, received a second time: its first receipt is stale")
+
+	require.NoError(t, q.DeleteBatch(ctx, []string{msgs[0].Receipt, msgs[1].Receipt, stale, "malformed"}))
+	require.NoError(t, q.ChangeVisibility(ctx, again[0].Receipt, 0))
+	left, err := q.Receive(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, left, 1, "a and b deleted; c kept, its stale receipt skipped")
+	require.Equal(t, "c", string(left[0].Body))
+}
