@@ -68,13 +68,19 @@ sets:
         url: %s/crm
         allowPrivateNetwork: true
         retry: {attempts: 2, backoff: fixed, initialDelaySeconds: 1, maxDelaySeconds: 1}
+  - name: customer-events
+    endpoints:
+      - name: customer
+        url: %s/customer
+        allowPrivateNetwork: true
+        signing: {userSecret: true}
   - name: one-shot
     endpoints:
       - name: down
         url: %s/down
         allowPrivateNetwork: true
         retry: {attempts: 1}
-`, recv.URL, recv.URL), nil)
+`, recv.URL, recv.URL, recv.URL), nil)
 
 	type exchange struct {
 		name         string
@@ -188,6 +194,7 @@ sets:
 		{name: "limit 0", method: "GET", path: "/v1/webhooks/billing-events/events?limit=0", status: 400, code: "invalid_limit"},
 		{name: "limit 101", method: "GET", path: "/v1/webhooks/billing-events/events?limit=101", status: 400, code: "invalid_limit"},
 		{name: "direction", method: "GET", path: "/v1/webhooks/billing-events/events?direction=inbound", status: 400, code: "invalid_direction"},
+		{name: "no user for a user-signed endpoint", method: "POST", path: "/v1/webhooks/customer-events/events", body: `{"type":"t","payload":1}`, status: 400, code: "missing_user_id"},
 		{name: "null type", method: "POST", path: "/v1/webhooks/billing-events/events", body: `{"type":null,"payload":1}`, status: 400, code: "invalid_body"},
 		{name: "null user id", method: "POST", path: "/v1/webhooks/billing-events/events", body: `{"type":"t","payload":1,"userId":null}`, status: 400, code: "invalid_body"},
 		{name: "type of 257 characters", method: "POST", path: "/v1/webhooks/billing-events/events", body: `{"type":"` + strings.Repeat("é", 257) + `","payload":1}`, status: 400, code: "invalid_type"},

@@ -76,9 +76,11 @@ type Endpoint struct {
 	AutoDisable *AutoDisable `yaml:"autoDisable,omitempty" json:"autoDisable,omitempty"`
 }
 
-// Signing is an endpoint's signing rule: the YAML form of a signing.Block plus the secret. With no Signing
-// block, deliveries signed with a user's managed secret use the Standard Webhooks scheme, and deliveries
-// without a user are unsigned. Package signing owns the values and the defaults (signing.Resolve).
+// Signing is an endpoint's signing rule: the YAML form of a signing.Block plus the secret, which is either a
+// named secret (Secret) or the managed secret of the send's user (UserSecret: a send without a userId is then
+// refused with missing_user_id). With no Signing block, a delivery is signed with the user's managed secret
+// when the send names a user, and unsigned otherwise. Package signing owns the values and the defaults of
+// the scheme (signing.Resolve).
 type Signing struct {
 	Header          string            `yaml:"header,omitempty" json:"header,omitempty"`
 	TimestampHeader string            `yaml:"timestampHeader,omitempty" json:"timestampHeader,omitempty"`
@@ -86,6 +88,8 @@ type Signing struct {
 	Algorithm       signing.Algorithm `yaml:"algorithm,omitempty" json:"algorithm,omitempty"`         // hmac-sha256
 	Encoding        signing.Encoding  `yaml:"encoding,omitempty" json:"encoding,omitempty"`           // hex | base64
 	Secret          string            `yaml:"secret,omitempty" json:"secret,omitempty"`               // name of the signing secret
+	// UserSecret signs with the managed secret of the send's userId, which every send must then give.
+	UserSecret bool `yaml:"userSecret,omitempty" json:"userSecret,omitempty"`
 }
 
 // Block is the signing block less its secret, as package signing reads it; nil for a nil s.

@@ -389,6 +389,10 @@ func TestConfig_Validate_Errors(t *testing.T) {
 			c.Sets[1].Endpoints[1].Signing.Header = "x-sig"
 			c.Sets[1].Endpoints[1].Signing.SignedPayload = "timestamp.rawBody"
 		}, "sets[1].endpoints[1].signing.timestampHeader", "is required when signedPayload is timestamp.rawBody"},
+		{"signing block without a secret", func(c *config.Config) { c.Sets[1].Endpoints[1].Signing.Secret = "" },
+			"sets[1].endpoints[1].signing", "needs secret (the name of a signing secret) or userSecret: true"},
+		{"named and user secret", func(c *config.Config) { c.Sets[1].Endpoints[1].Signing.UserSecret = true },
+			"sets[1].endpoints[1].signing.userSecret", "cannot be combined with secret"},
 		{"empty event type pattern", func(c *config.Config) { c.Sets[0].Endpoints[0].EventTypes = []string{"a", ""} },
 			"sets[0].endpoints[0].eventTypes[1]", "must not be empty"},
 		{"star inside pattern", func(c *config.Config) { c.Sets[0].Endpoints[0].EventTypes = []string{"in*.paid"} },
@@ -460,13 +464,13 @@ func TestConfig_Validate_CustomSchemeDefaults(t *testing.T) {
 	t.Parallel()
 
 	c := &config.Config{Sets: []config.Set{{Name: "a", Endpoints: []config.Endpoint{{
-		Name: "e", URL: "https://x.example", Signing: &config.Signing{Header: "x-sig", TimestampHeader: "x-ts"},
+		Name: "e", URL: "https://x.example", Signing: &config.Signing{Header: "x-sig", TimestampHeader: "x-ts", UserSecret: true},
 	}}}}}
 	r, err := c.Validate()
 	require.NoError(t, err)
 	require.Equal(t, &config.Signing{
 		Header: "x-sig", TimestampHeader: "x-ts", SignedPayload: "id.timestamp.rawBody", Algorithm: "hmac-sha256",
-		Encoding: "base64",
+		Encoding: "base64", UserSecret: true,
 	}, r.Sets[0].Endpoints[0].Signing)
 
 	// The reference page's block: a header and an encoding, no timestamp header, signs the body alone.
@@ -556,6 +560,18 @@ func TestCheckEventTypePattern_CountsCharacters(t *testing.T) {
 	t.Parallel()
 	require.Empty(t, config.CheckEventTypePattern(strings.Repeat("é", config.MaxEventTypeLength)))
 	require.Contains(t, config.CheckEventTypePattern(strings.Repeat("é", config.MaxEventTypeLength+1)), "at most 256")
+}
+
+func TestParse_UserSecret(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse([]byte("sets: [{name: a, endpoints: [{name: e, url: 'https://a.test/', signing: {userSecret: true}}]}]"))
+	require.NoError(t, err)
+	r, err := cfg.Validate()
+	require.NoError(t, err)
+	require.True(t, r.Sets[0].Endpoints[0].NeedsUser())
+	require.Empty(t, r.SecretNames())
+	_, err = config.Parse([]byte("sets: [{name: a, endpoints: [{name: e, url: 'https://a.test/', signing: {userSecret: yes}}]}]"))
+	require.ErrorContains(t, err, "sets[0].endpoints[0].signing.userSecret: must be true or false")
 }
 
 // aliasBomb is a "billion laughs" configuration: each level merges the previous one ten times, so the

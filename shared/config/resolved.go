@@ -53,6 +53,10 @@ type ResolvedEndpoint struct {
 	AutoDisable AutoDisable
 }
 
+// NeedsUser reports whether the endpoint signs with the user's managed secret (signing.userSecret), so that
+// every send that reaches it must name a user.
+func (e ResolvedEndpoint) NeedsUser() bool { return e.Signing != nil && e.Signing.UserSecret }
+
 // Accepts reports whether the endpoint's eventTypes select events of type typ.
 func (e ResolvedEndpoint) Accepts(typ string) bool { return MatchEventTypes(e.EventTypes, typ) }
 

@@ -60,7 +60,9 @@ func (e *FieldError) Error() string { return e.Path + ": " + e.Message }
 //   - an endpoint without a retry block gets attempts 5, exponential, 30 s initial, 3600 s max; in a retry block
 //     attempts is required, backoff defaults to exponential, initialDelaySeconds 0 means retry at once, and
 //     maxDelaySeconds 0 means 3600;
-//   - a signing block without `secret` signs with the user's managed secret when send gets a userId;
+//   - a signing block says which secret signs: `secret` (a named secret) or `userSecret: true` (the managed
+//     secret of the send's userId: a send without one is refused); an endpoint without a signing block is
+//     signed with the user's managed secret when send gets a userId, and is unsigned otherwise;
 //   - the rest of a signing block is resolved by signing.Resolve, which owns its defaults: with only `secret`
 //     (and optionally `algorithm`) it signs with the Standard Webhooks headers; otherwise `header` is
 //     required, encoding defaults to base64, and signedPayload to id.timestamp.rawBody with a
@@ -278,8 +280,12 @@ func (v *validator) url(p, raw string) {
 
 func (v *validator) signing(p string, s *Signing) {
 	switch {
+	case s.Secret != "" && s.UserSecret:
+		v.fail(p+".userSecret", "cannot be combined with secret: sign with a named secret or with the user's secret")
+	case s.Secret == "" && !s.UserSecret:
+		v.fail(p, "needs secret (the name of a signing secret) or userSecret: true (the managed secret of the "+
+			"send's userId); without a signing block an endpoint is signed only for sends that name a user")
 	case s.Secret == "":
-		// No named secret: deliveries sent with a userId are signed with that user's managed secret.
 	case len(s.Secret) > MaxSecretNameLength:
 		v.fail(p+".secret", fmt.Sprintf("must be at most %d characters", MaxSecretNameLength))
 	case !secretNameRE.MatchString(s.Secret):

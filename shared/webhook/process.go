@@ -219,7 +219,7 @@ func (s *Service) request(ctx context.Context, set *config.ResolvedSet, ep *conf
 
 // signingKeys returns the HMAC keys a delivery is signed with: the endpoint's named secret; else the
 // user's managed secret (the current value and every previous one within its rotation window); else none
-// (unsigned).
+// (unsigned), unless the endpoint requires the user's secret.
 func (s *Service) signingKeys(ctx context.Context, set *config.ResolvedSet, ep *config.ResolvedEndpoint, ev store.Event) ([][]byte, error) {
 	if ep.Signing != nil && ep.Signing.Secret != "" {
 		if s.named == nil {
@@ -236,6 +236,10 @@ func (s *Service) signingKeys(ctx context.Context, set *config.ResolvedSet, ep *
 		return [][]byte{key}, nil
 	}
 	if ev.UserID == "" {
+		if ep.NeedsUser() {
+			// Send refuses this; an event sent before the endpoint's config said so is not sent unsigned.
+			return nil, errors.New("the endpoint is signed with the user's secret (signing.userSecret) and the event has no userId")
+		}
 		return nil, nil
 	}
 	us, err := s.userSecret(ctx, set, ev.UserID)

@@ -63,6 +63,10 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 		if !ep.Accepts(req.Type) {
 			continue
 		}
+		if ep.NeedsUser() && req.UserID == "" {
+			return SendResult{}, invalid("missing_user_id", "endpoint %q of set %q is signed with the user's "+
+				"secret (signing.userSecret): the send must give a userId", ep.Name, set.Name)
+		}
 		id, err := s.ids.next(attemptPrefix, now)
 		if err != nil {
 			return SendResult{}, err

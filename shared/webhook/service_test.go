@@ -791,3 +791,44 @@ func TestService_LogsAttemptError(t *testing.T) {
 	require.Regexp(t, `outcome=failed status=0 duration=\S+ error=".*connect: connection refused"`, logs)
 	require.NotContains(t, logs, namedSecretValue)
 }
+
+// TestService_UserSecretSigningNeedsAUser: an endpoint signed with the user's secret (signing.userSecret)
+// refuses a send without a userId (nothing stored, nothing queued) instead of delivering it unsigned; with a
+// userId it is signed with that user's managed secret. An endpoint without signing takes sends without a user.
+func TestService_UserSecretSigningNeedsAUser(t *testing.T) {
+	t.Parallel()
+	customer, plain := newReceiver(t), newReceiver(t)
+	userSigned := func(ep *config.Endpoint) { ep.Signing = &config.Signing{UserSecret: true} }
+	onlyInvoices := func(ep *config.Endpoint) { ep.EventTypes = []string{"invoice.*"} }
+	b := setup(t,
+		config.Set{Name: "customer-events", Endpoints: []config.Endpoint{endpoint("customer", customer, userSigned, onlyInvoices)}},
+		config.Set{Name: "internal", Endpoints: []config.Endpoint{endpoint("plain", plain)}},
+	)
+	ctx := context.Background()
+
+	_, err := b.svc.Send(ctx, "customer-events", SendRequest{Type: "invoice.paid", Payload: json.RawMessage(`{}`)})
+	requireCode(t, err, ErrInvalid, "missing_user_id")
+	require.ErrorContains(t, err, `endpoint "customer"`)
+	list, err := b.svc.ListEvents(ctx, "customer-events", ListQuery{})
+	require.NoError(t, err)
+	require.Empty(t, list.Events)
+	require.Equal(t, 0, b.pump(t))
+
+	// An event type the endpoint does not receive needs no user.
+	send(t, b, "customer-events", SendRequest{Type: "customer.updated", Payload: json.RawMessage(`{}`)})
+
+	send(t, b, "customer-events", SendRequest{Type: "invoice.paid", Payload: json.RawMessage(`{}`), UserID: "user_1"})
+	send(t, b, "internal", SendRequest{Type: "invoice.paid", Payload: json.RawMessage(`{}`)})
+	b.pump(t)
+	require.Equal(t, 1, customer.count())
+	us, err := b.svc.UserSecret(ctx, "customer-events", "user_1")
+	require.NoError(t, err)
+	key, err := signing.Key(us.Current.Value)
+	require.NoError(t, err)
+	req, body := customer.request(0)
+	require.NoError(t, signing.Verify(signing.Standard, req.Header, body, [][]byte{key}, time.Minute, b.clock.Now()))
+
+	require.Equal(t, 1, plain.count())
+	preq, _ := plain.request(0)
+	require.Empty(t, preq.Header.Get("webhook-signature"), "an endpoint without signing is unsigned by choice")
+}
