@@ -47,6 +47,10 @@ TEST_DEPS += venv
 .PHONY: test
 test: $(TEST_DEPS) ## Run every test, installing what it needs (Go modules, moto in .venv, npm tools)
 	$(TEST_ENV) $(GO) test -count=1 -timeout 25m ./...
+	@set -e; for m in $(filter-out .,$(GO_MODULES)); do \
+		echo "go test: $$m (nested module)"; \
+		(cd $$m && $(GO) test -count=1 ./...); \
+	done
 
 .PHONY: build
 build: ## Build the outhook CLI and local server into build/outhook (pure Go, CGO_ENABLED=0; `make lambdas` builds the functions)

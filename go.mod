@@ -16,6 +16,9 @@ require (
 	github.com/aws/jsii-runtime-go v1.142.0
 	github.com/aws/smithy-go v1.28.9
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.38.2
+	github.com/outhook/outhook/shared/client v0.0.0-00010101000000-000000000000
+	github.com/outhook/outhook/shared/signing v0.0.0-00010101000000-000000000000
+	github.com/outhook/outhook/shared/verify v0.0.0-00010101000000-000000000000
 	github.com/pb33f/libopenapi v0.41.8
 	github.com/pb33f/libopenapi-validator v0.16.2
 	github.com/stretchr/testify v1.12.1
@@ -69,4 +72,12 @@ require (
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
+)
+
+// The packages for other people's programs are modules of their own (a receiver that imports verify gets
+// only verify and signing); this module builds against the copies beside it.
+replace (
+	github.com/outhook/outhook/shared/client => ./shared/client
+	github.com/outhook/outhook/shared/signing => ./shared/signing
+	github.com/outhook/outhook/shared/verify => ./shared/verify
 )

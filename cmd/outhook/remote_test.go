@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/client"
-	"github.com/outhook/outhook/shared/client/clienttest"
+	"github.com/outhook/outhook/shared/local/localserver/localservertest"
 )
 
 // saver is a receiver that writes each request to a file as `outhook listen --save` does, and answers 204.
@@ -51,10 +51,10 @@ func (s *saver) wait(t *testing.T, n int) []string {
 }
 
 // cli runs the command in-process against the server, with stdin.
-func cli(t *testing.T, srv *clienttest.Server, stdin string, args ...string) (int, string, string) {
+func cli(t *testing.T, srv *localservertest.Server, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	vars := map[string]string{"OUTHOOK_URL": srv.URL, "OUTHOOK_API_KEY": clienttest.APIKey}
+	vars := map[string]string{"OUTHOOK_URL": srv.URL, "OUTHOOK_API_KEY": localservertest.APIKey}
 	e := &env{stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return vars[k] }}
 	code := run(t.Context(), e, args)
 	return code, stdout.String(), stderr.String()
@@ -66,7 +66,7 @@ func TestRemoteCommands_AgainstTheLocalServer(t *testing.T) {
 	recv := &saver{dir: dir}
 	rs := httptest.NewServer(recv)
 	t.Cleanup(rs.Close)
-	srv := clienttest.Start(t, `
+	srv := localservertest.Start(t, `
 sets:
   - name: customer-events
     endpoints:
@@ -79,7 +79,7 @@ sets:
         url: `+rs.URL+`/partner
         allowPrivateNetwork: true
         signing: {header: x-partner-signature, timestampHeader: x-partner-timestamp, signedPayload: timestamp.rawBody, encoding: hex, secret: PARTNER_SECRET}
-`, clienttest.Secrets{"PARTNER_SECRET": "partner-raw-secret"})
+`, localservertest.Secrets{"PARTNER_SECRET": "partner-raw-secret"})
 
 	// send: --data, table output.
 	code, out, errOut := cli(t, srv, "", "send", "customer-events", "customer.updated", "--data", `{"customerId":"cus_1"}`, "--user", "user_123")
@@ -191,7 +191,7 @@ sets:
 
 func TestRemoteCommands_ExitCodes(t *testing.T) {
 	t.Parallel()
-	srv := clienttest.Start(t, `
+	srv := localservertest.Start(t, `
 sets:
   - name: s
     endpoints:

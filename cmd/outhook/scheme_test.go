@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/client"
-	"github.com/outhook/outhook/shared/client/clienttest"
+	"github.com/outhook/outhook/shared/local/localserver/localservertest"
 	"github.com/outhook/outhook/shared/signing"
 	"github.com/outhook/outhook/shared/verify"
 )
@@ -53,12 +53,12 @@ func TestSchemes_SenderReceiverAndCLIAgree(t *testing.T) {
 		}
 		cfg.WriteString("}\n")
 	}
-	srv := clienttest.Start(t, cfg.String(), clienttest.Secrets{"NAMED": named})
+	srv := localservertest.Start(t, cfg.String(), localservertest.Secrets{"NAMED": named})
 
 	code, _, errOut := cli(t, srv, "", "send", "shapes", "shape.checked", "--data", `{"n":1}`, "--user", "user_1")
 	require.Equal(t, 0, code, errOut)
 	files := recv.wait(t, len(shapes))
-	c, err := client.New(srv.URL, client.WithAPIKey(clienttest.APIKey))
+	c, err := client.New(srv.URL, client.WithAPIKey(localservertest.APIKey))
 	require.NoError(t, err)
 	us, err := c.Set("shapes").Secrets.Get(t.Context(), "user_1")
 	require.NoError(t, err)

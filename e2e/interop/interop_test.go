@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/client"
-	"github.com/outhook/outhook/shared/client/clienttest"
+	"github.com/outhook/outhook/shared/local/localserver/localservertest"
 )
 
 const (
@@ -131,7 +131,7 @@ func TestInterop_SignaturesVerifyWithIndependentImplementations(t *testing.T) {
 	rec := &capture{got: map[string][]delivery{}}
 	recv := httptest.NewServer(rec)
 	t.Cleanup(recv.Close)
-	srv := clienttest.Start(t, `
+	srv := localservertest.Start(t, `
 sets:
   - name: billing-events
     endpoints:
@@ -156,9 +156,9 @@ sets:
           algorithm: hmac-sha256
           encoding: hex
           secret: PARTNER_SIGNING_SECRET
-`, clienttest.Secrets{"CRM_WEBHOOK_SIGNING_SECRET": crmSecret, "PARTNER_SIGNING_SECRET": partnerSecret})
+`, localservertest.Secrets{"CRM_WEBHOOK_SIGNING_SECRET": crmSecret, "PARTNER_SIGNING_SECRET": partnerSecret})
 
-	c, err := client.New(srv.URL, client.WithAPIKey(clienttest.APIKey))
+	c, err := client.New(srv.URL, client.WithAPIKey(localservertest.APIKey))
 	require.NoError(t, err)
 	payload := map[string]any{"invoiceId": "in_1", "note": "ünïcödé & <tags>", "amount": 4200}
 

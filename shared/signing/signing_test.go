@@ -424,7 +424,7 @@ func BenchmarkSign(b *testing.B) {
 	body := []byte(strings.Repeat(`{"invoiceId":"inv_42","amount":1999}`, 30)) // ~1 KiB
 	keys := [][]byte{[]byte("current-key-32-bytes-long-------"), []byte("previous-key-32-bytes-long------")}
 	ts := time.Unix(1700000000, 0)
-	for b.Loop() {
+	for range b.N {
 		signing.Sign(signing.Standard, "whevt_1", ts, body, keys)
 	}
 }
@@ -435,7 +435,7 @@ func BenchmarkVerify(b *testing.B) {
 	ts := time.Unix(1700000000, 0)
 	h := signing.Sign(signing.Standard, "whevt_1", ts, body, [][]byte{key})
 	h.Set(signing.IDHeader, "whevt_1")
-	for b.Loop() {
+	for range b.N {
 		if err := signing.Verify(signing.Standard, h, body, [][]byte{key}, 0, ts); err != nil {
 			b.Fatal(err)
 		}

@@ -1,8 +1,8 @@
-// Package clienttest starts a real outhook local server in the test process, for the tests of the API's
+// Package localservertest starts a real outhook local server in the test process, for the tests of the API's
 // clients (the Go client, the CLI, the OpenAPI description, the interoperability checks): the same server
 // as `outhook serve` (package localserver: handler, domain service, SQLite store and queue, delivery
 // workers), over a SQLite file in a temporary directory, listening on 127.0.0.1.
-package clienttest
+package localservertest
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 )
 
 // APIKey is the bearer key the server requires.
-const APIKey = "clienttest-api-key"
+const APIKey = "localservertest-api-key"
 
 // Server is a running local API.
 type Server struct {
@@ -63,7 +63,7 @@ func Start(t testing.TB, configYAML string, secrets Secrets) *Server {
 		DB:        db,
 		Named:     secrets,
 		APIKey:    APIKey,
-		CursorKey: []byte("clienttest cursor key, 32 bytes!"),
+		CursorKey: []byte("localservertest cursor key, 32 b"),
 		Workers:   8,
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

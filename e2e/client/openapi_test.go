@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/client"
-	"github.com/outhook/outhook/shared/client/clienttest"
+	"github.com/outhook/outhook/shared/local/localserver/localservertest"
 )
 
 const specPath = "../../docs/openapi.yaml"
@@ -60,7 +60,7 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 	t.Parallel()
 	v := openAPIValidator(t)
 	recv := newReceiver(t, 1) // fails the first POST: the event shows a failed and a delivered attempt
-	srv := clienttest.Start(t, fmt.Sprintf(`
+	srv := localservertest.Start(t, fmt.Sprintf(`
 sets:
   - name: billing-events
     endpoints:
@@ -104,7 +104,7 @@ sets:
 			req.Header.Set("Content-Type", "application/json")
 		}
 		if !x.noAuth {
-			req.Header.Set("Authorization", "Bearer "+clienttest.APIKey)
+			req.Header.Set("Authorization", "Bearer "+localservertest.APIKey)
 		}
 		for k, v := range x.header {
 			req.Header.Set(k, v)
@@ -145,7 +145,7 @@ sets:
 	eventID := jsonField(t, sent, "eventId")
 
 	// Wait for the first attempt to fail and the retry to succeed, so the event has attempts of both kinds.
-	c, err := client.New(srv.URL, client.WithAPIKey(clienttest.APIKey))
+	c, err := client.New(srv.URL, client.WithAPIKey(localservertest.APIKey))
 	require.NoError(t, err)
 	waitStatus(t, c.Set("billing-events"), eventID, "delivered")
 

@@ -1,3 +1,6 @@
+// Package client_test checks the Go client (module shared/client) and docs/openapi.yaml against the real
+// local server (localservertest). These tests live in the root module: the client module cannot import the
+// server without a cycle; its own unit tests use httptest receivers.
 package client_test
 
 import (
@@ -14,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/client"
-	"github.com/outhook/outhook/shared/client/clienttest"
+	"github.com/outhook/outhook/shared/local/localserver/localservertest"
 	"github.com/outhook/outhook/shared/verify"
 )
 
@@ -63,7 +66,7 @@ func TestClient_AgainstTheLocalServer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	recv := newReceiver(t, 0)
-	srv := clienttest.Start(t, `
+	srv := localservertest.Start(t, `
 sets:
   - name: customer-events
     endpoints:
@@ -72,7 +75,7 @@ sets:
         allowPrivateNetwork: true
         retry: {attempts: 1}
 `, nil)
-	c, err := client.New(srv.URL, client.WithAPIKey(clienttest.APIKey))
+	c, err := client.New(srv.URL, client.WithAPIKey(localservertest.APIKey))
 	require.NoError(t, err)
 	set := c.Set("customer-events")
 
