@@ -295,7 +295,7 @@ func TestRemoteCommands_EventsGetShowsEachAttempt(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}))
 	t.Cleanup(rs.Close)
-	srv := clienttest.Start(t, `
+	srv := localservertest.Start(t, `
 sets:
   - name: s
     endpoints:
