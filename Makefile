@@ -62,7 +62,7 @@ run: build ## Run the local server (API on 127.0.0.1:8080, data in ./data) and a
 	$(OUTHOOK) listen --addr $(LISTEN_ADDR) --secret "$$CRM_WEBHOOK_SIGNING_SECRET" --scheme $(CRM_SCHEME) $(LISTEN_FLAGS) & \
 	listener=$$!; trap 'kill $$listener 2>/dev/null' EXIT; \
 	sleep 0.2; kill -0 $$listener 2>/dev/null || { echo "error: the receiver could not start on $(LISTEN_ADDR)" >&2; exit 1; }; \
-	echo "API: http://$(RUN_ADDR)  (Authorization: Bearer $$OUTHOOK_API_KEY)  receiver: http://$(LISTEN_ADDR)"; \
+	echo "API: http://$(RUN_ADDR)  (Authorization: Bearer $$OUTHOOK_API_KEY)  receiver: http://$(LISTEN_ADDR)  (customer-events goes to 127.0.0.1:9001: start a receiver there with a user's secret)"; \
 	$(OUTHOOK) serve --config webhooks.example.yaml --addr $(RUN_ADDR) --data data
 
 .PHONY: bench
