@@ -30,7 +30,7 @@ type Named struct {
 
 var _ secret.Named = (*Named)(nil)
 
-// NewNamed returns a Named reading secrets under prefix (e.g. "outhook/prod/signing/").
+// NewNamed returns a Named reading secrets under prefix (e.g. "outhook/prod/named/", the CDK construct's NamedSecretPrefix).
 func NewNamed(api API, prefix string, opts NamedOptions) *Named {
 	if opts.TTL <= 0 {
 		opts.TTL = DefaultNamedTTL

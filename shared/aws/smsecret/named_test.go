@@ -40,7 +40,7 @@ func setupNamed(t *testing.T) namedBundle {
 	t.Helper()
 	cfg := awstest.Config(t)
 	b := namedBundle{client: secretsmanager.NewFromConfig(cfg), counter: awstest.NewCounter(), clock: newClock(),
-		prefix: awstest.UniqueName("outhook-test/") + "/signing/"}
+		prefix: awstest.UniqueName("outhook-test/") + "/named/"}
 	counted := cfg.Copy()
 	b.counter.Instrument(&counted)
 	b.named = smsecret.NewNamed(secretsmanager.NewFromConfig(counted), b.prefix, smsecret.NamedOptions{TTL: time.Minute, Now: b.clock.Now})
