@@ -8,13 +8,22 @@ import (
 
 // DynamoDB and Secrets Manager actions per function: exactly the calls the adapters make (docs/aws.md, "IAM:
 // what each adapter calls"). TransactWriteItems needs no action of its own: each Put in it is authorized as
-// PutItem. No function scans, tags or describes anything.
+// PutItem, and each Update or Delete as UpdateItem or DeleteItem. No function scans, tags or describes
+// anything; only send deletes (user endpoints and released held deliveries).
 var (
 	// sendTableActions: CreateEvent (PutItem, or a transaction of Puts with an idempotency key), the
-	// idempotency replay (GetItem) and the retry route, which reads the event first (Query).
-	sendTableActions = []string{"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"}
-	// queryTableActions: GetEvent and ListEvents (Query; on the table's indexes too, if its definition has any).
-	queryTableActions = []string{"dynamodb:Query"}
+	// idempotency replay (GetItem), the retry route, which reads the event first (Query), a user's endpoints
+	// on a send with a userId (Query); and the endpoint routes it serves: register (GetItem, then PutItem, or
+	// a transaction of an UpdateItem of the user's count and a PutItem), delete (a transaction of a
+	// DeleteItem and an UpdateItem; the held deliveries: DeleteItem, UpdateItem of their marks; the pending
+	// ones among the user's events: Query on the user index, PutItem), pause and resume (GetItem,
+	// UpdateItem or PutItem; the held deliveries: Query, DeleteItem, UpdateItem), recover (Query, on the user
+	// index for a user's endpoint).
+	sendTableActions = []string{"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem",
+		"dynamodb:DeleteItem"}
+	// queryTableActions: GetEvent and ListEvents (Query; on the table's indexes too), the endpoint lists
+	// (Query) and one user endpoint (GetItem).
+	queryTableActions = []string{"dynamodb:Query", "dynamodb:GetItem"}
 	// deliverTableActions: the event and its attempts (Query), then the new attempt (PutItem); the endpoint's
 	// state (GetItem, at most once per EndpointStateTTL) and its health when it changes (UpdateItem, or PutItem
 	// for a static endpoint's first state); a held delivery (a transaction: ConditionCheckItem on the endpoint,
@@ -44,9 +53,11 @@ func (w *webhooks) grant(namedSecrets []string) {
 	}
 
 	w.allow(FunctionSend, sendTableActions, table)
+	w.allow(FunctionSend, []string{"dynamodb:Query"}, w.indexArns())
 	w.allow(FunctionSend, []string{"sqs:SendMessage"}, queueArn)
 
-	w.allow(FunctionQuery, queryTableActions, append(table, w.indexArns()...))
+	w.allow(FunctionQuery, queryTableActions, table)
+	w.allow(FunctionQuery, []string{"dynamodb:Query"}, w.indexArns())
 
 	w.allow(FunctionSecrets, userSecretActions, userSecrets)
 

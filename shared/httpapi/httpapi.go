@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/outhook/outhook/shared/httpapi/route"
 	"github.com/outhook/outhook/shared/webhook"
@@ -28,6 +29,15 @@ type Service interface {
 	Resend(ctx context.Context, set, id, endpoint string) (webhook.SendResult, error)
 	UserSecret(ctx context.Context, set, userID string) (webhook.UserSecret, error)
 	RotateUserSecret(ctx context.Context, set, userID string) (webhook.UserSecret, error)
+
+	ListStaticEndpoints(ctx context.Context, set string) (webhook.EndpointList, error)
+	ListUserEndpoints(ctx context.Context, set, userID string) (webhook.EndpointList, error)
+	GetUserEndpoint(ctx context.Context, set, userID, name string) (webhook.Endpoint, error)
+	PutUserEndpoint(ctx context.Context, set, userID, name string, req webhook.EndpointRequest) (webhook.Endpoint, bool, error)
+	DeleteUserEndpoint(ctx context.Context, set, userID, name string) error
+	PauseEndpoint(ctx context.Context, set, userID, name string) (webhook.Endpoint, error)
+	ResumeEndpoint(ctx context.Context, set, userID, name string) (webhook.Endpoint, error)
+	RecoverEndpoint(ctx context.Context, set, userID, name string, req webhook.RecoverRequest) (webhook.RecoverResult, error)
 }
 
 // Options configure the handler.
@@ -101,6 +111,18 @@ func (h *handler) handlers() map[string]http.HandlerFunc {
 		"resendEvent":      h.retry,
 		"getUserSecret":    h.userSecret,
 		"rotateUserSecret": h.rotateUserSecret,
+
+		"listEndpoints":       h.listStaticEndpoints,
+		"pauseEndpoint":       h.pause,
+		"resumeEndpoint":      h.resume,
+		"recoverEndpoint":     h.recover,
+		"listUserEndpoints":   h.listUserEndpoints,
+		"getUserEndpoint":     h.getUserEndpoint,
+		"putUserEndpoint":     h.putUserEndpoint,
+		"deleteUserEndpoint":  h.deleteUserEndpoint,
+		"pauseUserEndpoint":   h.pause,
+		"resumeUserEndpoint":  h.resume,
+		"recoverUserEndpoint": h.recover,
 	}
 }
 
@@ -227,9 +249,33 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, res)
 }
 
+// listParameters are the query parameters of the events list; any other is refused (unknown_parameter).
+var listParameters = []string{"direction", "limit", "cursor", "type", "status", "userId", "endpoint", "since", "until"}
+
 func (h *handler) listEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	query := webhook.ListQuery{Direction: q.Get("direction"), Cursor: q.Get("cursor")}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if !slices.Contains(listParameters, name) {
+			writeJSONError(w, http.StatusBadRequest, "unknown_parameter", fmt.Sprintf("unknown query parameter %q (known: %s)",
+				name, strings.Join(listParameters, ", ")))
+			return
+		}
+	}
+	query := webhook.ListQuery{Direction: q.Get("direction"), Cursor: q.Get("cursor"), Type: q.Get("type"),
+		Status: q.Get("status"), UserID: q.Get("userId"), Endpoint: q.Get("endpoint")}
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &query.Since}, {"until", &query.Until}} {
+		if s := q.Get(t.name); s != "" {
+			v, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				writeJSONError(w, http.StatusBadRequest, "invalid_"+t.name, t.name+" must be an RFC 3339 time, e.g. 2026-12-01T15:04:05Z")
+				return
+			}
+			*t.dst = v
+		}
+	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 { // the service checks the upper bound

@@ -38,6 +38,13 @@ sets:
       - name: shop
         url: http://127.0.0.1:9/other
         allowPrivateNetwork: true
+  - name: customers
+    endpoints:
+      - name: audit
+        url: http://127.0.0.1:9/audit
+        allowPrivateNetwork: true
+        eventTypes: [audit.*]
+    userEndpoints: {enabled: true, maxPerUser: 2}
 `
 )
 
@@ -417,7 +424,7 @@ func TestHandler_NoAPIKey(t *testing.T) {
 func TestHandler_EveryRoute(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	params := strings.NewReplacer("{set}", "orders", "{eventId}", "whevt_0000000000000000000000000000", "{userId}", "user_1")
+	params := strings.NewReplacer("{set}", "orders", "{eventId}", "whevt_0000000000000000000000000000", "{userId}", "user_1", "{name}", "hooks")
 	for _, r := range route.All() {
 		t.Run(r.Operation, func(t *testing.T) {
 			path := params.Replace(r.Path)

@@ -132,11 +132,12 @@ func (s *Service) targetOf(ctx context.Context, set *config.ResolvedSet, j job) 
 	return userTarget(u, state), nil
 }
 
-// userTarget is a registered endpoint as the sender sees it: signed with the user's managed secret (no
-// signing block: Standard Webhooks), the set's retry, timeout and network rules.
+// userTarget is a registered endpoint as the sender sees it: always signed with the user's managed secret
+// (signing.userSecret, Standard Webhooks headers), with the set's retry, timeout and network rules.
 func userTarget(u *config.ResolvedUserEndpoints, state store.Endpoint) target {
 	return target{
-		ep: config.ResolvedEndpoint{Name: state.Name, URL: state.URL, Retry: u.Retry, Timeout: u.Timeout,
+		ep: config.ResolvedEndpoint{Name: state.Name, URL: state.URL, Signing: &config.Signing{UserSecret: true},
+			Retry: u.Retry, Timeout: u.Timeout,
 			AllowPrivateNetwork: u.AllowPrivateNetwork, EventTypes: state.EventTypes, AutoDisable: u.AutoDisable},
 		state:       state,
 		autoDisable: u.AutoDisable,

@@ -48,6 +48,17 @@ var table = []Route{
 	{Operation: "resendEvent", Method: "POST", Path: "/v1/webhooks/{set}/events/{eventId}/retry", Function: Send},
 	{Operation: "getUserSecret", Method: "GET", Path: "/v1/webhooks/{set}/users/{userId}/secret", Function: Secrets},
 	{Operation: "rotateUserSecret", Method: "POST", Path: "/v1/webhooks/{set}/users/{userId}/secret/rotate", Function: Secrets},
+	{Operation: "listEndpoints", Method: "GET", Path: "/v1/webhooks/{set}/endpoints", Function: Query},
+	{Operation: "pauseEndpoint", Method: "POST", Path: "/v1/webhooks/{set}/endpoints/{name}/pause", Function: Send},
+	{Operation: "resumeEndpoint", Method: "POST", Path: "/v1/webhooks/{set}/endpoints/{name}/resume", Function: Send},
+	{Operation: "recoverEndpoint", Method: "POST", Path: "/v1/webhooks/{set}/endpoints/{name}/recover", Function: Send},
+	{Operation: "listUserEndpoints", Method: "GET", Path: "/v1/webhooks/{set}/users/{userId}/endpoints", Function: Query},
+	{Operation: "getUserEndpoint", Method: "GET", Path: "/v1/webhooks/{set}/users/{userId}/endpoints/{name}", Function: Query},
+	{Operation: "putUserEndpoint", Method: "PUT", Path: "/v1/webhooks/{set}/users/{userId}/endpoints/{name}", Function: Send},
+	{Operation: "deleteUserEndpoint", Method: "DELETE", Path: "/v1/webhooks/{set}/users/{userId}/endpoints/{name}", Function: Send},
+	{Operation: "pauseUserEndpoint", Method: "POST", Path: "/v1/webhooks/{set}/users/{userId}/endpoints/{name}/pause", Function: Send},
+	{Operation: "resumeUserEndpoint", Method: "POST", Path: "/v1/webhooks/{set}/users/{userId}/endpoints/{name}/resume", Function: Send},
+	{Operation: "recoverUserEndpoint", Method: "POST", Path: "/v1/webhooks/{set}/users/{userId}/endpoints/{name}/recover", Function: Send},
 }
 
 // All returns every route of the API, in the table's order.
