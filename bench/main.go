@@ -82,7 +82,7 @@ func run() error {
 
 	fmt.Printf("machine: %s, %d cores; bench and server GOMAXPROCS %d; load average before: %s\n",
 		machine(), runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAverage())
-	fmt.Printf("server: %d delivery workers, one endpoint, receiver on 127.0.0.1\n", sf.workers)
+	fmt.Printf("server: %d delivery workers, one endpoint (signed: Standard Webhooks), receiver on 127.0.0.1\n", sf.workers)
 
 	b := &bench{url: srv.url + "/v1/webhooks/bench/events", rc: rc, client: &http.Client{
 		Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512},
@@ -121,6 +121,9 @@ func run() error {
 		return err
 	}
 	fmt.Printf("server peak RSS: %.1f MB; load average after: %s\n", float64(rss)/(1<<20), loadAverage())
+	if n := rc.unsigned.Load(); n > 0 {
+		return fmt.Errorf("%d deliveries came without a signature", n)
+	}
 	return srv.stop()
 }
 
@@ -152,6 +155,7 @@ func startServer(f serverFlags) (*server, error) {
 	args := []string{"-server", "-dir", f.dir, "-receiver", f.receiver, "-workers", strconv.Itoa(f.workers),
 		"-cpuprofile", f.cpuProfile, "-memprofile", f.memProfile, "-trace", f.traceF}
 	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), secretName+"=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -13,9 +13,10 @@ import (
 // receiver answers 200 to every webhook and records, per phase, the send->delivered latency of each new
 // event id.
 type receiver struct {
-	srv  *httptest.Server
-	url  string
-	dups atomic.Int64
+	srv      *httptest.Server
+	url      string
+	dups     atomic.Int64
+	unsigned atomic.Int64 // deliveries without a signature: the bench fails
 
 	mu     sync.Mutex
 	seen   map[string]bool
@@ -59,6 +60,9 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		http.Error(w, "bad body", http.StatusBadRequest)
 		return
+	}
+	if r.Header.Get("webhook-signature") == "" {
+		rc.unsigned.Add(1)
 	}
 	id := r.Header.Get("webhook-id")
 	rc.mu.Lock()

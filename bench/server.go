@@ -16,9 +16,13 @@ import (
 	"time"
 
 	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/local/envsecret"
 	"github.com/outhook/outhook/shared/local/localserver"
 	"github.com/outhook/outhook/shared/local/sqlite"
 )
+
+// secretName is the environment variable that holds the endpoint's signing secret in the server process.
+const secretName = "OUTHOOK_BENCH_SIGNING_SECRET"
 
 // serverFlags configure the server process.
 type serverFlags struct {
@@ -38,15 +42,17 @@ func serve(f serverFlags) error {
 		return fmt.Errorf("open the database: %w", err)
 	}
 	defer db.Close()
+	// Signed like a real endpoint: the Standard Webhooks scheme, with a named secret from the environment.
 	doc := &config.Config{Sets: []config.Set{{Name: "bench", Endpoints: []config.Endpoint{{
 		Name: "receiver", URL: f.receiver, AllowPrivateNetwork: true,
+		Signing: &config.Signing{Secret: secretName},
 	}}}}}
 	cfg, err := doc.Validate()
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	srv, err := localserver.New(localserver.Options{
-		Config: cfg, DB: db, APIKey: apiKey, CursorKey: []byte("bench"), Workers: f.workers,
+		Config: cfg, DB: db, Named: envsecret.Env{}, APIKey: apiKey, CursorKey: []byte("bench"), Workers: f.workers,
 		// The server logs every attempt; format the lines as `outhook serve` does, without a terminal.
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

@@ -103,8 +103,7 @@ func (s eventStore) PutEndpoint(ctx context.Context, ep store.Endpoint, maxPerUs
 }
 
 func (s eventStore) GetEndpoint(ctx context.Context, ref store.EndpointRef) (store.Endpoint, error) {
-	ep, err := scanEndpoint(s.db.read.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
-		WHERE set_name = ? AND user_id = ? AND name = ?`, ref.Set, ref.UserID, ref.Name))
+	ep, err := scanEndpoint(s.db.stmts.getEndpoint.QueryRowContext(ctx, ref.Set, ref.UserID, ref.Name))
 	if err != nil {
 		return store.Endpoint{}, fmt.Errorf("get endpoint %s of set %s: %w", ref.Name, ref.Set,
 			interpretError(err, store.ErrNotFound, store.ErrConflict))

@@ -32,6 +32,7 @@ type statements struct {
 	getSecret       *sql.Stmt
 	getSetting      *sql.Stmt
 	nextVisible     *sql.Stmt
+	getEndpoint     *sql.Stmt // read by every delivery
 
 	all []*sql.Stmt
 }
@@ -100,6 +101,8 @@ func (s *statements) prepare(ctx context.Context, write *sql.Conn, read *sql.DB)
 		{read, &s.getSecret, `SELECT ` + secretColumns + ` FROM user_secrets WHERE set_name = ? AND user_id = ?`},
 		{read, &s.getSetting, `SELECT value FROM settings WHERE key = ?`},
 		{read, &s.nextVisible, `SELECT min(visible_at) FROM queue WHERE visible_at > ?`},
+		{read, &s.getEndpoint, `SELECT ` + endpointColumns + ` FROM endpoints
+			WHERE set_name = ? AND user_id = ? AND name = ?`},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
