@@ -93,10 +93,11 @@ func subcommandUsage(c *command, e *env) {
 	fs.Usage()
 }
 
-// print writes v as indented JSON with --json, else calls table.
+// print writes v as indented JSON with --json (<, > and & as they are, like the API), else calls table.
 func (r *remote) print(w io.Writer, v any, table func(tw *tabwriter.Writer)) error {
 	if r.json {
 		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(v); err != nil {
 			return fmt.Errorf("write JSON: %w", err)

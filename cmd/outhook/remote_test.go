@@ -308,7 +308,7 @@ sets:
         allowPrivateNetwork: true
         retry: {attempts: 3, backoff: fixed, initialDelaySeconds: 3600, maxDelaySeconds: 3600}
 `, nil)
-	code, out, errOut := cli(t, srv, "", "send", "s", "t", "--data", "{}", "--json")
+	code, out, errOut := cli(t, srv, "", "send", "s", "t", "--data", `{"note":"a<b>&c"}`, "--json")
 	require.Equal(t, 0, code, errOut)
 	var sent client.SendResult
 	require.NoError(t, json.Unmarshal([]byte(out), &sent))
@@ -319,6 +319,7 @@ sets:
 			ev.Deliveries[0].Status == "delivered" && ev.Deliveries[1].Status == "retrying"
 	}, 15*time.Second, 20*time.Millisecond)
 	require.NotNil(t, ev.Deliveries[1].NextAttemptAt)
+	require.Contains(t, out, `"note": "a<b>&c"`, "--json prints the payload as sent, not HTML-escaped")
 
 	code, out, errOut = cli(t, srv, "", "events", "get", "s", sent.EventID)
 	require.Equal(t, 0, code, errOut)

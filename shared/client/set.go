@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -138,11 +139,11 @@ func (s *Set) Send(ctx context.Context, eventType string, payload any, opts ...S
 	for _, opt := range opts {
 		opt(&o)
 	}
-	data, err := json.Marshal(payload)
+	data, err := marshal(payload)
 	if err != nil {
 		return nil, fmt.Errorf("encode payload: %w", err)
 	}
-	body, err := json.Marshal(struct {
+	body, err := marshal(struct {
 		Type    string          `json:"type"`
 		Payload json.RawMessage `json:"payload"`
 		UserID  string          `json:"userId,omitempty"`
@@ -245,4 +246,16 @@ func randomKey() (string, error) {
 		return "", fmt.Errorf("generate idempotency key: %w", err)
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// marshal encodes v as JSON without escaping <, > and & as \u003c, \u003e and \u0026 (json.Marshal does, for
+// HTML): the payload reaches the event log and the receivers as its sender wrote it.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
