@@ -48,7 +48,12 @@ type Delivery struct {
 	URL           string     `json:"url"`
 	Status        string     `json:"status"` // queued | retrying | delivered | failed
 	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
-	Attempts      []Attempt  `json:"attempts"`
+	// NextAttemptID is the id of the next attempt while queued or retrying (the attemptId send or resend
+	// answered, until that attempt is made).
+	NextAttemptID string `json:"nextAttemptId,omitempty"`
+	// Reason says why a failed delivery failed, or why it was not attempted ("not attempted: ...").
+	Reason   string    `json:"reason,omitempty"`
+	Attempts []Attempt `json:"attempts"`
 }
 
 // Attempt is one POST to an endpoint.

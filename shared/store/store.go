@@ -59,9 +59,15 @@ const (
 	OutcomeSucceeded Outcome = "succeeded" // 2xx received; the delivery is delivered
 	OutcomeRetrying  Outcome = "retrying"  // failed; another attempt is scheduled at NextAttemptAt
 	OutcomeFailed    Outcome = "failed"    // failed and no attempt is left; the delivery is failed
+	// OutcomeScheduled is not an attempt made but a placeholder: the attempt's queue message was sent, and the
+	// attempt, when made, replaces it (same Number and ID). The domain writes one to claim the next number
+	// (a resend) or to note that a send's messages were queued (an idempotent send, so a replay queues nothing
+	// again). NextAttemptAt is when the attempt is due.
+	OutcomeScheduled Outcome = "scheduled"
 )
 
-// Attempt is one POST of one delivery. Attempts are immutable once written.
+// Attempt is one POST of one delivery, or the placeholder of one (OutcomeScheduled). Attempts are immutable
+// once written; a placeholder is replaced by its attempt.
 type Attempt struct {
 	Set      string // the event's set: adapters may key attempts by it
 	EventID  string
@@ -126,7 +132,8 @@ type Events interface {
 	ListEvents(ctx context.Context, set string, opts ListOptions) (Page, error)
 
 	// PutAttempt records an attempt. It returns ErrConflict if an attempt with the same
-	// (EventID, Endpoint, Number) exists. It need not check that the event exists: the domain has just read it.
+	// (EventID, Endpoint, Number) exists, unless that one is a placeholder (OutcomeScheduled) with the same ID,
+	// which a is then written over. It need not check that the event exists: the domain has just read it.
 	PutAttempt(ctx context.Context, a Attempt) error
 }
 

@@ -88,7 +88,13 @@ type Delivery struct {
 	URL           string     `json:"url"`
 	Status        string     `json:"status"` // queued | retrying | paused | delivered | failed
 	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
-	Attempts      []Attempt  `json:"attempts"`
+	// NextAttemptID is the id the next attempt will be recorded under, while the delivery is queued or
+	// retrying: the attemptId that send or resend answered, until that attempt is made.
+	NextAttemptID string `json:"nextAttemptId,omitempty"`
+	// Reason says why a failed delivery failed: its last attempt's error or status, or why it was not
+	// attempted (its endpoint or set is no longer configured, its message kept failing).
+	Reason   string    `json:"reason,omitempty"`
+	Attempts []Attempt `json:"attempts"`
 }
 
 // Attempt is one POST.

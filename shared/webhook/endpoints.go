@@ -230,7 +230,7 @@ func (s *Service) endHolds(ctx context.Context, ref store.EndpointRef) error {
 				return fmt.Errorf("decode held delivery of event %s: %w", h.EventID, err)
 			}
 			a := store.Attempt{Set: ref.Set, EventID: h.EventID, Endpoint: ref.Name, ID: j.AttemptID, Number: h.Number,
-				StartedAt: msTime(s.now()), Error: reasonEndpointDeleted, Outcome: store.OutcomeFailed, ExpiresAt: h.EventExpiresAt}
+				StartedAt: msTime(s.now()), RequestHeaders: map[string]string{}, Error: notAttemptedPrefix + reasonEndpointDeleted, Outcome: store.OutcomeFailed, ExpiresAt: h.EventExpiresAt}
 			if err := s.store.PutAttempt(ctx, a); err != nil && !errors.Is(err, store.ErrConflict) {
 				return fmt.Errorf("end held delivery of event %s: %w", h.EventID, err)
 			}
@@ -264,7 +264,7 @@ func (s *Service) endPending(ctx context.Context, set *config.ResolvedSet, ref s
 				}
 			}
 			a := store.Attempt{Set: ref.Set, EventID: rec.Event.ID, Endpoint: ref.Name, ID: id, Number: d.lastNumber + 1,
-				StartedAt: msTime(s.now()), Error: reasonEndpointDeleted, Outcome: store.OutcomeFailed,
+				StartedAt: msTime(s.now()), RequestHeaders: map[string]string{}, Error: notAttemptedPrefix + reasonEndpointDeleted, Outcome: store.OutcomeFailed,
 				ExpiresAt: rec.Event.ExpiresAt}
 			if err := s.store.PutAttempt(ctx, a); err != nil && !errors.Is(err, store.ErrConflict) {
 				return fmt.Errorf("end pending delivery of event %s: %w", rec.Event.ID, err)

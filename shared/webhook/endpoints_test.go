@@ -328,7 +328,7 @@ func TestService_DeleteEndsHeldAndRetryingDeliveriesAsFailed(t *testing.T) {
 	for _, id := range []string{retrying.EventID, held.EventID, queued.EventID} {
 		d := deliveryOf(t, b, id, "hooks")
 		require.Equal(t, StatusFailed, d.Status, id)
-		require.Equal(t, reasonEndpointDeleted, d.Attempts[len(d.Attempts)-1].Error)
+		require.Equal(t, notAttemptedPrefix+reasonEndpointDeleted, d.Attempts[len(d.Attempts)-1].Error)
 	}
 	b.pump(t)
 	require.Equal(t, 1, hooks.count(), "nothing POSTed after the delete")

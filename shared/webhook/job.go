@@ -22,7 +22,10 @@ import (
 //
 // Process turns a job into an attempt record; schedule decides what comes next from that record (nothing:
 // the delivery ended; or the next job); duplicate is the one check that a job's attempt is already recorded,
-// for every kind of message.
+// for every kind of message. A placeholder record (store.OutcomeScheduled, same number and id as the job)
+// says that a job is queued: an idempotent send writes them after queueing, so that a replay finds its
+// messages queued and queues nothing again; a resend writes one before queueing, to claim the next attempt
+// number, so that a second resend finds the delivery in progress.
 
 // jobVersion is the version of the job's wire format, written in every message as "v". Messages without it
 // (v 0) were written before the field existed and have the same fields: queues of deployed stacks still hold
@@ -82,8 +85,12 @@ func (j job) event() store.Event {
 		CreatedAt: j.Event.CreatedAt, ExpiresAt: j.Event.ExpiresAt}
 }
 
-// errMalformedJob: a message that is not a job of a version this code reads. It is never processed.
-var errMalformedJob = errors.New("malformed delivery message")
+// Errors of decodeJob: a message that is not a job, or a job of a version newer than this code (written
+// by a newer outhook, e.g. during a rollback). Neither is processed.
+var (
+	errMalformedJob = errors.New("malformed delivery message")
+	errNewerJob     = errors.New("delivery message of a newer version")
+)
 
 // decodeJob reads a message body.
 func decodeJob(body []byte) (job, error) {
@@ -93,7 +100,7 @@ func decodeJob(body []byte) (job, error) {
 	}
 	switch {
 	case j.V > jobVersion:
-		return job{}, fmt.Errorf("%w: version %d is newer than this code's %d", errMalformedJob, j.V, jobVersion)
+		return job{}, fmt.Errorf("%w: version %d is newer than this code's %d", errNewerJob, j.V, jobVersion)
 	case j.Set == "" || j.EventID == "" || j.Endpoint == "" || j.Attempt < 1 || j.AttemptID == "":
 		return job{}, fmt.Errorf("%w (%d bytes): a field is missing", errMalformedJob, len(body))
 	}
@@ -156,10 +163,47 @@ func (s *Service) duplicate(ctx context.Context, rec store.Record, j job) (bool,
 	switch {
 	case this == nil:
 		return false, nil
+	case this.Outcome == store.OutcomeScheduled:
+		// The placeholder of this job (not done yet), or of another job that claimed the number (this one
+		// is stale).
+		return this.ID != j.AttemptID, nil
 	case this.Number != attempts[len(attempts)-1].Number:
 		return true, nil // a later attempt exists: its own job took over
 	}
 	return true, s.schedule(ctx, j, *this)
+}
+
+// placeholder is the record that stands for j's attempt while j is queued.
+func placeholder(j job, expiresAt, now time.Time) store.Attempt {
+	return store.Attempt{Set: j.Set, EventID: j.EventID, Endpoint: j.Endpoint, ID: j.AttemptID, Number: j.Attempt,
+		StartedAt: msTime(now), Outcome: store.OutcomeScheduled, NextAttemptAt: msTime(j.DueAt), ExpiresAt: expiresAt}
+}
+
+// notAttemptedPrefix begins the error of an attempt record written for an attempt that was never made.
+const notAttemptedPrefix = "not attempted: "
+
+// notAttempted is the record that ends j's delivery as failed without making its attempt, with the reason.
+// It takes the place of the attempt (and of its placeholder), so the delivery can be resent.
+func notAttempted(j job, expiresAt, now time.Time, reason string) store.Attempt {
+	return store.Attempt{Set: j.Set, EventID: j.EventID, Endpoint: j.Endpoint, ID: j.AttemptID, Number: j.Attempt,
+		StartedAt: msTime(now), RequestHeaders: map[string]string{}, Error: notAttemptedPrefix + reason,
+		Outcome: store.OutcomeFailed, ExpiresAt: expiresAt}
+}
+
+// markQueued writes the placeholders of jobs just queued. An attempt recorded in the meantime stays: its job
+// ran already.
+func (s *Service) markQueued(ctx context.Context, jobs []job, expiresAt time.Time) error {
+	now := s.now()
+	var errs []error
+	for _, j := range jobs {
+		if err := s.store.PutAttempt(ctx, placeholder(j, expiresAt, now)); err != nil && !errors.Is(err, store.ErrConflict) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("note %d queued jobs: %w", len(jobs), err)
+	}
+	return nil
 }
 
 // enqueue sends jobs, each delayed until its DueAt (at most the queue's MaxDelay: longer waits hop).

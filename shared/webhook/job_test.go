@@ -45,7 +45,6 @@ func TestDecodeJob_Refuses(t *testing.T) {
 	t.Parallel()
 	for name, body := range map[string]string{
 		"not JSON":        `{`,
-		"newer version":   `{"v":3,"set":"s","eventId":"e","endpoint":"x","attempt":1,"attemptId":"a"}`,
 		"no event id":     `{"v":1,"set":"s","endpoint":"x","attempt":1,"attemptId":"a"}`,
 		"attempt 0":       `{"v":1,"set":"s","eventId":"e","endpoint":"x","attempt":0,"attemptId":"a"}`,
 		"no attempt id":   `{"v":1,"set":"s","eventId":"e","endpoint":"x","attempt":1}`,
@@ -56,6 +55,8 @@ func TestDecodeJob_Refuses(t *testing.T) {
 		_, err := decodeJob([]byte(body))
 		require.ErrorIs(t, err, errMalformedJob, name)
 	}
+	_, err := decodeJob([]byte(`{"v":3,"set":"s","eventId":"e","endpoint":"x","attempt":1,"attemptId":"a"}`))
+	require.ErrorIs(t, err, errNewerJob)
 }
 
 // TestService_ProcessesMessagesWithoutVersion: a message of the old format in the queue is delivered.

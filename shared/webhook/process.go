@@ -49,18 +49,8 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 		return nil
 	}
 	log := s.log.With(attrEvent(j.EventID), slog.String("endpoint", j.Endpoint), slog.Int("attempt", j.Attempt))
-	set, ok := s.cfg.Set(j.Set)
-	if !ok {
-		log.Warn("dropping delivery: its webhook set is no longer configured", attrSet(j.Set))
-		return nil
-	}
-	t, err := s.targetOf(ctx, set, j)
-	gone := errors.Is(err, errEndpointGone)
-	switch {
-	case gone && j.User == "":
-		log.Warn("dropping delivery: its endpoint is no longer configured", attrSet(j.Set))
-		return nil
-	case err != nil && !gone:
+	set, t, gone, err := s.jobTarget(ctx, j)
+	if err != nil {
 		return err
 	}
 	var ev store.Event
@@ -80,9 +70,11 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 		}
 		ev = rec.Event
 	}
-	if gone {
-		// A user endpoint deleted since: the delivery ends failed, with the reason, and is not attempted.
-		return s.endDeleted(ctx, ev, j)
+	if gone != "" {
+		// The set or endpoint is gone: the delivery ends failed, with the reason, and is not attempted.
+		log.Warn("ending delivery without attempting it: "+gone, attrSet(j.Set))
+		_, err := s.put(ctx, j, notAttempted(j, ev.ExpiresAt, s.now(), gone), log)
+		return err
 	}
 	if held, err := s.holdIfNotEnabled(ctx, j, ev, &t); held || err != nil {
 		return err
@@ -94,22 +86,8 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 			return err
 		}
 	}
-	switch err := s.store.PutAttempt(ctx, a); {
-	case errors.Is(err, store.ErrConflict):
-		// Recorded before: by a concurrent duplicate of this message, or by a run that died before
-		// scheduling what comes next.
-		log.Info("attempt already recorded; checking what comes next is queued")
-		rec, err := s.store.GetEvent(ctx, j.Set, j.EventID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read event %s: %w", j.EventID, err)
-		}
-		_, err = s.duplicate(ctx, rec, j)
+	if written, err := s.put(ctx, j, a, log); !written || err != nil {
 		return err
-	case err != nil:
-		return fmt.Errorf("record attempt: %w", err)
 	}
 	attrs := []slog.Attr{slog.String("outcome", string(a.Outcome)), slog.Int("status", a.ResponseStatus),
 		slog.Duration("duration", a.Duration)}
@@ -122,22 +100,88 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 	return s.schedule(ctx, j, a)
 }
 
-// endDeleted records the job's attempt as failed, not made, because its endpoint was deleted. An attempt
-// recorded already (a duplicate message) is left as it is.
-func (s *Service) endDeleted(ctx context.Context, ev store.Event, j job) error {
-	a := store.Attempt{Set: ev.Set, EventID: ev.ID, Endpoint: j.Endpoint, ID: j.AttemptID, Number: j.Attempt,
-		StartedAt: msTime(s.now()), Error: reasonEndpointDeleted, Outcome: store.OutcomeFailed, ExpiresAt: ev.ExpiresAt}
-	if err := s.store.PutAttempt(ctx, a); err != nil && !errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("record the end of a delivery to a deleted endpoint: %w", err)
+// jobTarget resolves the set and endpoint of a job. gone, when not empty, says which of them no longer
+// exists: the set or a static endpoint left the config, or a user endpoint was deleted.
+func (s *Service) jobTarget(ctx context.Context, j job) (*config.ResolvedSet, target, string, error) {
+	set, ok := s.cfg.Set(j.Set)
+	if !ok {
+		return nil, target{}, fmt.Sprintf("the webhook set %q is no longer configured", j.Set), nil
 	}
-	return nil
+	t, err := s.targetOf(ctx, set, j)
+	switch {
+	case errors.Is(err, errEndpointGone) && j.User != "":
+		return nil, target{}, reasonEndpointDeleted, nil
+	case errors.Is(err, errEndpointGone):
+		return nil, target{}, fmt.Sprintf("the endpoint %q is no longer configured in set %q", j.Endpoint, j.Set), nil
+	case err != nil:
+		return nil, target{}, "", err
+	}
+	return set, t, "", nil
+}
+
+// put writes the record a of job j's attempt and reports whether this call wrote it. A record written before
+// (by a duplicate of the message, or by a run that died before scheduling) wins: the duplicate check then
+// makes sure what comes after it is queued.
+func (s *Service) put(ctx context.Context, j job, a store.Attempt, log *slog.Logger) (bool, error) {
+	switch err := s.store.PutAttempt(ctx, a); {
+	case errors.Is(err, store.ErrConflict):
+		log.Info("attempt already recorded; checking what comes next is queued")
+		rec, err := s.store.GetEvent(ctx, j.Set, j.EventID)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("read event %s: %w", j.EventID, err)
+		}
+		_, err = s.duplicate(ctx, rec, j)
+		return false, err
+	case err != nil:
+		return false, fmt.Errorf("record attempt: %w", err)
+	}
+	return true, nil
+}
+
+// Abandon ends the delivery of a message that failed too many times to be processed (its queue is about to
+// dead-letter it, or the local worker gives it up): it records the job's attempt as failed without making it,
+// with cause as the reason, so the delivery does not stay queued and can be resent. If the attempt is recorded
+// already, it makes sure what comes next is queued, as a duplicate would. It returns nil when the message can
+// be deleted; an error when the delivery could not be ended (the message should then be kept, in a
+// dead-letter queue). A message that is not a job has no delivery to end: it is dropped.
+func (s *Service) Abandon(ctx context.Context, body []byte, receives int, cause error) error {
+	j, err := decodeJob(body)
+	switch {
+	case errors.Is(err, errNewerJob):
+		return err // written by a newer version of outhook: keep it for that version
+	case err != nil:
+		s.log.ErrorContext(ctx, "dropping a delivery message that is not a job", slog.Any("error", err))
+		return nil
+	}
+	log := s.log.With(attrEvent(j.EventID), slog.String("endpoint", j.Endpoint), slog.Int("attempt", j.Attempt))
+	var expires time.Time
+	if j.Event != nil {
+		expires = j.Event.ExpiresAt
+	} else {
+		rec, err := s.store.GetEvent(ctx, j.Set, j.EventID)
+		if errors.Is(err, store.ErrNotFound) {
+			log.Warn("dropping delivery: the event no longer exists (retention)")
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read event %s: %w", j.EventID, err)
+		}
+		expires = rec.Event.ExpiresAt
+	}
+	reason := fmt.Sprintf("its queue message failed %d times: %v", receives, cause)
+	log.Error("ending delivery without attempting it: "+reason, attrSet(j.Set))
+	_, err = s.put(ctx, j, notAttempted(j, expires, s.now(), reason), log)
+	return err
 }
 
 // attempt signs and POSTs the delivery and returns the attempt record with its outcome decided.
 func (s *Service) attempt(ctx context.Context, set *config.ResolvedSet, ep *config.ResolvedEndpoint, ev store.Event, j job) store.Attempt {
 	start := s.now()
 	a := store.Attempt{Set: ev.Set, EventID: ev.ID, Endpoint: ep.Name, ID: j.AttemptID, Number: j.Attempt,
-		StartedAt: msTime(start), ExpiresAt: ev.ExpiresAt}
+		StartedAt: msTime(start), RequestHeaders: map[string]string{}, ExpiresAt: ev.ExpiresAt}
 	body := deliveredBody(ev)
 	req, err := s.request(ctx, set, ep, ev, body, start)
 	var retryAfter time.Duration

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/outhook/outhook/shared/config"
@@ -146,7 +147,12 @@ func (s *Service) record(ctx context.Context, setName, id string) (store.Record,
 
 // Resend queues a new round of attempts (with a fresh retry budget) for one endpoint of an event, or,
 // with endpoint "", for every failed delivery of the event. A delivery still queued or retrying cannot be
-// resent.
+// resent (delivery_in_progress).
+//
+// Before queueing, a resend claims the delivery's next attempt number with a placeholder record: of two
+// resends at once, only one claims it and the other answers delivery_in_progress, so every attempt id a
+// resend answers is the id its attempt is recorded under. If queueing fails, the claims are ended as failed
+// attempts that were not made, so the delivery can be resent again.
 func (s *Service) Resend(ctx context.Context, setName, id, endpoint string) (SendResult, error) {
 	rec, err := s.record(ctx, setName, id)
 	if err != nil {
@@ -155,6 +161,10 @@ func (s *Service) Resend(ctx context.Context, setName, id, endpoint string) (Sen
 	ev := rec.Event
 	now := msTime(s.now())
 	res := SendResult{EventID: ev.ID, Deliveries: []QueuedDelivery{}}
+	inProgress := func(endpoint, status string) error {
+		return &Error{Kind: ErrConflict, Code: "delivery_in_progress",
+			Message: fmt.Sprintf("the delivery to %q is still %s", endpoint, status)}
+	}
 	var jobs []job
 	for _, sd := range ev.Deliveries {
 		d := deliveryView(rec, sd)
@@ -164,15 +174,23 @@ func (s *Service) Resend(ctx context.Context, setName, id, endpoint string) (Sen
 		case endpoint == "" && d.Status != StatusFailed:
 			continue
 		case d.Status == StatusQueued || d.Status == StatusRetrying || d.Status == StatusPaused:
-			return SendResult{}, &Error{Kind: ErrConflict, Code: "delivery_in_progress",
-				Message: fmt.Sprintf("the delivery to %q is still %s", d.Endpoint, d.Status)}
+			return SendResult{}, inProgress(d.Endpoint, d.Status)
 		}
 		attemptID, err := s.ids.next(attemptPrefix, now)
 		if err != nil {
 			return SendResult{}, err
 		}
-		jobs = append(jobs, resendJob(rec.Event, store.Delivery{Endpoint: d.Endpoint, UserID: d.UserID}, d.lastNumber+1,
-			attemptID, now))
+		j := resendJob(rec.Event, store.Delivery{Endpoint: d.Endpoint, UserID: d.UserID}, d.lastNumber+1, attemptID, now)
+		switch err := s.store.PutAttempt(ctx, placeholder(j, rec.Event.ExpiresAt, now)); {
+		case errors.Is(err, store.ErrConflict) && endpoint == "":
+			continue // another resend claimed it: it is in progress
+		case errors.Is(err, store.ErrConflict):
+			return SendResult{}, inProgress(d.Endpoint, StatusQueued)
+		case err != nil:
+			return SendResult{}, errors.Join(fmt.Errorf("claim attempt %d to %s: %w", j.Attempt, d.Endpoint, err),
+				s.unclaim(ctx, jobs, rec.Event.ExpiresAt, "the resend failed"))
+		}
+		jobs = append(jobs, j)
 		res.Deliveries = append(res.Deliveries, QueuedDelivery{Endpoint: d.Endpoint, UserID: d.UserID, Status: StatusQueued,
 			AttemptID: attemptID})
 	}
@@ -183,13 +201,25 @@ func (s *Service) Resend(ctx context.Context, setName, id, endpoint string) (Sen
 		return SendResult{}, &Error{Kind: ErrConflict, Code: "nothing_to_resend", Message: "the event has no failed delivery; name an endpoint to resend a delivered one"}
 	}
 	if err := s.enqueue(ctx, jobs...); err != nil {
-		return SendResult{}, fmt.Errorf("queue resend of %s: %w", ev.ID, err)
+		return SendResult{}, errors.Join(fmt.Errorf("queue resend of %s: %w", ev.ID, err),
+			s.unclaim(ctx, jobs, rec.Event.ExpiresAt, "the resend could not be queued"))
 	}
 	return res, nil
 }
 
-// view derives the client's view of an event: each delivery's status comes from its latest attempt, or from
-// a hold mark newer than that attempt (paused while the hold is not released, queued once it is).
+// unclaim ends the placeholders of resend jobs that will not be queued.
+func (s *Service) unclaim(ctx context.Context, jobs []job, expiresAt time.Time, reason string) error {
+	var errs []error
+	for _, j := range jobs {
+		if err := s.store.PutAttempt(ctx, notAttempted(j, expiresAt, s.now(), reason)); err != nil {
+			errs = append(errs, fmt.Errorf("end the claim of attempt %d to %s: %w", j.Attempt, j.Endpoint, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// view derives the client's view of an event: each delivery's status comes from its latest record, or from
+// a hold mark newer than that record (paused while the hold is not released, queued once it is).
 func view(rec store.Record) Event {
 	ev := rec.Event
 	out := Event{ID: ev.ID, Set: ev.Set, Type: ev.Type, Payload: ev.Payload, UserID: ev.UserID,
@@ -222,43 +252,67 @@ func view(rec store.Record) Event {
 // deliveryState is a delivery's view with what the service needs beside it.
 type deliveryState struct {
 	Delivery
-	lastNumber    int       // the number of the latest attempt; 0 if none
+	lastNumber    int       // the number of the latest attempt made or ended (not a placeholder); 0 if none
 	lastEnd       time.Time // when the latest attempt ended
 	nextAttemptID string    // the id the next attempt is queued under, when known
 }
 
+// deliveryView is one delivery's view. A placeholder record is not an attempt: it shows the delivery queued,
+// with the id and time of its next attempt.
 func deliveryView(rec store.Record, d store.Delivery) deliveryState {
 	dv := deliveryState{Delivery: Delivery{Endpoint: d.Endpoint, UserID: d.UserID, URL: d.URL, Status: StatusQueued,
 		Attempts: []Attempt{}}, nextAttemptID: d.FirstAttemptID}
 	for _, a := range attemptsOf(rec.Attempts, d.Endpoint) {
+		dv.Status, dv.NextAttemptAt, dv.nextAttemptID, dv.Reason = statusOf(a)
+		if a.Outcome == store.OutcomeScheduled {
+			continue
+		}
+		headers := a.RequestHeaders
+		if headers == nil {
+			headers = map[string]string{} // no request was built
+		}
 		dv.Attempts = append(dv.Attempts, Attempt{ID: a.ID, Number: a.Number, StartedAt: a.StartedAt.UTC(),
-			DurationMs: a.Duration.Milliseconds(), RequestHeaders: a.RequestHeaders, ResponseStatus: a.ResponseStatus,
+			DurationMs: a.Duration.Milliseconds(), RequestHeaders: headers, ResponseStatus: a.ResponseStatus,
 			ResponseBody: a.ResponseBody, Error: a.Error})
-		dv.Status, dv.NextAttemptAt = statusOf(a)
-		dv.lastNumber, dv.nextAttemptID = a.Number, a.NextAttemptID
+		dv.lastNumber = a.Number
 		if end := a.StartedAt.Add(a.Duration).UTC(); end.After(dv.lastEnd) {
 			dv.lastEnd = end
 		}
 	}
 	for _, h := range rec.Holds {
 		if h.Endpoint == d.Endpoint && h.Number > dv.lastNumber {
-			dv.Status, dv.NextAttemptAt, dv.nextAttemptID = StatusQueued, nil, ""
+			dv.Status, dv.NextAttemptAt, dv.nextAttemptID, dv.Reason = StatusQueued, nil, "", ""
 			if !h.Released {
 				dv.Status = StatusPaused
 			}
 		}
 	}
+	if dv.Status == StatusQueued || dv.Status == StatusRetrying {
+		dv.NextAttemptID = dv.nextAttemptID
+	}
 	return dv
 }
 
-func statusOf(a store.Attempt) (string, *time.Time) {
+// statusOf is what a delivery's latest record says: its status, the time and id of its next attempt while
+// one is due, and why it failed once it has.
+func statusOf(a store.Attempt) (status string, nextAt *time.Time, nextID, reason string) {
 	switch a.Outcome {
 	case store.OutcomeSucceeded:
-		return StatusDelivered, nil
+		return StatusDelivered, nil, "", ""
 	case store.OutcomeRetrying:
 		next := a.NextAttemptAt.UTC()
-		return StatusRetrying, &next
-	default:
-		return StatusFailed, nil
+		return StatusRetrying, &next, a.NextAttemptID, ""
+	case store.OutcomeScheduled:
+		next := a.NextAttemptAt.UTC()
+		return StatusQueued, &next, a.ID, ""
 	}
+	switch {
+	case strings.HasPrefix(a.Error, notAttemptedPrefix):
+		reason = a.Error
+	case a.Error != "":
+		reason = "the last attempt failed: " + a.Error
+	default:
+		reason = fmt.Sprintf("the last attempt got HTTP %d", a.ResponseStatus)
+	}
+	return StatusFailed, nil, "", reason
 }

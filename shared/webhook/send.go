@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"unicode/utf8"
 
@@ -31,9 +32,10 @@ func ValidUserID(id string) bool { return userIDPattern.MatchString(id) }
 
 // Send stores an event and queues one delivery per endpoint of the set. It answers only after both the
 // event and its queue messages are durable, so a returned result is never lost. With an idempotency key,
-// repeating the call returns the first result (Replayed) and queues again the deliveries that have not
-// been attempted yet (the first call may have died between storing and queueing); the same key with
-// another request is a conflict.
+// repeating the call returns the first result (Replayed) and the same key with another request is a
+// conflict. An idempotent send notes, after queueing, that its messages are queued (a placeholder per
+// delivery), so that a replay queues nothing again while they wait; a replay queues again only the
+// deliveries with neither a placeholder nor an attempt (the first call died between storing and noting).
 func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (SendResult, error) {
 	set, err := s.set(setName)
 	if err != nil {
@@ -106,6 +108,13 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 	if err := s.enqueue(ctx, jobs...); err != nil {
 		return SendResult{}, fmt.Errorf("queue deliveries of %s: %w", ev.ID, err)
 	}
+	if ev.IdempotencyKey != "" {
+		if err := s.markQueued(ctx, jobs, ev.ExpiresAt); err != nil {
+			// The messages are queued: the send stands. A replay may queue some of them again.
+			s.log.WarnContext(ctx, "could not note the queued deliveries of an idempotent send", attrEvent(ev.ID),
+				slog.Any("error", err))
+		}
+	}
 	s.log.LogAttrs(ctx, levelDebug, "event accepted", attrEvent(ev.ID), attrSet(set.Name))
 	return resultOf(ev, false), nil
 }
@@ -126,8 +135,14 @@ func (s *Service) replay(ctx context.Context, first store.Event, hash string) (S
 			jobs = append(jobs, recoveryJob(rec.Event, d))
 		}
 	}
-	if err := s.enqueue(ctx, jobs...); err != nil {
-		return SendResult{}, fmt.Errorf("queue deliveries of %s again: %w", first.ID, err)
+	if len(jobs) > 0 {
+		if err := s.enqueue(ctx, jobs...); err != nil {
+			return SendResult{}, fmt.Errorf("queue deliveries of %s again: %w", first.ID, err)
+		}
+		if err := s.markQueued(ctx, jobs, rec.Event.ExpiresAt); err != nil {
+			s.log.WarnContext(ctx, "could not note the deliveries an idempotent replay queued", attrEvent(first.ID),
+				slog.Any("error", err))
+		}
 	}
 	return resultOf(rec.Event, true), nil
 }

@@ -140,6 +140,7 @@ func newReceiver(t *testing.T, answers ...int) *receiver {
 }
 
 func (r *receiver) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.reqs) }
+func (r *receiver) reset()     { r.mu.Lock(); defer r.mu.Unlock(); r.reqs, r.bodies = nil, nil }
 func (r *receiver) request(i int) (*http.Request, []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -179,6 +180,12 @@ func setup(t *testing.T, sets ...config.Set) *bundle {
 // time whenever none is visible. It returns how many messages were processed.
 func (b *bundle) pump(t *testing.T) int {
 	t.Helper()
+	return b.pumpWith(t, b.svc)
+}
+
+// pumpWith is pump with another service over the same database and queue.
+func (b *bundle) pumpWith(t *testing.T, svc *Service) int {
+	t.Helper()
 	ctx := context.Background()
 	n := 0
 	for {
@@ -193,7 +200,7 @@ func (b *bundle) pump(t *testing.T) int {
 			continue
 		}
 		for _, m := range msgs {
-			if err := b.svc.Process(ctx, m.Body); err != nil {
+			if err := svc.Process(ctx, m.Body); err != nil {
 				require.NoError(t, b.queue.ChangeVisibility(ctx, m.Receipt, 0))
 				t.Logf("process: %v (message released)", err)
 				continue

@@ -27,8 +27,8 @@ const maxStateTries = 5
 // stateCacheMax bounds the cached endpoint states; the cache is emptied when it is full.
 const stateCacheMax = 10000
 
-// reasonEndpointDeleted is the error recorded on a delivery whose user endpoint was deleted.
-const reasonEndpointDeleted = "endpoint deleted: the delivery ended without being attempted"
+// reasonEndpointDeleted is why a delivery whose user endpoint was deleted ended without being attempted.
+const reasonEndpointDeleted = "the endpoint was deleted"
 
 // stateCache keeps endpoint states read from the store for up to ttl, so that a busy delivery worker reads
 // each endpoint's state once per ttl rather than once per delivery. ttl 0 reads every time.

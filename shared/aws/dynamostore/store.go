@@ -305,7 +305,8 @@ func sortAttempts(rec store.Record) {
 }
 
 // PutAttempt writes the attempt item, in its event's partition (computed from a.Set and a.EventID, no
-// read), with one PutItem on condition that its key is new. It expires with a.ExpiresAt.
+// read), with one PutItem on condition that its key is new or holds this attempt's placeholder. It expires
+// with a.ExpiresAt.
 func (s *Store) PutAttempt(ctx context.Context, a store.Attempt) error {
 	if a.Set == "" {
 		return fmt.Errorf("put attempt %d of event %s to %s: the attempt names no set", a.Number, a.EventID, a.Endpoint)
@@ -315,9 +316,13 @@ func (s *Store) PutAttempt(ctx context.Context, a store.Attempt) error {
 		return fmt.Errorf("marshal attempt %d of event %s to %s: %w", a.Number, a.EventID, a.Endpoint, err)
 	}
 	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &s.table,
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		TableName:                &s.table,
+		Item:                     item,
+		ConditionExpression:      aws.String("attribute_not_exists(pk) OR (#o = :scheduled AND #id = :id)"),
+		ExpressionAttributeNames: map[string]string{"#o": "o", "#id": "id"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":scheduled": str(string(store.OutcomeScheduled)), ":id": str(a.ID),
+		},
 	})
 	if err != nil {
 		if isConditionFailed(err) {

@@ -72,7 +72,13 @@ func (s *statements) prepare(ctx context.Context, write *sql.Conn, read *sql.DB)
 		{write, &s.insertEvent, `INSERT INTO events (` + eventColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{write, &s.insertAttempt, `INSERT INTO attempts (event_id, endpoint, number, id, started_at, duration_ns,
 			request_headers, response_status, response_body, error, outcome, next_attempt_at, next_attempt_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (event_id, endpoint, number) DO UPDATE SET started_at = excluded.started_at,
+				duration_ns = excluded.duration_ns, request_headers = excluded.request_headers,
+				response_status = excluded.response_status, response_body = excluded.response_body,
+				error = excluded.error, outcome = excluded.outcome, next_attempt_at = excluded.next_attempt_at,
+				next_attempt_id = excluded.next_attempt_id
+			WHERE attempts.outcome = 'scheduled' AND attempts.id = excluded.id`},
 		{write, &s.enqueue, `INSERT INTO queue (body, visible_at, receipt, receive_count, created_at)
 			VALUES (?, ?, '', 0, ?)`},
 		// One statement leases up to ?3 visible messages: no other receiver can get them until ?1.

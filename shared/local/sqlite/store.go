@@ -143,10 +143,17 @@ func (s eventStore) PutAttempt(ctx context.Context, a store.Attempt) error {
 		return fmt.Errorf("encode headers of attempt %s: %w", a.ID, err)
 	}
 	err = s.db.w.do(ctx, func(ctx context.Context) error {
-		_, err := s.db.stmts.insertAttempt.ExecContext(ctx, a.EventID, a.Endpoint, a.Number, a.ID,
+		// An existing row is replaced only if it is this attempt's placeholder; otherwise no row changes.
+		res, err := s.db.stmts.insertAttempt.ExecContext(ctx, a.EventID, a.Endpoint, a.Number, a.ID,
 			unixMs(a.StartedAt), int64(a.Duration), headers, a.ResponseStatus, a.ResponseBody, a.Error,
 			string(a.Outcome), unixMs(a.NextAttemptAt), a.NextAttemptID)
-		return err
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return errors.Join(store.ErrConflict, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("put attempt %d of event %s to %s: %w", a.Number, a.EventID, a.Endpoint,

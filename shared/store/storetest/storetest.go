@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PutAttempt_Conflict", testPutAttemptConflict},
 		{"PutAttempt_ConflictRace", testPutAttemptConflictRace},
 		{"PutAttempt_Order", testPutAttemptOrder},
+		{"PutAttempt_ReplacesItsPlaceholder", testPutAttemptReplacesItsPlaceholder},
 		{"ListEvents_Pagination", testListEventsPagination},
 		{"ListEvents_Empty", testListEventsEmpty},
 		{"ListEvents_IncludesAttempts", testListEventsIncludesAttempts},
@@ -360,6 +361,34 @@ func testPutAttemptConflictRace(t *testing.T, s store.Store) {
 	}
 	require.NotEqual(t, -1, winner, "one PutAttempt wins")
 	require.Equal(t, []store.Attempt{attempts[winner]}, mustGet(t, s, ev.Set, ev.ID).Attempts)
+}
+
+func testPutAttemptReplacesItsPlaceholder(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ev := newEvent(newSet(t))
+	mustCreate(t, s, ev)
+
+	placeholder := newAttempt(ev, "crm", 1)
+	placeholder.Outcome = store.OutcomeScheduled
+	placeholder.RequestHeaders, placeholder.ResponseStatus, placeholder.ResponseBody = nil, 0, ""
+	placeholder.Duration, placeholder.NextAttemptID = 0, ""
+	require.NoError(t, s.PutAttempt(ctx, placeholder))
+	require.NoError(t, s.PutAttempt(ctx, placeholder), "the same placeholder again")
+	require.Equal(t, []store.Attempt{placeholder}, mustGet(t, s, ev.Set, ev.ID).Attempts)
+
+	other := placeholder
+	other.ID = newID("whatt_")
+	require.ErrorIs(t, s.PutAttempt(ctx, other), store.ErrConflict, "a placeholder of another id")
+	otherAttempt := newAttempt(ev, "crm", 1)
+	require.ErrorIs(t, s.PutAttempt(ctx, otherAttempt), store.ErrConflict, "an attempt of another id")
+
+	made := newAttempt(ev, "crm", 1)
+	made.ID = placeholder.ID
+	require.NoError(t, s.PutAttempt(ctx, made), "the attempt replaces its placeholder")
+	require.Equal(t, []store.Attempt{made}, mustGet(t, s, ev.Set, ev.ID).Attempts)
+	require.ErrorIs(t, s.PutAttempt(ctx, made), store.ErrConflict, "an attempt made is never replaced")
+	require.ErrorIs(t, s.PutAttempt(ctx, placeholder), store.ErrConflict, "nor by its placeholder")
+	require.Equal(t, []store.Attempt{made}, mustGet(t, s, ev.Set, ev.ID).Attempts)
 }
 
 func testPutAttemptOrder(t *testing.T, s store.Store) {
