@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -125,4 +126,47 @@ func TestRun_AWSNeedsAURL(t *testing.T) {
 		require.Contains(t, stderr, "--aws needs the deployed API's URL: pass --url")
 		require.Contains(t, stderr, "OUTHOOK_URL")
 	}
+}
+
+// TestCheckDataDir: a data directory others may write to is refused, one they may read is a warning.
+func TestCheckDataDir(t *testing.T) {
+	t.Parallel()
+	for mode, want := range map[os.FileMode]string{
+		0o700: "",
+		0o750: "warning: readable by other users",
+		0o755: "warning: readable by other users",
+		0o770: "error: writable by other users",
+		0o777: "error: writable by other users",
+	} {
+		dir := filepath.Join(t.TempDir(), "data")
+		require.NoError(t, os.Mkdir(dir, 0o700))
+		require.NoError(t, os.Chmod(dir, mode))
+		warning, err := checkDataDir(dir)
+		switch {
+		case want == "":
+			require.NoError(t, err, "%o", mode)
+			require.Empty(t, warning, "%o", mode)
+		case strings.HasPrefix(want, "warning: "):
+			require.NoError(t, err, "%o", mode)
+			require.Contains(t, warning, strings.TrimPrefix(want, "warning: "), "%o", mode)
+		default:
+			require.ErrorContains(t, err, strings.TrimPrefix(want, "error: "), "%o", mode)
+			require.ErrorContains(t, err, "chmod 700 "+dir)
+		}
+	}
+}
+
+// TestRun_ServeRefusesAnOpenDataDirectory: the refusal stops serve before it creates the database.
+func TestRun_ServeRefusesAnOpenDataDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "webhooks.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("sets: [{name: a, endpoints: [{name: e, url: 'https://example.com/'}]}]"), 0o600))
+	data := filepath.Join(dir, "data")
+	require.NoError(t, os.Mkdir(data, 0o700))
+	require.NoError(t, os.Chmod(data, 0o777))
+	code, _, stderr := runCLI(t, nil, "serve", "--config", cfg, "--data", data)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "is writable by other users (mode 0777)")
+	require.NoFileExists(t, filepath.Join(data, "outhook.db"))
 }

@@ -76,6 +76,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("create the data directory: %w", err)
 	}
+	warning, err := checkDataDir(*dataDir)
+	if err != nil {
+		return err
+	}
+	if warning != "" {
+		log.Warn(warning)
+	}
 	dbPath := filepath.Join(*dataDir, "outhook.db")
 	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
@@ -114,6 +121,25 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// checkDataDir refuses a data directory that other users may write to (they could replace the database,
+// which holds the API key and users' signing secrets) and warns about one they may read or list: the
+// database files themselves are created 0600, but their names and sizes are visible there.
+func checkDataDir(dir string) (warning string, err error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("check the data directory: %w", err)
+	}
+	switch perm := info.Mode().Perm(); {
+	case perm&0o022 != 0:
+		return "", fmt.Errorf("the data directory %s is writable by other users (mode %04o): it holds the API key "+
+			"and users' signing secrets; make it yours alone (chmod 700 %s) or choose another --data", dir, perm, dir)
+	case perm&0o055 != 0:
+		return fmt.Sprintf("the data directory %s is readable by other users (mode %04o); its files are "+
+			"created 0600, but consider chmod 700 %s", dir, perm, dir), nil
+	}
+	return "", nil
 }
 
 // loadAPIKey returns the bearer key: OUTHOOK_API_KEY, or the one generated on the first start and kept in

@@ -12,7 +12,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -159,6 +161,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open %s: the path may not contain '?'", path)
 	}
+	if err := private(path); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	// synchronous=NORMAL in WAL mode: a commit is durable once written to the WAL file, which survives the
 	// process being killed (SIGKILL, a crash: what the durability test checks). Only a power loss or OS
 	// crash can lose the last commits, which FULL would cost an fsync per commit to prevent.
@@ -207,6 +212,35 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	}
 	db.w = newWriter(&db.stmts)
 	return db, nil
+}
+
+// private makes the database readable and writable by its owner only, since it holds the API key and users'
+// signing secrets: it creates the file with mode 0600 before SQLite does (SQLite would create it 0644, and
+// gives the -wal and -shm files the database file's permissions), and takes the group and other bits off an
+// existing database and its -wal and -shm files.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close() // an empty file is an empty SQLite database
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create the database file: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("check the permissions of %s: %w", p, err)
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, info.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("make %s readable by its owner only: %w", p, err)
+			}
+		}
+	}
+	return nil
 }
 
 // migrate creates or upgrades the schema inside one transaction.

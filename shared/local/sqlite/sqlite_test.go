@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -206,4 +207,37 @@ func TestQueue_MalformedReceipt(t *testing.T) {
 		require.ErrorIs(t, q.Delete(context.Background(), receipt), queue.ErrNotFound, "receipt %q", receipt)
 		require.ErrorIs(t, q.ChangeVisibility(context.Background(), receipt, 0), queue.ErrNotFound)
 	}
+}
+
+// TestOpen_DataFilesAreOwnerOnly: the database holds the API key and users' signing secrets, so it and its
+// -wal and -shm files are created 0600 whatever the umask, and an existing database opened with looser
+// permissions is tightened.
+func TestOpen_DataFilesAreOwnerOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "outhook.db")
+	files := []string{path, path + "-wal", path + "-shm"}
+	requireOwnerOnly := func() {
+		t.Helper()
+		for _, f := range files {
+			info, err := os.Stat(f)
+			require.NoError(t, err)
+			require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), f)
+		}
+	}
+
+	db, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	_, err = db.Setting(ctx, "api_key", func() (string, error) { return "ohk_secret", nil })
+	require.NoError(t, err)
+	requireOwnerOnly()
+
+	for _, f := range files {
+		require.NoError(t, os.Chmod(f, 0o644))
+	}
+	db2, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	requireOwnerOnly()
+	require.NoError(t, db2.Close())
+	require.NoError(t, db.Close())
 }
