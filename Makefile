@@ -52,6 +52,14 @@ test: $(TEST_DEPS) ## Run every test, installing what it needs (Go modules, moto
 		(cd $$m && $(GO) test -count=1 ./...); \
 	done
 
+.PHONY: test-min-go
+test-min-go: ## Test each nested (public) module with the Go release its go directive names (downloads it)
+	@set -e; for m in $(filter-out .,$(GO_MODULES)); do \
+		v=$$(sed -n 's/^go \([0-9.]*\)$$/\1/p' $$m/go.mod); \
+		echo "go test with go$$v.0: $$m"; \
+		(cd $$m && GOTOOLCHAIN=go$$v.0 $(GO) test -count=1 ./...); \
+	done
+
 .PHONY: build
 build: ## Build the outhook CLI and local server into build/outhook (pure Go, CGO_ENABLED=0; `make lambdas` builds the functions)
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o $(OUTHOOK) ./cmd/outhook
