@@ -188,7 +188,9 @@ func TestPool_RunReleasesUnfinishedWorkAtShutdown(t *testing.T) {
 
 	begin := time.Now()
 	stop()
-	require.Less(t, time.Since(begin), 2*time.Second, "Run returns soon after the drain deadline")
+	// Generous for a loaded machine: what matters is that Run does not wait for the handlers (they never
+	// end by themselves) nor for a lease.
+	require.Less(t, time.Since(begin), 10*time.Second, "Run returns soon after the drain deadline")
 
 	// Released, not left leased for a minute: visible again at once, received a second time.
 	msgs := visible(t, q)
