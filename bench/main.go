@@ -120,7 +120,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("server peak RSS: %.1f MB; load average after: %s\n", float64(rss)/(1<<20), loadAverage())
+	fmt.Printf("server peak RSS: %.1f MB; connections it opened to the receiver: %d; load average after: %s\n",
+		float64(rss)/(1<<20), rc.conns.Load(), loadAverage())
 	if n := rc.unsigned.Load(); n > 0 {
 		return fmt.Errorf("%d deliveries came without a signature", n)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -17,6 +18,7 @@ type receiver struct {
 	url      string
 	dups     atomic.Int64
 	unsigned atomic.Int64 // deliveries without a signature: the bench fails
+	conns    atomic.Int64 // connections the server opened to the receiver
 
 	mu     sync.Mutex
 	seen   map[string]bool
@@ -33,7 +35,13 @@ type phase struct {
 
 func newReceiver() *receiver {
 	rc := &receiver{seen: make(map[string]bool), phases: make(map[int]*phase)}
-	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
+	rc.srv = httptest.NewUnstartedServer(http.HandlerFunc(rc.serve))
+	rc.srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			rc.conns.Add(1)
+		}
+	}
+	rc.srv.Start()
 	rc.url = rc.srv.URL
 	return rc
 }
