@@ -151,8 +151,8 @@ type call struct {
 	// unsafe marks a call that must not run twice (rotate, resend): it is retried only after a 429, which
 	// says the server did not act on it.
 	unsafe bool
-	// onSuccess, when set, sees the headers of the 2xx answer.
-	onSuccess func(http.Header)
+	// onSuccess, when set, sees the status and headers of the 2xx answer.
+	onSuccess func(status int, h http.Header)
 }
 
 // do sends one API call, retrying what is safe to retry, and decodes a 2xx JSON answer into out.
@@ -179,7 +179,11 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 			lastErr = fmt.Errorf("%s %s: %w", method, path, err)
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			if cl.onSuccess != nil {
-				cl.onSuccess(resp.Header)
+				cl.onSuccess(resp.StatusCode, resp.Header)
+			}
+			if out == nil {
+				resp.Body.Close()
+				return nil
 			}
 			return decode(resp, out)
 		default:

@@ -25,6 +25,7 @@ type SendResult struct {
 // QueuedDelivery is one endpoint's entry in a SendResult.
 type QueuedDelivery struct {
 	Endpoint  string `json:"endpoint"`
+	UserID    string `json:"userId,omitempty"` // set for an endpoint the event's user registered
 	Status    string `json:"status"`
 	AttemptID string `json:"attemptId"`
 }
@@ -45,8 +46,9 @@ type Event struct {
 // Delivery is the deliveries of an event to one endpoint.
 type Delivery struct {
 	Endpoint      string     `json:"endpoint"`
+	UserID        string     `json:"userId,omitempty"` // set for an endpoint the event's user registered
 	URL           string     `json:"url"`
-	Status        string     `json:"status"` // queued | retrying | delivered | failed
+	Status        string     `json:"status"` // queued | retrying | paused | delivered | failed
 	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
 	// NextAttemptID is the id of the next attempt while queued or retrying (the attemptId send or resend
 	// answered, until that attempt is made).
@@ -163,7 +165,7 @@ func (s *Set) Send(ctx context.Context, eventType string, payload any, opts ...S
 	}
 	h := http.Header{"Idempotency-Key": {o.idempotencyKey}}
 	var res SendResult
-	replayed := func(h http.Header) { res.Replayed = h.Get("Idempotent-Replayed") == "true" }
+	replayed := func(_ int, h http.Header) { res.Replayed = h.Get("Idempotent-Replayed") == "true" }
 	if err := s.c.do(ctx, call{method: http.MethodPost, path: s.path("events"), header: h, body: body, onSuccess: replayed}, &res); err != nil {
 		return nil, fmt.Errorf("send %s to %s: %w", eventType, s.name, err)
 	}
@@ -191,10 +193,20 @@ func (s *Set) Resend(ctx context.Context, eventID, endpoint string) (*SendResult
 type Events struct{ set *Set }
 
 // ListParams pages through the events: Limit 1..100 (0: the server's default, 50) and the NextCursor of
-// the previous page.
+// the previous page, and filters the list (zero values: no filter).
 type ListParams struct {
 	Limit  int
 	Cursor string
+	// Type is an exact event type, or a prefix ending in `*` (`invoice.*`).
+	Type string
+	// Status is pending, delivered or failed.
+	Status string
+	// UserID lists one user's events (cheaply: through an index).
+	UserID string
+	// Endpoint keeps the events with a delivery to that endpoint.
+	Endpoint string
+	// Since and Until keep the events created in [Since, Until).
+	Since, Until time.Time
 }
 
 // List returns one page of the set's outbound events, newest first.
@@ -203,8 +215,17 @@ func (e *Events) List(ctx context.Context, p ListParams) (*EventList, error) {
 	if p.Limit != 0 {
 		q.Set("limit", strconv.Itoa(p.Limit))
 	}
-	if p.Cursor != "" {
-		q.Set("cursor", p.Cursor)
+	for name, v := range map[string]string{"cursor": p.Cursor, "type": p.Type, "status": p.Status, "userId": p.UserID,
+		"endpoint": p.Endpoint} {
+		if v != "" {
+			q.Set(name, v)
+		}
+	}
+	if !p.Since.IsZero() {
+		q.Set("since", p.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !p.Until.IsZero() {
+		q.Set("until", p.Until.UTC().Format(time.RFC3339Nano))
 	}
 	var res EventList
 	if err := e.set.c.do(ctx, call{method: http.MethodGet, path: e.set.path("events"), query: q}, &res); err != nil {
