@@ -58,6 +58,7 @@ func (w *webhooks) grant(namedSecrets []string) {
 
 	w.allow(FunctionQuery, queryTableActions, table)
 	w.allow(FunctionQuery, []string{"dynamodb:Query"}, w.indexArns())
+	w.allow(FunctionQuery, []string{"secretsmanager:GetSecretValue"}, []string{*w.cursorKey.SecretArn()})
 
 	w.allow(FunctionSecrets, userSecretActions, userSecrets)
 

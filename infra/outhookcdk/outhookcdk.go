@@ -16,6 +16,7 @@ package outhookcdk
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -87,6 +89,7 @@ type webhooks struct {
 	dlq         awssqs.Queue
 	functions   map[Function]awslambda.Function
 	alarms      []awscloudwatch.Alarm
+	cursorKey   awssecretsmanager.Secret
 	userPrefix  string
 	namedPrefix string
 }
@@ -152,12 +155,19 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 		lambdaenv.UserSecretPrefix:  jsii.String(w.userPrefix),
 		lambdaenv.NamedSecretPrefix: jsii.String(w.namedPrefix),
 	}
+	// Only the query function makes and reads list cursors: only it gets the cursor key's secret.
+	w.cursorKey = newCursorKey(w)
+	queryEnv := maps.Clone(env)
+	queryEnv[lambdaenv.CursorKeySecret] = w.cursorKey.SecretArn()
 	for _, f := range Functions {
-		memory, timeout := p.APIMemoryMiB, apiTimeout
-		if f == FunctionDeliver {
+		memory, timeout, fnEnv := p.APIMemoryMiB, apiTimeout, env
+		switch f {
+		case FunctionDeliver:
 			memory, timeout = p.DeliverMemoryMiB, deliverTimeout
+		case FunctionQuery:
+			fnEnv = queryEnv
 		}
-		w.functions[f] = newFunction(w, f, assets[f], memory, timeout, env, p)
+		w.functions[f] = newFunction(w, f, assets[f], memory, timeout, fnEnv, p)
 	}
 	w.grant(cfg.SecretNames())
 	w.connectQueue(p.DeliverMaxConcurrency)

@@ -115,6 +115,17 @@ func (b *testBundle) functionID(t *testing.T, f outhookcdk.Function) string {
 	return *b.stack.GetLogicalId(b.hooks.Function(f).Node().DefaultChild().(awscdk.CfnElement))
 }
 
+// cursorKeyID returns the logical id of the cursor key's secret, the only secret of the template.
+func (b *testBundle) cursorKeyID(t *testing.T) string {
+	t.Helper()
+	secrets := b.resources("AWS::SecretsManager::Secret")
+	require.Len(t, secrets, 1)
+	for id := range secrets {
+		return id
+	}
+	return ""
+}
+
 // match runs a jsii template assertion, which panics on a mismatch, and turns the panic into a test failure.
 func match(t *testing.T, assertion func()) {
 	t.Helper()
@@ -159,6 +170,7 @@ func TestNew(t *testing.T) {
 			"AWS::CloudWatch::Alarm":          3,
 			"AWS::Logs::LogGroup":             5,
 			"AWS::IAM::Role":                  5,
+			"AWS::SecretsManager::Secret":     1,
 		} {
 			match(t, func() { b.template.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
 		}
@@ -188,11 +200,26 @@ func TestNew(t *testing.T) {
 			require.Equal(t, "webhooks.json", vars[lambdaenv.ConfigFile], f)
 			require.Equal(t, "outhook/Outhook/users/", vars[lambdaenv.UserSecretPrefix], f)
 			require.Equal(t, "outhook/Outhook/named/", vars[lambdaenv.NamedSecretPrefix], f)
+			require.NotContains(t, vars, lambdaenv.CursorKey, "%s: the key is never in the function's configuration", f)
+			if f == outhookcdk.FunctionQuery {
+				require.Equal(t, map[string]any{"Ref": b.cursorKeyID(t)}, vars[lambdaenv.CursorKeySecret], f)
+			} else {
+				require.NotContains(t, vars, lambdaenv.CursorKeySecret, "%s makes no cursors", f)
+			}
 		}
 		match(t, func() {
 			b.template.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
 			b.template.AllResources(jsii.String("AWS::Logs::LogGroup"), map[string]any{"DeletionPolicy": "Retain"})
 		})
+	})
+
+	t.Run("cursor key generated at deploy time", func(t *testing.T) {
+		secret := b.resources("AWS::SecretsManager::Secret")[b.cursorKeyID(t)]
+		require.NotNil(t, secret)
+		require.Equal(t, map[string]any{"PasswordLength": float64(64), "ExcludePunctuation": true},
+			props(secret)["GenerateSecretString"])
+		require.NotContains(t, props(secret), "SecretString", "the value is generated, never in the template")
+		require.Equal(t, "Delete", secret["DeletionPolicy"])
 	})
 
 	t.Run("assets carry the bootstrap and the validated config", func(t *testing.T) {
@@ -450,7 +477,13 @@ func checkIAM(t *testing.T, b *testBundle) {
 		require.Empty(t, actions(f, "sqs"), f)
 	}
 	require.Empty(t, actions(outhookcdk.FunctionSend, "secretsmanager"))
-	require.Empty(t, actions(outhookcdk.FunctionQuery, "secretsmanager"))
+	// Query reads the cursor key, and nothing else of Secrets Manager.
+	require.Equal(t, []string{"secretsmanager:GetSecretValue"}, actions(outhookcdk.FunctionQuery, "secretsmanager"))
+	require.Equal(t, []string{render(map[string]any{"Ref": b.cursorKeyID(t)})},
+		resources(outhookcdk.FunctionQuery, "secretsmanager:GetSecretValue"))
+	for _, f := range []outhookcdk.Function{outhookcdk.FunctionSend, outhookcdk.FunctionSecrets, outhookcdk.FunctionDeliver} {
+		require.NotContains(t, strings.Join(resources(f, "secretsmanager:GetSecretValue"), " "), b.cursorKeyID(t), f)
+	}
 	require.Empty(t, actions(outhookcdk.FunctionSecrets, "dynamodb"))
 	require.Equal(t, []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
 		"dynamodb:UpdateItem"}, actions(outhookcdk.FunctionSend, "dynamodb"))

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
@@ -51,6 +52,21 @@ func newQueues(w *webhooks, p Props, deliverTimeout time.Duration) (dlq, queue a
 		RemovalPolicy: p.RemovalPolicy,
 	})
 	return dlq, queue
+}
+
+// newCursorKey generates, at deploy time, the key that authenticates list cursors (64 random letters and
+// digits, about 380 bits), so that a client cannot forge a cursor. The query function reads it once per
+// execution environment. It is not rotated (cursors expire after 24 hours; a new key only ends the open
+// ones), and it is deleted with the stack, since it protects nothing that outlives it.
+func newCursorKey(w *webhooks) awssecretsmanager.Secret {
+	return awssecretsmanager.NewSecret(w, jsii.String("CursorKey"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("outhook: the key that authenticates events list cursors, generated at deploy time"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(64),
+			ExcludePunctuation: jsii.Bool(true),
+		},
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
 }
 
 // newFunction creates one Go function with its own role and log group. The role starts with nothing but

@@ -54,11 +54,12 @@ func FromEnvironment(ctx context.Context, role Role) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS SDK config: %w", err)
 	}
-	return New(env, role, awsCfg, slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+	return New(ctx, env, role, awsCfg, slog.New(slog.NewJSONHandler(os.Stdout, nil)))
 }
 
-// New loads env's config file and builds the service over the AWS adapters.
-func New(env Env, role Role, awsCfg aws.Config, log *slog.Logger) (*App, error) {
+// New loads env's config file, reads the cursor key from Secrets Manager if env names its secret, and builds
+// the service over the AWS adapters.
+func New(ctx context.Context, env Env, role Role, awsCfg aws.Config, log *slog.Logger) (*App, error) {
 	doc, err := config.Load(env.ConfigFile)
 	if err != nil {
 		return nil, fmt.Errorf("load webhook config from %s (%s): %w", lambdaenv.ConfigFile, env.ConfigFile, err)
@@ -68,6 +69,11 @@ func New(env Env, role Role, awsCfg aws.Config, log *slog.Logger) (*App, error) 
 		return nil, fmt.Errorf("resolve webhook config from %s (%s): %w", lambdaenv.ConfigFile, env.ConfigFile, err)
 	}
 	sm := secretsmanager.NewFromConfig(awsCfg)
+	if env.CursorKeySecret != "" {
+		if env.CursorKey, err = readCursorKey(ctx, sm, env.CursorKeySecret); err != nil {
+			return nil, err
+		}
+	}
 	var users smsecret.UserOptions
 	if role == RoleDeliver {
 		// Each delivery signed with a user's secret would otherwise read it from Secrets Manager (two calls:
@@ -97,4 +103,17 @@ func New(env Env, role Role, awsCfg aws.Config, log *slog.Logger) (*App, error) 
 		return nil, fmt.Errorf("build webhook service: %w", err)
 	}
 	return &App{Service: svc, Logger: log}, nil
+}
+
+// readCursorKey reads the cursor key from the secret with the given ARN. Errors name the variable and the
+// secret, never a value.
+func readCursorKey(ctx context.Context, sm *secretsmanager.Client, arn string) ([]byte, error) {
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return nil, fmt.Errorf("read the cursor key from %s (%s): %w", lambdaenv.CursorKeySecret, arn, err)
+	}
+	if aws.ToString(out.SecretString) == "" {
+		return nil, fmt.Errorf("the cursor key secret %s (%s) has no string value", arn, lambdaenv.CursorKeySecret)
+	}
+	return []byte(aws.ToString(out.SecretString)), nil
 }

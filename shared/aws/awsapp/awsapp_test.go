@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/require"
 
@@ -46,7 +47,7 @@ func TestNew(t *testing.T) {
 		}[name]
 	})
 	require.NoError(t, err)
-	app, err := awsapp.New(env, awsapp.RoleAPI, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	app, err := awsapp.New(context.Background(), env, awsapp.RoleAPI, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	ctx := context.Background()
 
@@ -91,7 +92,68 @@ func TestNew_BadConfig(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "webhooks.json")
 	require.NoError(t, os.WriteFile(path, []byte(`{"sets": [{"name": "s", "endpoints": [{"name": "e", "url": "ftp://x"}]}]}`), 0o644))
-	_, err := awsapp.New(awsapp.Env{ConfigFile: path, CursorKey: []byte("k")}, awsapp.RoleAPI, aws.Config{}, slog.Default())
+	_, err := awsapp.New(context.Background(), awsapp.Env{ConfigFile: path, CursorKey: []byte("k")}, awsapp.RoleAPI, aws.Config{}, slog.Default())
 	require.ErrorContains(t, err, "OUTHOOK_CONFIG_FILE")
 	require.ErrorContains(t, err, "sets[0].endpoints[0].url")
+}
+
+// TestNew_CursorKeyFromSecretsManager: with OUTHOOK_CURSOR_KEY_SECRET (what the CDK construct sets on the
+// query function) the cursor key is the secret's value, read at start: a cursor made with it opens with the
+// same key given directly, and not with the key derived from the table name.
+func TestNew_CursorKeyFromSecretsManager(t *testing.T) {
+	t.Parallel()
+	cfg := awstest.Config(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "webhooks.json"), []byte(testConfig), 0o644))
+	prefix := "outhook/" + awstest.UniqueName("awsapp-")
+	const keyValue = "a generated cursor key of sixty-four characters 0123456789abcdef"
+	secret, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(prefix + "/cursor-key"), SecretString: aws.String(keyValue)})
+	require.NoError(t, err)
+	vars := map[string]string{
+		lambdaenv.TaskRoot:          dir,
+		lambdaenv.ConfigFile:        "webhooks.json",
+		lambdaenv.Table:             awstest.Table(t, cfg, dynamostore.TableDefinition),
+		lambdaenv.QueueURL:          awstest.Queue(t, cfg, nil),
+		lambdaenv.UserSecretPrefix:  prefix + "/users/",
+		lambdaenv.NamedSecretPrefix: prefix + "/named/",
+	}
+	app := func(extra map[string]string) (*awsapp.App, error) {
+		env, err := awsapp.LoadEnv(func(name string) string {
+			if v, ok := extra[name]; ok {
+				return v
+			}
+			return vars[name]
+		})
+		require.NoError(t, err)
+		return awsapp.New(ctx, env, awsapp.RoleAPI, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}
+
+	fromSecret, err := app(map[string]string{lambdaenv.CursorKeySecret: aws.ToString(secret.ARN)})
+	require.NoError(t, err)
+	for range 2 {
+		_, err := fromSecret.Service.Send(ctx, "billing-events", webhook.SendRequest{Type: "t", Payload: json.RawMessage(`1`)})
+		require.NoError(t, err)
+	}
+	page, err := fromSecret.Service.ListEvents(ctx, "billing-events", webhook.ListQuery{Limit: 1})
+	require.NoError(t, err)
+	require.NotEmpty(t, page.NextCursor)
+
+	sameKey, err := app(map[string]string{lambdaenv.CursorKey: keyValue})
+	require.NoError(t, err)
+	next, err := sameKey.Service.ListEvents(ctx, "billing-events", webhook.ListQuery{Limit: 1, Cursor: page.NextCursor})
+	require.NoError(t, err)
+	require.Len(t, next.Events, 1)
+
+	derived, err := app(nil)
+	require.NoError(t, err)
+	_, err = derived.Service.ListEvents(ctx, "billing-events", webhook.ListQuery{Limit: 1, Cursor: page.NextCursor})
+	var we *webhook.Error
+	require.ErrorAs(t, err, &we)
+	require.Equal(t, "invalid_cursor", we.Code, "the table name does not give the key")
+
+	_, err = app(map[string]string{lambdaenv.CursorKeySecret: aws.ToString(secret.ARN) + "-gone"})
+	require.ErrorContains(t, err, "read the cursor key from OUTHOOK_CURSOR_KEY_SECRET")
+	require.NotContains(t, err.Error(), keyValue)
 }

@@ -16,7 +16,13 @@ type Env struct {
 	QueueURL          string
 	UserSecretPrefix  string
 	NamedSecretPrefix string
-	CursorKey         []byte
+	// CursorKey authenticates list cursors: OUTHOOK_CURSOR_KEY, else (in New) the value of the secret
+	// CursorKeySecret names, else a key derived from the table name.
+	CursorKey []byte
+	// CursorKeySecret is the ARN of the Secrets Manager secret that holds the cursor key
+	// (OUTHOOK_CURSOR_KEY_SECRET): the CDK construct generates one at deploy time for the query function,
+	// the only one that makes and reads cursors. New reads it once per execution environment.
+	CursorKeySecret string
 	// UserSecretCacheTTL is how long deliver serves a user's secret from memory. Default
 	// DefaultUserSecretCacheTTL; 0 disables the cache.
 	UserSecretCacheTTL time.Duration
@@ -43,12 +49,16 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	if root := getenv(lambdaenv.TaskRoot); root != "" && !filepath.IsAbs(e.ConfigFile) {
 		e.ConfigFile = filepath.Join(root, e.ConfigFile)
 	}
-	if key := getenv(lambdaenv.CursorKey); key != "" {
-		e.CursorKey = []byte(key)
-	} else {
-		// Without a configured key, derive one from the table name: every function of the deployment
-		// agrees on it, so cursors stay tamper-evident (a forged cursor fails its MAC), but anyone who
-		// knows the table name can compute it, so cursors are not secret. Set OUTHOOK_CURSOR_KEY for that.
+	switch {
+	case getenv(lambdaenv.CursorKey) != "":
+		e.CursorKey = []byte(getenv(lambdaenv.CursorKey))
+	case getenv(lambdaenv.CursorKeySecret) != "":
+		e.CursorKeySecret = getenv(lambdaenv.CursorKeySecret)
+	default:
+		// Without a configured key (a function that makes no cursors, or a deployment without the CDK
+		// construct), derive one from the table name: every function of the deployment agrees on it, so
+		// cursors stay tamper-evident against a client that does not know it, but anyone who knows the table
+		// name can compute it. The construct gives the query function a generated secret instead.
 		sum := sha256.Sum256([]byte("outhook list cursor key\x00" + e.Table))
 		e.CursorKey = sum[:]
 	}

@@ -42,10 +42,17 @@ func TestLoadEnv(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, env.CursorKey, staging.CursorKey, "another table, another key")
 
+	other[lambdaenv.CursorKeySecret] = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:CursorKey-AbCdEf"
+	fromSecret, err := awsapp.LoadEnv(getenv(other))
+	require.NoError(t, err)
+	require.Equal(t, other[lambdaenv.CursorKeySecret], fromSecret.CursorKeySecret)
+	require.Nil(t, fromSecret.CursorKey, "New reads it from the secret, instead of deriving it from the table name")
+
 	other[lambdaenv.CursorKey] = "a configured key"
 	keyed, err := awsapp.LoadEnv(getenv(other))
 	require.NoError(t, err)
 	require.Equal(t, []byte("a configured key"), keyed.CursorKey)
+	require.Empty(t, keyed.CursorKeySecret, "a key given directly wins")
 }
 
 func TestLoadEnv_Missing(t *testing.T) {

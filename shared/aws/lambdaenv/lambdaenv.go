@@ -11,6 +11,7 @@ const (
 	UserSecretPrefix  = "OUTHOOK_USER_SECRET_PREFIX"  // Secrets Manager name prefix of per-user secrets
 	NamedSecretPrefix = "OUTHOOK_NAMED_SECRET_PREFIX" // Secrets Manager name prefix of named signing secrets
 	CursorKey         = "OUTHOOK_CURSOR_KEY"          // optional: key that authenticates list cursors
+	CursorKeySecret   = "OUTHOOK_CURSOR_KEY_SECRET"   // optional: ARN of a Secrets Manager secret holding that key
 	UserSecretCache   = "OUTHOOK_USER_SECRET_CACHE"   // optional: deliver's per-user secret cache TTL (Go duration)
 	TaskRoot          = "LAMBDA_TASK_ROOT"            // set by Lambda: where the function package is unpacked
 )
