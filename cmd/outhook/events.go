@@ -10,14 +10,16 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/outhook/outhook/shared/client"
 )
 
 var eventsCommand = &command{
-	name:     "events",
-	summary:  "list a set's events (newest first) or show one with its deliveries and attempts",
-	synopsis: "events list <set> [--limit N] [--cursor C] | events get <set> <eventId>  [--json] [--aws]",
+	name:    "events",
+	summary: "list a set's events (newest first) or show one with its deliveries and attempts",
+	synopsis: "events list <set> [--limit N] [--cursor C] [--type T] [--status S] [--user ID] [--endpoint E] " +
+		"[--since T] [--until T] | events get <set> <eventId>  [--json] [--aws]",
 }
 
 func runEvents(ctx context.Context, e *env, args []string) error {
@@ -33,6 +35,7 @@ func runEvents(ctx context.Context, e *env, args []string) error {
 		fs := eventsCommand.flags(e)
 		addRemoteFlags(fs, e)
 		addListFlags(fs)
+		addFilterFlags(fs)
 		fs.Usage()
 		return flag.ErrHelp
 	}
@@ -43,6 +46,7 @@ func runEventsList(ctx context.Context, e *env, args []string) error {
 	fs := eventsCommand.flags(e)
 	r := addRemoteFlags(fs, e)
 	limit, cursor := addListFlags(fs)
+	filters := addFilterFlags(fs)
 	pos, err := parseArgs(fs, args, "<set>")
 	if err != nil {
 		return err
@@ -51,11 +55,24 @@ func runEventsList(ctx context.Context, e *env, args []string) error {
 		// The API's rule (1..100): 0 is not "the default" here either.
 		return usagef("--limit must be between 1 and 100")
 	}
+	params := client.ListParams{Limit: *limit, Cursor: *cursor, Type: *filters.typ, Status: *filters.status,
+		UserID: *filters.user, Endpoint: *filters.endpoint}
+	for _, t := range []struct {
+		flag, value string
+		dst         *time.Time
+	}{{"--since", *filters.since, &params.Since}, {"--until", *filters.until, &params.Until}} {
+		if t.value == "" {
+			continue
+		}
+		if *t.dst, err = time.Parse(time.RFC3339, t.value); err != nil {
+			return usagef("%s %q is not an RFC 3339 time (e.g. 2026-12-01T00:00:00Z)", t.flag, t.value)
+		}
+	}
 	c, err := r.client(ctx, e)
 	if err != nil {
 		return err
 	}
-	list, err := c.Set(pos[0]).Events.List(ctx, client.ListParams{Limit: *limit, Cursor: *cursor})
+	list, err := c.Set(pos[0]).Events.List(ctx, params)
 	if err != nil {
 		return apiFailure(err)
 	}
@@ -78,6 +95,22 @@ func addListFlags(fs *flag.FlagSet) (limit *int, cursor *string) {
 	limit = fs.Int("limit", defaultListLimit, "events list: events per page, 1..100")
 	cursor = fs.String("cursor", "", "events list: the next-page cursor printed by the previous page")
 	return limit, cursor
+}
+
+// filterFlags are the filters of `events list`.
+type filterFlags struct {
+	typ, status, user, endpoint, since, until *string
+}
+
+func addFilterFlags(fs *flag.FlagSet) filterFlags {
+	return filterFlags{
+		typ:      fs.String("type", "", "events list: an event type, or a prefix ending in * (invoice.*)"),
+		status:   fs.String("status", "", "events list: pending, delivered or failed"),
+		user:     fs.String("user", "", "events list: one user's events"),
+		endpoint: fs.String("endpoint", "", "events list: events with a delivery to this endpoint"),
+		since:    fs.String("since", "", "events list: created at or after, RFC 3339"),
+		until:    fs.String("until", "", "events list: created before, RFC 3339"),
+	}
 }
 
 // deliverySummary is "crm:delivered warehouse:retrying(2)": each endpoint, its status and attempt count.

@@ -27,6 +27,7 @@ var commands = []struct {
 	{sendCommand, runSend},
 	{eventsCommand, runEvents},
 	{secretsCommand, runSecrets},
+	{endpointsCommand, runEndpoints},
 	{resendCommand, runResend},
 	{verifyCommand, runVerify},
 }
