@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -12,9 +14,11 @@ import (
 
 // Processor makes the delivery attempt one queue message stands for; *webhook.Service implements it.
 // A nil error acknowledges the message (retries are queued by the processor as new delayed messages);
-// an error leaves it to SQS to deliver again.
+// an error leaves it to SQS to deliver again. Abandon ends the delivery of a message that failed on its
+// last receive before SQS moves it to the dead-letter queue (nil: the message can be deleted).
 type Processor interface {
 	Process(ctx context.Context, body []byte) error
+	Abandon(ctx context.Context, body []byte, receives int, cause error) error
 }
 
 // deadlineMargin is kept free at the end of an invocation: attempts still running when it starts are
@@ -25,11 +29,16 @@ const deadlineMargin = 2 * time.Second
 type handler struct {
 	proc Processor
 	log  *slog.Logger
+	// maxReceives is the queue's maxReceiveCount (0: unknown). A message that fails on that receive would
+	// go to the dead-letter queue with its delivery still queued; the handler ends the delivery as failed
+	// instead (Processor.Abandon), and only a message whose delivery cannot be ended goes there.
+	maxReceives int
 }
 
 // handle processes every record of the batch concurrently (a batch is about as slow as its slowest POST)
 // and reports the records that failed, so SQS deletes the others and delivers only those again.
 func (h *handler) handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	invocation := ctx // Abandon may use the margin the attempts leave
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-deadlineMargin))
@@ -39,12 +48,21 @@ func (h *handler) handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	var wg sync.WaitGroup
 	for i, rec := range ev.Records {
 		wg.Go(func() {
-			if err := h.process(ctx, rec); err != nil {
-				h.log.ErrorContext(ctx, "delivery message failed; SQS will deliver it again",
-					slog.String("messageId", rec.MessageId), slog.String("receiveCount", rec.Attributes["ApproximateReceiveCount"]),
-					slog.Any("error", err))
-				failed[i] = true
+			err := h.process(ctx, rec)
+			if err == nil {
+				return
 			}
+			receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+			if h.maxReceives > 0 && receives >= h.maxReceives {
+				aerr := h.abandon(invocation, rec, receives, err)
+				if aerr == nil {
+					return
+				}
+				err = errors.Join(err, aerr)
+			}
+			h.log.ErrorContext(ctx, "delivery message failed; SQS will deliver it again, or move it to the dead-letter queue",
+				slog.String("messageId", rec.MessageId), slog.Int("receiveCount", receives), slog.Any("error", err))
+			failed[i] = true
 		})
 	}
 	wg.Wait()
@@ -55,6 +73,19 @@ func (h *handler) handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}
 	}
 	return resp, nil
+}
+
+// abandon ends the delivery of a record on its last receive; a panic is an error.
+func (h *handler) abandon(ctx context.Context, rec events.SQSMessage, receives int, cause error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic while ending the delivery of message %s: %v", rec.MessageId, p)
+		}
+	}()
+	if err := h.proc.Abandon(ctx, []byte(rec.Body), receives, cause); err != nil {
+		return fmt.Errorf("end the delivery of message %s: %w", rec.MessageId, err)
+	}
+	return nil
 }
 
 // process runs one record; a panic fails that record instead of the whole batch.

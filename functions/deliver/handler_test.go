@@ -182,7 +182,44 @@ func TestHandler_Handle_Panic(t *testing.T) {
 
 type panicking struct{}
 
-func (panicking) Process(context.Context, []byte) error { panic("boom") }
+func (panicking) Process(context.Context, []byte) error             { panic("boom") }
+func (panicking) Abandon(context.Context, []byte, int, error) error { panic("boom") }
+
+// TestHandler_Handle_LastReceive: a message that fails on the queue's last receive (maxReceiveCount) does not
+// go to the dead-letter queue with its delivery queued: the delivery ends failed with the reason, and the
+// message is acknowledged. Before the last receive, it goes back to SQS.
+func TestHandler_Handle_LastReceive(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // a receiver that outlasts the invocation: every attempt is cut by the deadline
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(receiver.Close)
+	t.Cleanup(func() { close(release) })
+	b := setup(t, receiver.URL)
+	b.handler.maxReceives = 3
+	ev, ids := b.batch(t, 2)
+	ev.Records[0].Attributes["ApproximateReceiveCount"] = "2"
+	ev.Records[1].Attributes["ApproximateReceiveCount"] = "3"
+
+	ctx, cancel := context.WithTimeout(context.Background(), deadlineMargin+500*time.Millisecond)
+	defer cancel()
+	resp, err := b.handler.handle(ctx, ev)
+	require.NoError(t, err)
+	require.Equal(t, []events.SQSBatchItemFailure{{ItemIdentifier: ev.Records[0].MessageId}}, resp.BatchItemFailures,
+		"only the message with receives left goes back to SQS")
+
+	got, err := b.svc.GetEvent(context.Background(), set, ids[1])
+	require.NoError(t, err)
+	require.Equal(t, webhook.StatusFailed, got.Status)
+	require.Contains(t, got.Deliveries[0].Reason, "not attempted: its queue message failed 3 times")
+	got, err = b.svc.GetEvent(context.Background(), set, ids[0])
+	require.NoError(t, err)
+	require.Equal(t, webhook.StatusQueued, got.Deliveries[0].Status, "the other one is still to be attempted")
+}
 
 func TestSQSEventFixture(t *testing.T) {
 	t.Parallel()

@@ -19,6 +19,7 @@ import (
 	"maps"
 	"math"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -159,11 +160,15 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 	w.cursorKey = newCursorKey(w)
 	queryEnv := maps.Clone(env)
 	queryEnv[lambdaenv.CursorKeySecret] = w.cursorKey.SecretArn()
+	// deliver ends the delivery of a message on its last receive, before SQS moves it to the dead-letter
+	// queue, so the delivery reads failed (and can be resent) instead of queued forever.
+	deliverEnv := maps.Clone(env)
+	deliverEnv[lambdaenv.MaxReceiveCount] = jsii.String(strconv.Itoa(p.MaxReceiveCount))
 	for _, f := range Functions {
 		memory, timeout, fnEnv := p.APIMemoryMiB, apiTimeout, env
 		switch f {
 		case FunctionDeliver:
-			memory, timeout = p.DeliverMemoryMiB, deliverTimeout
+			memory, timeout, fnEnv = p.DeliverMemoryMiB, deliverTimeout, deliverEnv
 		case FunctionQuery:
 			fnEnv = queryEnv
 		}

@@ -206,6 +206,11 @@ func TestNew(t *testing.T) {
 			} else {
 				require.NotContains(t, vars, lambdaenv.CursorKeySecret, "%s makes no cursors", f)
 			}
+			if f == outhookcdk.FunctionDeliver {
+				require.Equal(t, "5", vars[lambdaenv.MaxReceiveCount], "the queue's maxReceiveCount")
+			} else {
+				require.NotContains(t, vars, lambdaenv.MaxReceiveCount, f)
+			}
 		}
 		match(t, func() {
 			b.template.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})

@@ -29,6 +29,8 @@ import (
 type App struct {
 	Service *webhook.Service
 	Logger  *slog.Logger
+	// MaxReceiveCount is the delivery queue's maxReceiveCount (Env.MaxReceiveCount; 0: unknown).
+	MaxReceiveCount int
 }
 
 // Role says which function the App serves: the deliver function caches per-user secrets, the API
@@ -102,7 +104,7 @@ func New(ctx context.Context, env Env, role Role, awsCfg aws.Config, log *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("build webhook service: %w", err)
 	}
-	return &App{Service: svc, Logger: log}, nil
+	return &App{Service: svc, Logger: log, MaxReceiveCount: env.MaxReceiveCount}, nil
 }
 
 // readCursorKey reads the cursor key from the secret with the given ARN. Errors name the variable and the

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/outhook/outhook/shared/aws/lambdaenv"
@@ -26,6 +27,9 @@ type Env struct {
 	// UserSecretCacheTTL is how long deliver serves a user's secret from memory. Default
 	// DefaultUserSecretCacheTTL; 0 disables the cache.
 	UserSecretCacheTTL time.Duration
+	// MaxReceiveCount is the delivery queue's maxReceiveCount: deliver ends the delivery of a message that
+	// fails on that receive, before SQS moves it to the dead-letter queue. 0 (unset): it never does.
+	MaxReceiveCount int
 }
 
 // DefaultUserSecretCacheTTL is deliver's per-user secret cache TTL when OUTHOOK_USER_SECRET_CACHE is unset.
@@ -69,6 +73,13 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 			return Env{}, fmt.Errorf("environment variable %s=%q: want a duration such as 1m or 0s", lambdaenv.UserSecretCache, s)
 		}
 		e.UserSecretCacheTTL = d
+	}
+	if s := getenv(lambdaenv.MaxReceiveCount); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return Env{}, fmt.Errorf("environment variable %s=%q: want a positive integer", lambdaenv.MaxReceiveCount, s)
+		}
+		e.MaxReceiveCount = n
 	}
 	return e, nil
 }

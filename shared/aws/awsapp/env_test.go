@@ -83,6 +83,25 @@ func TestLoadEnv_TaskRoot(t *testing.T) {
 	require.Equal(t, "/opt/webhooks.json", env.ConfigFile, "an absolute path is kept")
 }
 
+func TestLoadEnv_MaxReceiveCount(t *testing.T) {
+	t.Parallel()
+	m := fullEnv()
+	env, err := awsapp.LoadEnv(getenv(m))
+	require.NoError(t, err)
+	require.Zero(t, env.MaxReceiveCount, "unset: deliver never ends a delivery for its receives")
+
+	m[lambdaenv.MaxReceiveCount] = "5"
+	env, err = awsapp.LoadEnv(getenv(m))
+	require.NoError(t, err)
+	require.Equal(t, 5, env.MaxReceiveCount)
+
+	for _, bad := range []string{"0", "-1", "five"} {
+		m[lambdaenv.MaxReceiveCount] = bad
+		_, err = awsapp.LoadEnv(getenv(m))
+		require.ErrorContains(t, err, lambdaenv.MaxReceiveCount, bad)
+	}
+}
+
 func TestLoadEnv_UserSecretCache(t *testing.T) {
 	t.Parallel()
 	m := fullEnv()

@@ -13,6 +13,7 @@ const (
 	CursorKey         = "OUTHOOK_CURSOR_KEY"          // optional: key that authenticates list cursors
 	CursorKeySecret   = "OUTHOOK_CURSOR_KEY_SECRET"   // optional: ARN of a Secrets Manager secret holding that key
 	UserSecretCache   = "OUTHOOK_USER_SECRET_CACHE"   // optional: deliver's per-user secret cache TTL (Go duration)
+	MaxReceiveCount   = "OUTHOOK_MAX_RECEIVE_COUNT"   // deliver: the queue's maxReceiveCount, the receive that ends a delivery
 	TaskRoot          = "LAMBDA_TASK_ROOT"            // set by Lambda: where the function package is unpacked
 )
 

@@ -123,7 +123,11 @@ func New(o Options) (*Server, error) {
 			Visibility: Lease(o.Config),
 			Wake:       o.DB.QueueReady(),
 			MaxIdle:    fallbackPoll,
-			Logger:     o.Logger,
+			// Like SQS's maxReceiveCount: a message that keeps failing ends its delivery as failed, with the
+			// reason, after this many receives, instead of coming back forever.
+			MaxReceives: worker.DefaultMaxReceives,
+			GiveUp:      svc.Abandon,
+			Logger:      o.Logger,
 		}),
 	}, nil
 }

@@ -7,6 +7,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -24,6 +25,11 @@ type Queue interface {
 // Handler processes one message body. Nil acknowledges (deletes) the message; an error leaves it to be
 // received again after a backoff.
 type Handler func(ctx context.Context, body []byte) error
+
+// GiveUp is called instead of receiving a message again once its handler failed MaxReceives times, with
+// how many times it was received and the last error. Nil acknowledges (deletes) the message; an error
+// leaves it to GiveUp again at its next receive (the handler is not called again).
+type GiveUp func(ctx context.Context, body []byte, receives int, cause error) error
 
 // Options configure a Pool. Zero values take the defaults.
 type Options struct {
@@ -45,6 +51,11 @@ type Options struct {
 	// MaxRetryDelay caps the wait before a message whose handler failed is received again (1 s doubling
 	// with every receive). Default 1 min.
 	MaxRetryDelay time.Duration
+	// MaxReceives bounds the handler calls of one message, like SQS's maxReceiveCount: when the handler
+	// fails on the MaxReceives-th receive, GiveUp decides the message's end. Default 5; it takes effect
+	// only with a GiveUp.
+	MaxReceives int
+	GiveUp      GiveUp
 	// Logger receives handler and queue errors. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -69,10 +80,19 @@ func (o *Options) applyDefaults() {
 	if o.MaxRetryDelay <= 0 {
 		o.MaxRetryDelay = time.Minute
 	}
+	if o.MaxReceives <= 0 {
+		o.MaxReceives = DefaultMaxReceives
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 }
+
+// DefaultMaxReceives is the default Options.MaxReceives: SQS's maxReceiveCount in the CDK construct.
+const DefaultMaxReceives = 5
+
+// errGivenUp: a message whose handler already failed MaxReceives times is not handled again.
+var errGivenUp = errors.New("the handler failed on every receive allowed")
 
 // ackTimeout bounds a Delete or ChangeVisibility, which run even while the pool shuts down.
 const ackTimeout = 5 * time.Second
@@ -229,7 +249,19 @@ func (p *Pool) release(work context.Context, m queue.Received) {
 // handle runs the handler on one message and reports whether it succeeded (the caller deletes the message);
 // otherwise it releases the message at shutdown or delays it by the retry backoff.
 func (p *Pool) handle(work context.Context, m queue.Received) bool {
-	err := p.h(work, m.Body)
+	var err error
+	if p.opts.GiveUp != nil && m.ReceiveCount > p.opts.MaxReceives {
+		err = errGivenUp // GiveUp failed at an earlier receive: only it is tried again
+	} else {
+		err = p.h(work, m.Body)
+	}
+	if err != nil && work.Err() == nil && p.opts.GiveUp != nil && m.ReceiveCount >= p.opts.MaxReceives {
+		gerr := p.opts.GiveUp(work, m.Body, m.ReceiveCount, err)
+		if gerr == nil {
+			return true
+		}
+		err = errors.Join(err, fmt.Errorf("give up: %w", gerr))
+	}
 	switch {
 	case err == nil:
 		return true

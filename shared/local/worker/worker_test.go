@@ -349,3 +349,50 @@ func TestPool_RunDeletesInBatches(t *testing.T) {
 	}
 	require.Equal(t, 50, total, "through DeleteBatch, once each")
 }
+
+// TestPool_RunGivesUpAfterMaxReceives: a message whose handler always fails is handled MaxReceives times,
+// then given up (like SQS's maxReceiveCount); a GiveUp that fails is tried again at the next receive,
+// without handling the message again, and the message is deleted once GiveUp succeeds.
+func TestPool_RunGivesUpAfterMaxReceives(t *testing.T) {
+	t.Parallel()
+	clock := testclock.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	q := newQueue(t, sqlite.WithClock(clock.Now))
+	sendN(t, q, 1)
+
+	var handled, gaveUp atomic.Int32
+	type call struct {
+		receives int
+		cause    string
+	}
+	calls := make(chan call, 10)
+	p := worker.New(q, func(_ context.Context, _ []byte) error {
+		handled.Add(1)
+		return fmt.Errorf("store unavailable")
+	}, worker.Options{Workers: 1, Visibility: 10 * time.Second, MinIdle: 5 * time.Millisecond, MaxIdle: 20 * time.Millisecond,
+		MaxRetryDelay: time.Second, MaxReceives: 3,
+		GiveUp: func(_ context.Context, body []byte, receives int, cause error) error {
+			calls <- call{receives, cause.Error()}
+			if gaveUp.Add(1) == 1 {
+				return fmt.Errorf("store still unavailable")
+			}
+			return nil
+		}})
+	stop := start(t, p, time.Second)
+
+	var got []call
+	require.Eventually(t, func() bool {
+		select {
+		case c := <-calls:
+			got = append(got, c)
+		default:
+			clock.Add(time.Second) // the failed message's retry delay
+		}
+		return len(got) == 2
+	}, 20*time.Second, 10*time.Millisecond)
+	require.Equal(t, []call{{3, "store unavailable"}, {4, "the handler failed on every receive allowed"}}, got)
+	stop() // waits for the deletes in flight
+	clock.Add(time.Hour)
+	require.Empty(t, visible(t, q), "deleted once given up")
+	require.EqualValues(t, 3, handled.Load(), "the handler ran MaxReceives times")
+	require.EqualValues(t, 2, gaveUp.Load())
+}
