@@ -21,7 +21,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"net/http"
 	"strconv"
 	"strings"
@@ -70,11 +69,16 @@ func Sign(s Scheme, msgID string, ts time.Time, body []byte, keys [][]byte) http
 		return h
 	}
 	stamp := strconv.FormatInt(ts.Unix(), 10)
-	sigs := make([]string, len(keys))
+	prefix := signedPrefix(s, msgID, stamp)
+	// The header value, signatures separated by spaces, built in one buffer.
+	value := make([]byte, 0, len(keys)*(len(versionPrefix)+2*sha256.Size+1))
 	for i, k := range keys {
-		sigs[i] = s.encode(mac(s, k, msgID, stamp, body))
+		if i > 0 {
+			value = append(value, ' ')
+		}
+		value = s.appendEncoded(value, mac(k, prefix, body))
 	}
-	h.Set(s.Header, strings.Join(sigs, " "))
+	h.Set(s.Header, string(value))
 	if s.TimestampHeader != "" {
 		h.Set(s.TimestampHeader, stamp)
 	}
@@ -126,8 +130,9 @@ func Verify(s Scheme, h http.Header, body []byte, keys [][]byte, tolerance time.
 			got = append(got, b)
 		}
 	}
+	prefix := signedPrefix(s, msgID, stamp)
 	for _, k := range keys {
-		want := mac(s, k, msgID, stamp, body)
+		want := mac(k, prefix, body)
 		for _, g := range got {
 			if hmac.Equal(want, g) {
 				return nil
@@ -137,37 +142,35 @@ func Verify(s Scheme, h http.Header, body []byte, keys [][]byte, tolerance time.
 	return ErrSignatureMismatch
 }
 
-// mac computes the HMAC-SHA256 of the scheme's signed payload without copying the body.
-func mac(s Scheme, key []byte, msgID, stamp string, body []byte) []byte {
-	m := hmac.New(sha256.New, key)
+// signedPrefix is what the scheme's signed payload puts before the raw body: nothing, "timestamp." or
+// "id.timestamp.".
+func signedPrefix(s Scheme, msgID, stamp string) []byte {
 	switch s.SignedPayload {
 	case PayloadTimestampRawBody:
-		writeParts(m, stamp)
+		return []byte(stamp + ".")
 	case PayloadIDTimestampRawBody:
-		writeParts(m, msgID, stamp)
+		return []byte(msgID + "." + stamp + ".")
 	}
+	return nil
+}
+
+// mac computes the HMAC-SHA256 of prefix followed by body, without copying the body.
+func mac(key, prefix, body []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(prefix)
 	m.Write(body)
 	return m.Sum(nil)
 }
 
-func writeParts(m hash.Hash, parts ...string) {
-	for _, p := range parts {
-		m.Write([]byte(p))
-		m.Write([]byte{'.'})
-	}
-}
-
-func (s Scheme) encode(sum []byte) string {
-	var v string
-	if s.Encoding == EncodingHex {
-		v = hex.EncodeToString(sum)
-	} else {
-		v = base64.StdEncoding.EncodeToString(sum)
-	}
+// appendEncoded appends one signature, encoded as the scheme says, to dst.
+func (s Scheme) appendEncoded(dst, sum []byte) []byte {
 	if s.Versioned {
-		return versionPrefix + v
+		dst = append(dst, versionPrefix...)
 	}
-	return v
+	if s.Encoding == EncodingHex {
+		return hex.AppendEncode(dst, sum)
+	}
+	return base64.StdEncoding.AppendEncode(dst, sum)
 }
 
 // decode parses one signature of the header; signatures of another version or encoding are skipped.
