@@ -154,14 +154,18 @@ func printEvent(tw *tabwriter.Writer, ev *client.Event) {
 	}
 	// The payload goes out of the table's columns: write it after a flush-safe blank line.
 	fmt.Fprintf(tw, "\npayload:\n  %s\n\n", payload.String())
-	// One row per delivery: its status is the delivery's, with the time of its next attempt when one is due.
-	fmt.Fprintln(tw, "ENDPOINT\tSTATUS\tATTEMPTS\tNEXT ATTEMPT")
+	// One row per delivery: its status is the delivery's, with the time and id of its next attempt when one
+	// is due, and why it failed once it has.
+	fmt.Fprintln(tw, "ENDPOINT\tSTATUS\tATTEMPTS\tNEXT ATTEMPT\tREASON")
 	for _, d := range ev.Deliveries {
 		next := "-"
 		if d.NextAttemptAt != nil {
 			next = stamp(*d.NextAttemptAt)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", d.Endpoint, d.Status, len(d.Attempts), next)
+		if d.NextAttemptID != "" {
+			next += " " + d.NextAttemptID
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", d.Endpoint, d.Status, len(d.Attempts), next, or(oneLine(d.Reason)))
 	}
 	// One row per attempt, with its own result: a 500 before a 2xx reads "failed", whatever became of the delivery.
 	fmt.Fprintln(tw, "\nENDPOINT\tATTEMPT\tSTARTED\tRESULT\tRESPONSE\tDURATION\tERROR")

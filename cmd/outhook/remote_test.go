@@ -114,7 +114,7 @@ sets:
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "status   delivered")
 	require.Contains(t, out, `"customerId": "cus_1"`)
-	require.Regexp(t, `(?m)^customer\s+delivered\s+1\s+-$`, out)
+	require.Regexp(t, `(?m)^customer\s+delivered\s+1\s+-\s+-$`, out)
 	require.Regexp(t, `customer\s+#1 whatt_\w{26}\s+\S+\s+succeeded\s+204\s+\d+ms\s+-`, out)
 
 	// events list: a page of one with a cursor, then the next page.
@@ -323,8 +323,9 @@ sets:
 
 	code, out, errOut = cli(t, srv, "", "events", "get", "s", sent.EventID)
 	require.Equal(t, 0, code, errOut)
-	require.Regexp(t, `(?m)^flaky\s+delivered\s+2\s+-$`, out)
-	require.Regexp(t, `(?m)^down\s+retrying\s+1\s+`+regexpQuote(ev.Deliveries[1].NextAttemptAt.UTC().Format(time.RFC3339))+`$`, out)
+	require.Regexp(t, `(?m)^flaky\s+delivered\s+2\s+-\s+-$`, out)
+	require.Regexp(t, `(?m)^down\s+retrying\s+1\s+`+regexpQuote(ev.Deliveries[1].NextAttemptAt.UTC().Format(time.RFC3339))+
+		` `+ev.Deliveries[1].NextAttemptID+`\s+-$`, out)
 	require.Regexp(t, `(?m)^flaky\s+#1 whatt_\w{26}\s+\S+\s+failed\s+500\s+\d+ms\s+-$`, out)
 	require.Regexp(t, `(?m)^flaky\s+#2 whatt_\w{26}\s+\S+\s+succeeded\s+204\s+\d+ms\s+-$`, out)
 	require.Regexp(t, `(?m)^down\s+#1 whatt_\w{26}\s+\S+\s+failed\s+500\s+\d+ms\s+-$`, out)
