@@ -574,6 +574,23 @@ func TestParse_UserSecret(t *testing.T) {
 	require.ErrorContains(t, err, "sets[0].endpoints[0].signing.userSecret: must be true or false")
 }
 
+// TestParse_ExampleConfigs: the example configs' customer-facing endpoints require the user's secret, so a
+// send without a userId is refused instead of going out unsigned.
+func TestParse_ExampleConfigs(t *testing.T) {
+	t.Parallel()
+	for _, path := range []string{"../../webhooks.example.yaml", "../../localstack/webhooks.yaml"} {
+		cfg, err := config.Load(path)
+		require.NoError(t, err, path)
+		r, err := cfg.Validate()
+		require.NoError(t, err, path)
+		set, ok := r.Set("customer-events")
+		require.True(t, ok, path)
+		for _, ep := range set.Endpoints {
+			require.True(t, ep.NeedsUser(), "%s: %s", path, ep.Name)
+		}
+	}
+}
+
 // aliasBomb is a "billion laughs" configuration: each level merges the previous one ten times, so the
 // last of levels sets expands to 10^(levels-1) copies of the first.
 func aliasBomb(levels int) []byte {
