@@ -69,7 +69,8 @@ type Webhooks interface {
 	DeadLetterQueue() awssqs.Queue
 	// Function returns one of the four functions.
 	Function(f Function) awslambda.Function
-	// Alarms are the CloudWatch alarms: dead-letter queue depth, deliver errors, age of the oldest message.
+	// Alarms are the CloudWatch alarms: dead-letter queue depth, deliver errors, an endpoint auto-disabled,
+	// age of the oldest message.
 	Alarms() []awscloudwatch.Alarm
 	// UserSecretPrefix is the Secrets Manager name prefix of the per-user signing secrets.
 	UserSecretPrefix() string
@@ -178,6 +179,7 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 	w.connectQueue(p.DeliverMaxConcurrency)
 	w.api = newAPI(w, p, w.functions)
 	w.alarms = newAlarms(w, p)
+	warnPrivateUserEndpoints(w, cfg)
 	w.outputs()
 	suppressNagFindings(w)
 	return w, nil
@@ -262,6 +264,20 @@ func refusePrivateURLs(cfg *config.Resolved) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// warnPrivateUserEndpoints warns, at synth and deploy, about every set whose users may register endpoints on
+// private networks: any user of the API can then make the deliver function reach into the VPC's and the
+// account's private addresses.
+func warnPrivateUserEndpoints(w *webhooks, cfg *config.Resolved) {
+	for _, s := range cfg.Sets {
+		if s.UserEndpoints != nil && s.UserEndpoints.AllowPrivateNetwork {
+			awscdk.Annotations_Of(w).AddWarningV2(jsii.String("outhook:userEndpointsAllowPrivateNetwork:"+s.Name), jsii.String(
+				"DANGER: set "+s.Name+" has userEndpoints.allowPrivateNetwork: true: endpoints registered at runtime may "+
+					"point at private, loopback and metadata addresses, and the deliver function will POST to them. "+
+					"This is for local development and tests only; remove it before deploying."), nil)
+		}
+	}
 }
 
 // deliverTimeoutFor sizes the deliver function's timeout from the largest endpoint timeout of the config.

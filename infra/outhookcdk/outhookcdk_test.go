@@ -167,7 +167,8 @@ func TestNew(t *testing.T) {
 			"AWS::SQS::Queue":                 2,
 			"AWS::SQS::QueuePolicy":           2,
 			"AWS::Lambda::EventSourceMapping": 1,
-			"AWS::CloudWatch::Alarm":          3,
+			"AWS::CloudWatch::Alarm":          4,
+			"AWS::Logs::MetricFilter":         1,
 			"AWS::Logs::LogGroup":             5,
 			"AWS::IAM::Role":                  5,
 			"AWS::SecretsManager::Secret":     1,
@@ -343,7 +344,13 @@ func TestNew(t *testing.T) {
 		b.has(t, "AWS::CloudWatch::Alarm", map[string]any{
 			"MetricName": "ApproximateAgeOfOldestMessage", "Threshold": 1800,
 		})
-		require.Len(t, b.hooks.Alarms(), 3)
+		b.has(t, "AWS::CloudWatch::Alarm", map[string]any{
+			"MetricName": outhookcdk.EndpointDisabledMetric, "Threshold": 0, "AlarmActions": []any{topicArn},
+		})
+		b.has(t, "AWS::Logs::MetricFilter", map[string]any{
+			"FilterPattern": `{ $.metric = "EndpointDisabled" }`,
+		})
+		require.Len(t, b.hooks.Alarms(), 4)
 	})
 
 	t.Run("outputs", func(t *testing.T) {
@@ -624,4 +631,23 @@ func checkTableDefinition(t *testing.T, p map[string]any) {
 		require.Equal(t, gsis, p["GlobalSecondaryIndexes"])
 	}
 	require.Equal(t, map[string]any{"AttributeName": dynamostore.TTLAttribute, "Enabled": true}, p["TimeToLiveSpecification"])
+}
+
+// A set whose users may register endpoints on private networks is deployable, with a loud warning.
+func TestNew_WarnsAboutPrivateUserEndpoints(t *testing.T) {
+	cfg := testConfig()
+	cfg.Sets[0].UserEndpoints = &config.UserEndpoints{Enabled: true}
+	cfg.Sets = append(cfg.Sets, config.Set{Name: "dev-portal",
+		UserEndpoints: &config.UserEndpoints{Enabled: true, AllowPrivateNetwork: true}})
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	stack := awscdk.NewStack(app, jsii.String("Outhook"), nil)
+	_, err := outhookcdk.New(stack, jsii.String("Webhooks"), &outhookcdk.Props{Config: cfg, BuildDir: buildDir(t)})
+	require.NoError(t, err)
+	annotations := assertions.Annotations_FromStack(stack)
+	match(t, func() {
+		annotations.HasWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("DANGER: set dev-portal has userEndpoints.allowPrivateNetwork.*")))
+	})
+	match(t, func() {
+		annotations.HasNoWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String(".*set "+cfg.Sets[0].Name+" has.*")))
+	})
 }

@@ -172,7 +172,23 @@ func (w *webhooks) GrantInvokeAPI(grantee awsiam.IGrantable) awsiam.Grant {
 	return grant
 }
 
-// newAlarms creates the three alarms and points them at the topic, if any.
+// EndpointDisabledMetric is the metric, in namespace "outhook/<construct path>", that counts auto-disables: a
+// metric filter on the deliver function's log matches its `endpoint disabled` warnings (metric=EndpointDisabled).
+const EndpointDisabledMetric = "EndpointsDisabled"
+
+func newEndpointDisabledMetric(w *webhooks) awscloudwatch.Metric {
+	namespace := "outhook/" + nonAlnum.ReplaceAllString(*w.Node().Path(), "")
+	filter := awslogs.NewMetricFilter(w, jsii.String("EndpointDisabledFilter"), &awslogs.MetricFilterProps{
+		LogGroup:        w.functions[FunctionDeliver].LogGroup(),
+		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$.metric"), jsii.String("="), jsii.String("EndpointDisabled")),
+		MetricNamespace: jsii.String(namespace),
+		MetricName:      jsii.String(EndpointDisabledMetric),
+		MetricValue:     jsii.String("1"),
+	})
+	return filter.Metric(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")})
+}
+
+// newAlarms creates the four alarms and points them at the topic, if any.
 func newAlarms(w *webhooks, p Props) []awscloudwatch.Alarm {
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	alarms := []awscloudwatch.Alarm{
@@ -189,6 +205,14 @@ func newAlarms(w *webhooks, p Props) []awscloudwatch.Alarm {
 			Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum"),
 		}).CreateAlarm(w, jsii.String("DeliverErrorsAlarm"), &awscloudwatch.CreateAlarmOptions{
 			AlarmDescription:   jsii.String("outhook: the deliver function failed whole invocations (crash, timeout, init error)"),
+			Threshold:          jsii.Number(0),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(1),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		}),
+		newEndpointDisabledMetric(w).CreateAlarm(w, jsii.String("EndpointDisabledAlarm"), &awscloudwatch.CreateAlarmOptions{
+			AlarmDescription: jsii.String("outhook: auto-disable disabled an endpoint (its deliveries are held until it is resumed); " +
+				"the deliver function's log names it (msg \"endpoint disabled\")"),
 			Threshold:          jsii.Number(0),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 			EvaluationPeriods:  jsii.Number(1),
