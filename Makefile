@@ -46,11 +46,11 @@ TEST_DEPS += venv
 
 .PHONY: test
 test: $(TEST_DEPS) ## Run every test, installing what it needs (Go modules, moto in .venv, npm tools)
-	$(TEST_ENV) $(GO) test -count=1 -timeout 25m ./...
-	@set -e; for m in $(filter-out .,$(GO_MODULES)); do \
+	@rc=0; echo "go test: the root module"; $(TEST_ENV) $(GO) test -count=1 -timeout 25m ./... || rc=1; \
+	for m in $(filter-out .,$(GO_MODULES)); do \
 		echo "go test: $$m (nested module)"; \
-		(cd $$m && $(GO) test -count=1 ./...); \
-	done
+		(cd $$m && $(GO) test -count=1 ./...) || rc=1; \
+	done; exit $$rc
 
 .PHONY: test-min-go
 test-min-go: ## Test each nested (public) module with the Go release its go directive names (downloads it)
