@@ -779,6 +779,7 @@ func TestService_PrivateAddressRefusalIsPermanent(t *testing.T) {
 	require.Contains(t, d.Attempts[0].Error, "refusing to connect to private address 127.0.0.1:")
 	require.Contains(t, d.Attempts[0].Error, "Loopback (RFC 1122)")
 	require.Contains(t, d.Attempts[0].Error, "allowPrivateNetwork")
+	require.Contains(t, d.Reason, "Loopback (RFC 1122) (not retried: the endpoint does not set allowPrivateNetwork)")
 	// The log says why, too (item: failed attempts used to log only status=0).
 	require.Contains(t, b.logs.String(), `error="egress: refusing to connect to private address 127.0.0.1:`)
 }
