@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/aws/awstest"
+	"github.com/outhook/outhook/shared/aws/cwmetric"
+	"github.com/outhook/outhook/shared/aws/emf/emftest"
 	"github.com/outhook/outhook/shared/aws/lambdaenv"
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/signing"
@@ -206,6 +208,12 @@ func TestLambda_EndToEnd(t *testing.T) {
 		statuses = append(statuses, a.ResponseStatus)
 	}
 	require.Equal(t, []int{503, 503, 204}, statuses)
+	requireMetrics(t, send, map[string]float64{"billing-events/" + cwmetric.EventsAccepted: 1})
+	requireMetrics(t, deliver, map[string]float64{
+		"billing-events/crm/" + cwmetric.Delivered:       1,
+		"billing-events/flaky/" + cwmetric.RetriesQueued: 2,
+		"billing-events/flaky/" + cwmetric.Delivered:     1,
+	})
 	require.Equal(t, billing.Deliveries[1].AttemptID, ev.Deliveries[1].Attempts[0].ID)
 	require.JSONEq(t, `{"invoiceId":"inv_1","amount":4200}`, string(ev.Payload))
 
@@ -246,6 +254,29 @@ func TestLambda_EndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, bad.status, "the query function does not serve send")
 	for _, f := range []*function{send, query, secrets, deliver} {
 		t.Logf("%s: init %s (cold minus warm Duration of a no-op invocation under the emulator)", f.name, inits[f.name].Round(10*time.Microsecond))
+	}
+}
+
+// requireMetrics checks the EMF lines f wrote: each is valid EMF in outhook's namespace, and the sums of
+// their metrics by set, endpoint and name ("set/endpoint/name", or "set/name" without an endpoint) include
+// want.
+func requireMetrics(t *testing.T, f *function, want map[string]float64) {
+	t.Helper()
+	lines, err := emftest.Lines(f.out.String())
+	require.NoError(t, err, "the EMF lines of %s", f.name)
+	got := map[string]float64{}
+	for _, l := range lines {
+		require.Equal(t, cwmetric.Namespace, l.Directives[0].Namespace, "the default namespace")
+		prefix := l.Dimensions[cwmetric.DimensionSet] + "/"
+		if ep := l.Dimensions[cwmetric.DimensionEndpoint]; ep != "" {
+			prefix += ep + "/"
+		}
+		for name, v := range l.Metrics {
+			got[prefix+name] += v
+		}
+	}
+	for k, v := range want {
+		require.Equal(t, v, got[k], "%s in the EMF lines of %s: %v", k, f.name, got)
 	}
 }
 

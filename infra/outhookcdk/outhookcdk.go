@@ -70,8 +70,12 @@ type Webhooks interface {
 	// Function returns one of the four functions.
 	Function(f Function) awslambda.Function
 	// Alarms are the CloudWatch alarms: dead-letter queue depth, deliver errors, an endpoint auto-disabled,
-	// age of the oldest message.
+	// age of the oldest message, and the ratio of failed deliveries.
 	Alarms() []awscloudwatch.Alarm
+	// Dashboard is the CloudWatch dashboard of the deployment's delivery metrics.
+	Dashboard() awscloudwatch.Dashboard
+	// MetricsNamespace is the CloudWatch namespace of the functions' metrics: Outhook/<NamePrefix>.
+	MetricsNamespace() string
 	// UserSecretPrefix is the Secrets Manager name prefix of the per-user signing secrets.
 	UserSecretPrefix() string
 	// NamedSecretPrefix is the Secrets Manager name prefix of the config's named signing secrets: the operator
@@ -92,6 +96,8 @@ type webhooks struct {
 	functions   map[Function]awslambda.Function
 	alarms      []awscloudwatch.Alarm
 	cursorKey   awssecretsmanager.Secret
+	dashboard   awscloudwatch.Dashboard
+	namespace   string
 	userPrefix  string
 	namedPrefix string
 }
@@ -137,6 +143,7 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 		functions:   map[Function]awslambda.Function{},
 		userPrefix:  "outhook/" + p.NamePrefix + "/users/",
 		namedPrefix: "outhook/" + p.NamePrefix + "/named/",
+		namespace:   metricsNamespace(p.NamePrefix),
 	}
 	// The override makes w itself the jsii object, so w can be passed wherever a construct is expected.
 	constructs.NewConstruct_Override(w, scope, id)
@@ -156,6 +163,7 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 		lambdaenv.QueueURL:          w.queue.QueueUrl(),
 		lambdaenv.UserSecretPrefix:  jsii.String(w.userPrefix),
 		lambdaenv.NamedSecretPrefix: jsii.String(w.namedPrefix),
+		lambdaenv.MetricsNamespace:  jsii.String(w.namespace),
 	}
 	// Only the query function makes and reads list cursors: only it gets the cursor key's secret.
 	w.cursorKey = newCursorKey(w)
@@ -178,7 +186,9 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 	w.grant(cfg.SecretNames())
 	w.connectQueue(p.DeliverMaxConcurrency)
 	w.api = newAPI(w, p, w.functions)
-	w.alarms = newAlarms(w, p)
+	ratio := newFailureRatioAlarm(w, p)
+	w.alarms = newAlarms(w, p, ratio)
+	w.dashboard = newDashboard(w, cfg, ratio)
 	warnPrivateUserEndpoints(w, cfg)
 	w.outputs()
 	suppressNagFindings(w)
@@ -238,6 +248,12 @@ func resolve(scope constructs.Construct, props *Props) (Props, *config.Resolved,
 	if p.OldestMessageAlarmAge == 0 {
 		p.OldestMessageAlarmAge = DefaultOldestMessageAlarmAge
 	}
+	if p.FailureRatioAlarmPercent == 0 {
+		p.FailureRatioAlarmPercent = DefaultFailureRatioPercent
+	}
+	if p.FailureRatioAlarmPercent < 0 || p.FailureRatioAlarmPercent > 100 {
+		return Props{}, nil, fmt.Errorf("outhook props: FailureRatioAlarmPercent %g is outside (0, 100]", p.FailureRatioAlarmPercent)
+	}
 	if p.OldestMessageAlarmAge < time.Minute {
 		return Props{}, nil, fmt.Errorf("outhook props: OldestMessageAlarmAge %s is under a minute", p.OldestMessageAlarmAge)
 	}
@@ -296,5 +312,7 @@ func (w *webhooks) Queue() awssqs.Queue                    { return w.queue }
 func (w *webhooks) DeadLetterQueue() awssqs.Queue          { return w.dlq }
 func (w *webhooks) Function(f Function) awslambda.Function { return w.functions[f] }
 func (w *webhooks) Alarms() []awscloudwatch.Alarm          { return w.alarms }
+func (w *webhooks) Dashboard() awscloudwatch.Dashboard     { return w.dashboard }
+func (w *webhooks) MetricsNamespace() string               { return w.namespace }
 func (w *webhooks) UserSecretPrefix() string               { return w.userPrefix }
 func (w *webhooks) NamedSecretPrefix() string              { return w.namedPrefix }

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/infra/outhookcdk"
+	"github.com/outhook/outhook/shared/aws/cwmetric"
 	"github.com/outhook/outhook/shared/aws/dynamostore"
 	"github.com/outhook/outhook/shared/aws/lambdaenv"
 	"github.com/outhook/outhook/shared/config"
@@ -144,6 +145,25 @@ func (b *testBundle) has(t *testing.T, typ string, props map[string]any) {
 
 func props(r map[string]any) map[string]any { return r["Properties"].(map[string]any) }
 
+// renderJoin renders a template value that is a string or an Fn::Join of strings and references (the
+// references become "<ref>").
+func renderJoin(t *testing.T, v any) string {
+	t.Helper()
+	if s, ok := v.(string); ok {
+		return s
+	}
+	join := v.(map[string]any)["Fn::Join"].([]any)
+	var b strings.Builder
+	for _, part := range join[1].([]any) {
+		if s, ok := part.(string); ok {
+			b.WriteString(s)
+		} else {
+			b.WriteString("<ref>")
+		}
+	}
+	return b.String()
+}
+
 // The tests in this package do not call t.Parallel: jsii's Go runtime talks to one node process and is not
 // safe for concurrent use (parallel first calls corrupt its stream).
 
@@ -167,8 +187,9 @@ func TestNew(t *testing.T) {
 			"AWS::SQS::Queue":                 2,
 			"AWS::SQS::QueuePolicy":           2,
 			"AWS::Lambda::EventSourceMapping": 1,
-			"AWS::CloudWatch::Alarm":          4,
+			"AWS::CloudWatch::Alarm":          5,
 			"AWS::Logs::MetricFilter":         1,
+			"AWS::CloudWatch::Dashboard":      1,
 			"AWS::Logs::LogGroup":             5,
 			"AWS::IAM::Role":                  5,
 			"AWS::SecretsManager::Secret":     1,
@@ -212,6 +233,7 @@ func TestNew(t *testing.T) {
 			} else {
 				require.NotContains(t, vars, lambdaenv.MaxReceiveCount, f)
 			}
+			require.Equal(t, "Outhook/Outhook", vars[lambdaenv.MetricsNamespace], f)
 		}
 		match(t, func() {
 			b.template.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
@@ -350,7 +372,65 @@ func TestNew(t *testing.T) {
 		b.has(t, "AWS::Logs::MetricFilter", map[string]any{
 			"FilterPattern": `{ $.metric = "EndpointDisabled" }`,
 		})
-		require.Len(t, b.hooks.Alarms(), 4)
+		require.Len(t, b.hooks.Alarms(), 5)
+	})
+
+	t.Run("failure ratio alarm", func(t *testing.T) {
+		var found map[string]any
+		for _, r := range b.resources("AWS::CloudWatch::Alarm") {
+			if p := props(r); p["Metrics"] != nil {
+				found = p
+			}
+		}
+		require.NotNil(t, found, "an alarm on a metric math expression")
+		require.EqualValues(t, 10, found["Threshold"])
+		require.Equal(t, "GreaterThanThreshold", found["ComparisonOperator"])
+		require.EqualValues(t, 2, found["EvaluationPeriods"])
+		require.Equal(t, []any{topicArn}, found["AlarmActions"])
+		metrics := map[string]map[string]any{}
+		for _, m := range found["Metrics"].([]any) {
+			m := m.(map[string]any)
+			metrics[m["Id"].(string)] = m
+		}
+		require.Contains(t, metrics["expr_1"]["Expression"], "100 * FILL(failed, 0) / (FILL(failed, 0) + FILL(delivered, 0))")
+		require.Equal(t, true, metrics["expr_1"]["ReturnData"])
+		for id, name := range map[string]string{"failed": cwmetric.Failed, "delivered": cwmetric.Delivered} {
+			stat := metrics[id]["MetricStat"].(map[string]any)
+			require.Equal(t, map[string]any{"Namespace": "Outhook/Outhook", "MetricName": name}, stat["Metric"], id)
+			require.Equal(t, "Sum", stat["Stat"], id)
+			require.EqualValues(t, 300, stat["Period"], id)
+		}
+		require.Equal(t, "Outhook/Outhook", b.hooks.MetricsNamespace())
+	})
+
+	t.Run("dashboard", func(t *testing.T) {
+		var body string
+		for _, r := range b.resources("AWS::CloudWatch::Dashboard") {
+			body = renderJoin(t, props(r)["DashboardBody"])
+		}
+		var dash struct {
+			Widgets []struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"widgets"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &dash), body)
+		titles := map[string]string{}
+		for _, w := range dash.Widgets {
+			raw, err := json.Marshal(w.Properties)
+			require.NoError(t, err)
+			titles[fmt.Sprint(w.Properties["title"])] = string(raw)
+		}
+		require.Contains(t, titles, "Deliveries per minute by outcome")
+		require.Contains(t, titles["Deliveries per minute by outcome"], `["Outhook/Outhook","Delivered",{"label":"delivered","period":60,"stat":"Sum"}]`)
+		require.Contains(t, titles["Failed deliveries (% of those that ended)"], `"alarms":[`)
+		latency := titles["Attempt latency per endpoint (ms)"]
+		for _, ep := range []string{`"endpoint","crm","set","billing-events"`, `"endpoint","warehouse","set","billing-events"`,
+			`"endpoint","customer","set","customer-events"`} {
+			require.Contains(t, latency, ep)
+		}
+		require.Contains(t, latency, `"stat":"p99"`)
+		require.Contains(t, latency, `"stat":"p50"`)
+		require.Equal(t, b.hooks.Dashboard().Node().Id(), jsii.String("Dashboard"))
 	})
 
 	t.Run("outputs", func(t *testing.T) {
@@ -576,6 +656,8 @@ func TestNew_Errors(t *testing.T) {
 			"sets[0].endpoints[0].timeoutSeconds: must be between 1 and 600"},
 		{"private URL", &outhookcdk.Props{Config: private, BuildDir: dir},
 			"sets[1].endpoints[0].url: every delivery would be refused (egress: refusing to connect to private address 10.0.3.4:8080: Private-Use (RFC 1918))"},
+		{"failure ratio", &outhookcdk.Props{Config: testConfig(), BuildDir: dir, FailureRatioAlarmPercent: 101},
+			"FailureRatioAlarmPercent 101 is outside (0, 100]"},
 		{"name prefix", &outhookcdk.Props{Config: testConfig(), BuildDir: dir, NamePrefix: "a/b"}, `NamePrefix "a/b"`},
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})

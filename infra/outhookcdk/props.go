@@ -54,6 +54,10 @@ type Props struct {
 	// OldestMessageAlarmAge is the age of the oldest queued message above which the backlog alarm fires.
 	// Retries wait at most 900 s per hop, so a healthy queue stays well below the default of 30 minutes.
 	OldestMessageAlarmAge time.Duration
+
+	// FailureRatioAlarmPercent is the share of ended deliveries that ended failed (0 < x <= 100) above which the
+	// failure-ratio alarm fires, in two consecutive 5-minute periods. Default: 10.
+	FailureRatioAlarmPercent float64
 }
 
 // Defaults for the Props fields left zero.
@@ -63,6 +67,7 @@ const (
 	DefaultDeliverMemoryMiB      = 256
 	DefaultMaxReceiveCount       = 5
 	DefaultOldestMessageAlarmAge = 30 * time.Minute
+	DefaultFailureRatioPercent   = 10.0
 	DefaultLogRetention          = awslogs.RetentionDays_ONE_MONTH
 	DefaultRemovalPolicy         = awscdk.RemovalPolicy_RETAIN
 )

@@ -188,8 +188,9 @@ func newEndpointDisabledMetric(w *webhooks) awscloudwatch.Metric {
 	return filter.Metric(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")})
 }
 
-// newAlarms creates the four alarms and points them at the topic, if any.
-func newAlarms(w *webhooks, p Props) []awscloudwatch.Alarm {
+// newAlarms creates the queue, function and auto-disable alarms, adds failureRatio, and points them all at the
+// topic, if any.
+func newAlarms(w *webhooks, p Props, failureRatio awscloudwatch.Alarm) []awscloudwatch.Alarm {
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	alarms := []awscloudwatch.Alarm{
 		w.dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
@@ -227,6 +228,7 @@ func newAlarms(w *webhooks, p Props) []awscloudwatch.Alarm {
 			EvaluationPeriods:  jsii.Number(5),
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		}),
+		failureRatio,
 	}
 	if p.AlarmTopic != nil {
 		action := awscloudwatchactions.NewSnsAction(p.AlarmTopic)

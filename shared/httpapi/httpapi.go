@@ -46,6 +46,8 @@ type Options struct {
 	APIKey string
 	// Logger receives the internal errors behind 500 answers. Nil: slog.Default().
 	Logger *slog.Logger
+	// Metrics serves GET /metrics (the local server's Prometheus exposition). Nil: the route answers 404.
+	Metrics http.Handler
 }
 
 // Limits of the HTTP layer.
@@ -63,13 +65,14 @@ const (
 )
 
 type handler struct {
-	svc Service
-	log *slog.Logger
+	svc     Service
+	log     *slog.Logger
+	metrics http.Handler
 }
 
 // New returns the API handler. Every answer is JSON; errors are {"error":{"code","message"}}.
 func New(svc Service, opts Options) http.Handler {
-	h := &handler{svc: svc, log: opts.Logger}
+	h := &handler{svc: svc, log: opts.Logger, metrics: opts.Metrics}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -105,6 +108,7 @@ func New(svc Service, opts Options) http.Handler {
 func (h *handler) handlers() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
 		"healthz":          h.healthz,
+		"metrics":          h.serveMetrics,
 		"sendEvent":        h.send,
 		"listEvents":       h.listEvents,
 		"getEvent":         h.getEvent,
@@ -218,6 +222,14 @@ func (h *handler) recoverPanics(next http.Handler) http.Handler {
 
 func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if h.metrics == nil {
+		writeJSONError(w, http.StatusNotFound, "not_found", "no metrics here: the deployed API emits its metrics to CloudWatch")
+		return
+	}
+	h.metrics.ServeHTTP(w, r)
 }
 
 // sendBody is the JSON body of a send.

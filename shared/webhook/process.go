@@ -97,6 +97,7 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "delivery attempt", attrs...)
 	s.recordHealth(ctx, set, t, a)
+	s.recordAttempt(set, j, a)
 	return s.schedule(ctx, j, a)
 }
 

@@ -115,6 +115,7 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 				slog.Any("error", err))
 		}
 	}
+	s.metrics.EventAccepted(set.Name)
 	s.log.LogAttrs(ctx, levelDebug, "event accepted", attrEvent(ev.ID), attrSet(set.Name))
 	return resultOf(ev, false), nil
 }

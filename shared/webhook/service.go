@@ -40,22 +40,24 @@ type Options struct {
 	// before: 0 reads it for every delivery (the local server: a SQLite read); on AWS a few seconds keep
 	// healthy deliveries free of reads, and a pause then takes effect within that time.
 	EndpointStateTTL time.Duration
+	Metrics          Metrics // default: records nothing
 }
 
 // Service is the domain service. It is safe for concurrent use.
 type Service struct {
-	cfg    *config.Resolved
-	store  store.Store
-	queue  queue.Sender
-	named  secret.Named
-	users  secret.UserStore
-	http   Poster
-	now    func() time.Time
-	ids    *idSource
-	jitter func() float64
-	log    *slog.Logger
-	cursor []byte
-	states *stateCache
+	cfg     *config.Resolved
+	store   store.Store
+	queue   queue.Sender
+	named   secret.Named
+	users   secret.UserStore
+	http    Poster
+	now     func() time.Time
+	ids     *idSource
+	jitter  func() float64
+	log     *slog.Logger
+	cursor  []byte
+	states  *stateCache
+	metrics Metrics
 }
 
 // New checks the options and returns a Service.
@@ -84,19 +86,23 @@ func New(o Options) (*Service, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Metrics == nil {
+		o.Metrics = noMetrics{}
+	}
 	return &Service{
-		cfg:    o.Config,
-		store:  o.Store,
-		queue:  o.Queue,
-		named:  o.Named,
-		users:  o.Users,
-		http:   o.HTTP,
-		now:    func() time.Time { return o.Now().UTC() },
-		ids:    newIDSource(o.Rand),
-		jitter: o.Jitter,
-		log:    o.Logger,
-		cursor: o.CursorKey,
-		states: &stateCache{ttl: o.EndpointStateTTL},
+		cfg:     o.Config,
+		store:   o.Store,
+		queue:   o.Queue,
+		named:   o.Named,
+		users:   o.Users,
+		http:    o.HTTP,
+		now:     func() time.Time { return o.Now().UTC() },
+		ids:     newIDSource(o.Rand),
+		jitter:  o.Jitter,
+		log:     o.Logger,
+		cursor:  o.CursorKey,
+		states:  &stateCache{ttl: o.EndpointStateTTL},
+		metrics: o.Metrics,
 	}, nil
 }
 

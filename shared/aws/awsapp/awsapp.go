@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/outhook/outhook/shared/aws/dynamostore"
+	"github.com/outhook/outhook/shared/aws/emf"
 	"github.com/outhook/outhook/shared/aws/lambdaenv"
 	"github.com/outhook/outhook/shared/aws/smsecret"
 	"github.com/outhook/outhook/shared/aws/sqsqueue"
@@ -56,12 +57,13 @@ func FromEnvironment(ctx context.Context, role Role) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS SDK config: %w", err)
 	}
-	return New(ctx, env, role, awsCfg, slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+	return New(ctx, env, role, awsCfg, slog.New(slog.NewJSONHandler(os.Stdout, nil)), emf.New(os.Stdout, env.MetricsNamespace, nil))
 }
 
 // New loads env's config file, reads the cursor key from Secrets Manager if env names its secret, and builds
-// the service over the AWS adapters.
-func New(ctx context.Context, env Env, role Role, awsCfg aws.Config, log *slog.Logger) (*App, error) {
+// the service over the AWS adapters. metrics receives the service's metrics (nil: none); FromEnvironment
+// gives it EMF lines on standard output.
+func New(ctx context.Context, env Env, role Role, awsCfg aws.Config, log *slog.Logger, metrics webhook.Metrics) (*App, error) {
 	doc, err := config.Load(env.ConfigFile)
 	if err != nil {
 		return nil, fmt.Errorf("load webhook config from %s (%s): %w", lambdaenv.ConfigFile, env.ConfigFile, err)
@@ -100,6 +102,7 @@ func New(ctx context.Context, env Env, role Role, awsCfg aws.Config, log *slog.L
 		// Healthy deliveries read no endpoint state: each function instance reads it at most once per
 		// EndpointStateTTL, so a pause takes effect on AWS within that time (docs/aws.md).
 		EndpointStateTTL: EndpointStateTTL,
+		Metrics:          metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build webhook service: %w", err)

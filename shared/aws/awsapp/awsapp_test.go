@@ -47,7 +47,7 @@ func TestNew(t *testing.T) {
 		}[name]
 	})
 	require.NoError(t, err)
-	app, err := awsapp.New(context.Background(), env, awsapp.RoleAPI, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	app, err := awsapp.New(context.Background(), env, awsapp.RoleAPI, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	require.NoError(t, err)
 	ctx := context.Background()
 
@@ -92,7 +92,7 @@ func TestNew_BadConfig(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "webhooks.json")
 	require.NoError(t, os.WriteFile(path, []byte(`{"sets": [{"name": "s", "endpoints": [{"name": "e", "url": "ftp://x"}]}]}`), 0o644))
-	_, err := awsapp.New(context.Background(), awsapp.Env{ConfigFile: path, CursorKey: []byte("k")}, awsapp.RoleAPI, aws.Config{}, slog.Default())
+	_, err := awsapp.New(context.Background(), awsapp.Env{ConfigFile: path, CursorKey: []byte("k")}, awsapp.RoleAPI, aws.Config{}, slog.Default(), nil)
 	require.ErrorContains(t, err, "OUTHOOK_CONFIG_FILE")
 	require.ErrorContains(t, err, "sets[0].endpoints[0].url")
 }
@@ -127,7 +127,7 @@ func TestNew_CursorKeyFromSecretsManager(t *testing.T) {
 			return vars[name]
 		})
 		require.NoError(t, err)
-		return awsapp.New(ctx, env, awsapp.RoleAPI, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		return awsapp.New(ctx, env, awsapp.RoleAPI, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	}
 
 	fromSecret, err := app(map[string]string{lambdaenv.CursorKeySecret: aws.ToString(secret.ARN)})

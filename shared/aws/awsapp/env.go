@@ -1,12 +1,14 @@
 package awsapp
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"fmt"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/outhook/outhook/shared/aws/cwmetric"
 	"github.com/outhook/outhook/shared/aws/lambdaenv"
 )
 
@@ -30,6 +32,8 @@ type Env struct {
 	// MaxReceiveCount is the delivery queue's maxReceiveCount: deliver ends the delivery of a message that
 	// fails on that receive, before SQS moves it to the dead-letter queue. 0 (unset): it never does.
 	MaxReceiveCount int
+	// MetricsNamespace is the CloudWatch namespace of the EMF metrics. Default cwmetric.Namespace.
+	MetricsNamespace string
 }
 
 // DefaultUserSecretCacheTTL is deliver's per-user secret cache TTL when OUTHOOK_USER_SECRET_CACHE is unset.
@@ -66,6 +70,7 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		sum := sha256.Sum256([]byte("outhook list cursor key\x00" + e.Table))
 		e.CursorKey = sum[:]
 	}
+	e.MetricsNamespace = cmp.Or(getenv(lambdaenv.MetricsNamespace), cwmetric.Namespace)
 	e.UserSecretCacheTTL = DefaultUserSecretCacheTTL
 	if s := getenv(lambdaenv.UserSecretCache); s != "" {
 		d, err := time.ParseDuration(s)

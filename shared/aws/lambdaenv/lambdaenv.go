@@ -14,6 +14,7 @@ const (
 	CursorKeySecret   = "OUTHOOK_CURSOR_KEY_SECRET"   // optional: ARN of a Secrets Manager secret holding that key
 	UserSecretCache   = "OUTHOOK_USER_SECRET_CACHE"   // optional: deliver's per-user secret cache TTL (Go duration)
 	MaxReceiveCount   = "OUTHOOK_MAX_RECEIVE_COUNT"   // deliver: the queue's maxReceiveCount, the receive that ends a delivery
+	MetricsNamespace  = "OUTHOOK_METRICS_NAMESPACE"   // optional: CloudWatch namespace of the EMF metrics; default Outhook
 	TaskRoot          = "LAMBDA_TASK_ROOT"            // set by Lambda: where the function package is unpacked
 )
 

@@ -42,6 +42,7 @@ func (r Route) Pattern() string { return r.Method + " " + r.Path }
 // table is the API. Keep it in the order of docs/openapi.yaml.
 var table = []Route{
 	{Operation: "healthz", Method: "GET", Path: "/healthz", Public: true},
+	{Operation: "metrics", Method: "GET", Path: "/metrics"},
 	{Operation: "sendEvent", Method: "POST", Path: "/v1/webhooks/{set}/events", Function: Send},
 	{Operation: "listEvents", Method: "GET", Path: "/v1/webhooks/{set}/events", Function: Query},
 	{Operation: "getEvent", Method: "GET", Path: "/v1/webhooks/{set}/events/{eventId}", Function: Query},

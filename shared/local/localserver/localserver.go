@@ -18,6 +18,7 @@ import (
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/egress"
 	"github.com/outhook/outhook/shared/httpapi"
+	"github.com/outhook/outhook/shared/local/prommetrics"
 	"github.com/outhook/outhook/shared/local/sqlite"
 	"github.com/outhook/outhook/shared/local/worker"
 	"github.com/outhook/outhook/shared/secret"
@@ -98,6 +99,7 @@ func New(o Options) (*Server, error) {
 		o.Now = time.Now
 	}
 	warnPrivateURLs(o.Config, o.Logger)
+	metrics := prommetrics.New()
 	svc, err := webhook.New(webhook.Options{
 		Config:    o.Config,
 		Store:     o.DB.Store(),
@@ -108,6 +110,7 @@ func New(o Options) (*Server, error) {
 		Logger:    o.Logger,
 		CursorKey: o.CursorKey,
 		Now:       o.Now,
+		Metrics:   metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build the webhook service: %w", err)
@@ -117,7 +120,7 @@ func New(o Options) (*Server, error) {
 		now:      o.Now,
 		log:      o.Logger,
 		timeouts: o.Timeouts.orDefault(),
-		handler:  httpapi.New(svc, httpapi.Options{APIKey: o.APIKey, Logger: o.Logger}),
+		handler:  httpapi.New(svc, httpapi.Options{APIKey: o.APIKey, Logger: o.Logger, Metrics: metrics}),
 		pool: worker.New(o.DB.Queue(), svc.Process, worker.Options{
 			Workers:    o.Workers,
 			Visibility: Lease(o.Config),

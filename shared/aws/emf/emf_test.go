@@ -1,0 +1,76 @@
+package emf_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/shared/aws/cwmetric"
+	"github.com/outhook/outhook/shared/aws/emf"
+	"github.com/outhook/outhook/shared/aws/emf/emftest"
+	"github.com/outhook/outhook/shared/webhook"
+)
+
+func TestWriter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	var buf bytes.Buffer
+	w := emf.New(&buf, "Outhook/test", func() time.Time { return now })
+	w.EventAccepted("orders")
+	w.AttemptRecorded(webhook.AttemptMetric{Set: "orders", Endpoint: "crm", Outcome: webhook.StatusDelivered, Duration: 120 * time.Millisecond})
+	w.AttemptRecorded(webhook.AttemptMetric{Set: "orders", Endpoint: "crm", Outcome: webhook.StatusRetrying, Duration: 3 * time.Second})
+	w.AttemptRecorded(webhook.AttemptMetric{Set: "orders", Outcome: webhook.StatusFailed, Duration: 5 * time.Millisecond})
+
+	require.Equal(t, 4, strings.Count(buf.String(), "\n"), "one line per call")
+	lines, err := emftest.Lines(buf.String())
+	require.NoError(t, err)
+	require.Len(t, lines, 4)
+	for _, l := range lines {
+		require.Equal(t, now.UnixMilli(), l.Timestamp)
+		require.Len(t, l.Directives, 1)
+		require.Equal(t, "Outhook/test", l.Directives[0].Namespace)
+		require.Equal(t, "orders", l.Dimensions[cwmetric.DimensionSet])
+	}
+
+	accepted := lines[0]
+	require.Equal(t, map[string]float64{cwmetric.EventsAccepted: 1}, accepted.Metrics)
+	require.Equal(t, [][]string{{}, {"set"}}, accepted.Directives[0].Dimensions)
+
+	delivered := lines[1]
+	require.Equal(t, map[string]float64{cwmetric.Delivered: 1, cwmetric.AttemptDuration: 120}, delivered.Metrics)
+	require.Equal(t, [][]string{{}, {"set"}, {"set", "endpoint"}}, delivered.Directives[0].Dimensions)
+	require.Equal(t, "crm", delivered.Dimensions[cwmetric.DimensionEndpoint])
+	require.Equal(t, []emftest.Metric{{Name: cwmetric.Delivered, Unit: "Count"}, {Name: cwmetric.AttemptDuration, Unit: "Milliseconds"}},
+		delivered.Directives[0].Metrics)
+
+	require.Equal(t, map[string]float64{cwmetric.RetriesQueued: 1, cwmetric.AttemptDuration: 3000}, lines[2].Metrics)
+
+	// A user's endpoint: no endpoint dimension, so no metric per user.
+	user := lines[3]
+	require.Equal(t, map[string]float64{cwmetric.Failed: 1, cwmetric.AttemptDuration: 5}, user.Metrics)
+	require.Equal(t, [][]string{{}, {"set"}}, user.Directives[0].Dimensions)
+	require.NotContains(t, user.Dimensions, cwmetric.DimensionEndpoint)
+}
+
+func TestEmftest_RefusesMalformedLines(t *testing.T) {
+	t.Parallel()
+	for name, line := range map[string]string{
+		"not json":          `metrics`,
+		"no _aws":           `{"Delivered":1}`,
+		"no timestamp":      `{"_aws":{"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[[]],"Metrics":[{"Name":"M"}]}]},"M":1}`,
+		"seconds timestamp": `{"_aws":{"Timestamp":1764590400,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[[]],"Metrics":[{"Name":"M"}]}]},"M":1}`,
+		"no namespace":      `{"_aws":{"Timestamp":1764590400000,"CloudWatchMetrics":[{"Dimensions":[[]],"Metrics":[{"Name":"M"}]}]},"M":1}`,
+		"missing dimension": `{"_aws":{"Timestamp":1764590400000,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["set"]],"Metrics":[{"Name":"M"}]}]},"M":1}`,
+		"missing value":     `{"_aws":{"Timestamp":1764590400000,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[[]],"Metrics":[{"Name":"M"}]}]}}`,
+		"string value":      `{"_aws":{"Timestamp":1764590400000,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[[]],"Metrics":[{"Name":"M"}]}]},"M":"1"}`,
+		"bad unit":          `{"_aws":{"Timestamp":1764590400000,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[[]],"Metrics":[{"Name":"M","Unit":"ms"}]}]},"M":1}`,
+	} {
+		_, err := emftest.Parse(line)
+		require.Error(t, err, name)
+	}
+	_, err := emftest.Parse(`{"_aws":{"Timestamp":1764590400000,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["set"]],"Metrics":[{"Name":"M","Unit":"Count"}]}]},"M":1,"set":"s"}`)
+	require.NoError(t, err)
+}

@@ -1,0 +1,140 @@
+package localserver_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/local/localserver"
+	"github.com/outhook/outhook/shared/local/sqlite"
+	"github.com/outhook/outhook/shared/testclock"
+)
+
+// TestServer_Metrics sends three events to a set of three endpoints (one that answers 200, one that fails its
+// first attempt of each delivery, one that always fails, with two attempts) and reads GET /metrics.
+func TestServer_Metrics(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	posts := map[string]int{} // by path and event id
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		key := r.URL.Path + " " + r.Header.Get("webhook-id")
+		posts[key]++
+		n := posts[key]
+		mu.Unlock()
+		switch {
+		case r.URL.Path == "/down", r.URL.Path == "/flaky" && n == 1:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(receiver.Close)
+	total := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, c := range posts {
+			n += c
+		}
+		return n
+	}
+
+	clock := testclock.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "outhook.db"), sqlite.WithClock(clock.Now))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	retry := &config.Retry{Attempts: 2, Backoff: "fixed", InitialDelaySeconds: 600, MaxDelaySeconds: 600}
+	doc := &config.Config{Sets: []config.Set{{Name: "orders", Endpoints: []config.Endpoint{
+		{Name: "ok", URL: receiver.URL + "/ok", AllowPrivateNetwork: true},
+		{Name: "flaky", URL: receiver.URL + "/flaky", AllowPrivateNetwork: true, Retry: retry},
+		{Name: "down", URL: receiver.URL + "/down", AllowPrivateNetwork: true, Retry: retry},
+	}}}}
+	cfg, err := doc.Validate()
+	require.NoError(t, err)
+	srv, err := localserver.New(localserver.Options{
+		Config: cfg, DB: db, APIKey: "k", CursorKey: []byte("c"), Workers: 2, Now: clock.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, 5*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	base := "http://" + ln.Addr().String()
+
+	for range 3 {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/v1/webhooks/orders/events",
+			strings.NewReader(`{"type":"order.created","payload":{}}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer k")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		require.NoError(t, res.Body.Close())
+		require.Equal(t, http.StatusAccepted, res.StatusCode)
+	}
+	require.Eventually(t, func() bool { return total() == 9 }, 20*time.Second, 10*time.Millisecond, "first attempts")
+	// The retries are due 480-720 s later on the server's clock.
+	clock.Add(800 * time.Second)
+	require.Eventually(t, func() bool { return total() == 15 }, 20*time.Second, 10*time.Millisecond, "retries")
+
+	want := []string{
+		`outhook_events_accepted_total{set="orders"} 3`,
+		`outhook_deliveries_total{set="orders",endpoint="flaky",outcome="delivered"} 3`,
+		`outhook_deliveries_total{set="orders",endpoint="ok",outcome="delivered"} 3`,
+		`outhook_deliveries_total{set="orders",endpoint="down",outcome="failed"} 3`,
+		`outhook_retries_queued_total{set="orders",endpoint="down"} 3`,
+		`outhook_retries_queued_total{set="orders",endpoint="flaky"} 3`,
+		// The server's clock stands still during the attempts: every duration is 0.
+		`outhook_attempt_duration_seconds_bucket{set="orders",endpoint="down",le="0.005"} 6`,
+		`outhook_attempt_duration_seconds_count{set="orders",endpoint="down"} 6`,
+		`outhook_attempt_duration_seconds_count{set="orders",endpoint="flaky"} 6`,
+		`outhook_attempt_duration_seconds_count{set="orders",endpoint="ok"} 3`,
+		`outhook_attempt_duration_seconds_sum{set="orders",endpoint="ok"} 0`,
+	}
+	var body string
+	require.Eventually(t, func() bool { // the last attempt is counted just after its POST is answered
+		body = getMetrics(t, base, "k", http.StatusOK)
+		for _, line := range want {
+			if !strings.Contains(body, line+"\n") {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 20*time.Millisecond)
+	require.NotContains(t, body, `endpoint="ok",outcome="failed"`)
+	require.NotContains(t, body, `retries_queued_total{set="orders",endpoint="ok"}`)
+
+	getMetrics(t, base, "wrong", http.StatusUnauthorized)
+}
+
+func getMetrics(t *testing.T, base, key string, status int) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/metrics", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	require.Equal(t, status, res.StatusCode, string(b))
+	if status == http.StatusOK {
+		require.Equal(t, "text/plain; version=0.0.4; charset=utf-8", res.Header.Get("Content-Type"))
+	}
+	return string(b)
+}
