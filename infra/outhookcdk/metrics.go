@@ -70,7 +70,8 @@ func newFailureRatioAlarm(w *webhooks, p Props) awscloudwatch.Alarm {
 	})
 }
 
-// newDashboard graphs the functions' metrics: events accepted and deliveries by outcome per minute, the
+// newDashboard graphs the functions' metrics: events accepted, deliveries by outcome (and held) and endpoints
+// disabled per minute, the
 // failure ratio with its alarm, deliveries per set, attempt latency p50 and p99 per static endpoint, and the
 // queue's backlog.
 func newDashboard(w *webhooks, cfg *config.Resolved, ratioAlarm awscloudwatch.Alarm) awscloudwatch.Dashboard {
@@ -100,8 +101,11 @@ func newDashboard(w *webhooks, cfg *config.Resolved, ratioAlarm awscloudwatch.Al
 			graph("Deliveries per minute by outcome", true,
 				labeled(w.metric(cwmetric.Delivered, "Sum", 1, nil), "delivered"),
 				labeled(w.metric(cwmetric.Failed, "Sum", 1, nil), "failed"),
-				labeled(w.metric(cwmetric.RetriesQueued, "Sum", 1, nil), "retries queued")),
-			graph("Events accepted per minute", false, labeled(w.metric(cwmetric.EventsAccepted, "Sum", 1, nil), "events accepted")),
+				labeled(w.metric(cwmetric.RetriesQueued, "Sum", 1, nil), "retries queued"),
+				labeled(w.metric(cwmetric.DeliveriesHeld, "Sum", 1, nil), "held (endpoint paused or disabled)")),
+			graph("Events accepted and endpoints disabled per minute", false,
+				labeled(w.metric(cwmetric.EventsAccepted, "Sum", 1, nil), "events accepted"),
+				labeled(w.metric(cwmetric.EndpointsDisabled, "Sum", 1, nil), "endpoints disabled")),
 		},
 		{
 			awscloudwatch.NewAlarmWidget(&awscloudwatch.AlarmWidgetProps{

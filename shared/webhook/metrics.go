@@ -15,6 +15,11 @@ type Metrics interface {
 	EventAccepted(set string)
 	// AttemptRecorded is called once per delivery attempt recorded in the event log.
 	AttemptRecorded(a AttemptMetric)
+	// DeliveryHeld is called when a delivery is held because its endpoint is paused or disabled; endpoint is
+	// "" for an endpoint a user registered.
+	DeliveryHeld(set, endpoint string)
+	// EndpointDisabled is called when auto-disable turns an endpoint off; endpoint is "" for a user's.
+	EndpointDisabled(set, endpoint string)
 }
 
 // AttemptMetric is one recorded delivery attempt.
@@ -31,16 +36,23 @@ type AttemptMetric struct {
 // noMetrics is the default: it records nothing.
 type noMetrics struct{}
 
-func (noMetrics) EventAccepted(string)          {}
-func (noMetrics) AttemptRecorded(AttemptMetric) {}
+func (noMetrics) EventAccepted(string)            {}
+func (noMetrics) AttemptRecorded(AttemptMetric)   {}
+func (noMetrics) DeliveryHeld(string, string)     {}
+func (noMetrics) EndpointDisabled(string, string) {}
+
+// staticName is the endpoint's name for the metrics: "" for an endpoint a user registered.
+func staticName(userID, name string) string {
+	if userID != "" {
+		return ""
+	}
+	return name
+}
 
 // recordAttempt reports a recorded attempt of job j to the metrics. An endpoint a user registered is reported
 // without its name.
 func (s *Service) recordAttempt(set *config.ResolvedSet, j job, a store.Attempt) {
-	m := AttemptMetric{Set: set.Name, Duration: a.Duration}
-	if j.User == "" {
-		m.Endpoint = a.Endpoint
-	}
+	m := AttemptMetric{Set: set.Name, Endpoint: staticName(j.User, a.Endpoint), Duration: a.Duration}
 	m.Outcome, _, _, _ = statusOf(a)
 	s.metrics.AttemptRecorded(m)
 }

@@ -161,6 +161,7 @@ func (s *Service) holdIfNotEnabled(ctx context.Context, j job, ev store.Event, t
 			EventExpiresAt: ev.ExpiresAt}
 		err = s.store.HoldDelivery(ctx, h, t.state.Version)
 		if err == nil {
+			s.metrics.DeliveryHeld(j.Set, staticName(j.User, j.Endpoint))
 			s.log.LogAttrs(ctx, slog.LevelInfo, "delivery held", attrEvent(j.EventID), slog.String("endpoint", j.Endpoint),
 				slog.Int("attempt", j.Attempt), slog.String("endpointStatus", string(t.state.Status)))
 			return true, nil
@@ -240,6 +241,7 @@ const EndpointDisabledType = "endpoint.disabled"
 func (s *Service) endpointDisabled(ctx context.Context, set *config.ResolvedSet, ep store.Endpoint) {
 	s.log.LogAttrs(ctx, slog.LevelWarn, "endpoint disabled", slog.String("metric", "EndpointDisabled"), attrSet(set.Name),
 		slog.String("endpoint", ep.Name), slog.String("userId", ep.UserID), slog.String("reason", ep.DisabledReason))
+	s.metrics.EndpointDisabled(set.Name, staticName(ep.UserID, ep.Name))
 	if set.OnEndpointDisabled == "" {
 		return
 	}

@@ -6,7 +6,7 @@ package cwmetric
 // Namespace is the CloudWatch namespace of every outhook metric.
 const Namespace = "Outhook"
 
-// The metrics. Each is emitted per set (dimension Set), per static endpoint (Set and Endpoint) and for the
+// The metrics. Each is emitted per set (dimension set), per static endpoint (set and endpoint) and for the
 // whole deployment (no dimension); EventsAccepted has no endpoint.
 const (
 	EventsAccepted  = "EventsAccepted"  // Count: events stored and queued by send
@@ -14,6 +14,9 @@ const (
 	Failed          = "Failed"          // Count: deliveries that ended failed (no attempt left, or refused)
 	RetriesQueued   = "RetriesQueued"   // Count: failed attempts after which another attempt was queued
 	AttemptDuration = "AttemptDuration" // Milliseconds: the duration of each attempt
+
+	DeliveriesHeld    = "DeliveriesHeld"    // Count: deliveries held because their endpoint is paused or disabled
+	EndpointsDisabled = "EndpointsDisabled" // Count: endpoints turned off by auto-disable
 )
 
 // The dimensions. Endpoint is set only for the endpoints of the config, never for the endpoints users

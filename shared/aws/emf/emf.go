@@ -60,6 +60,23 @@ func (w *Writer) AttemptRecorded(a webhook.AttemptMetric) {
 	w.write(fields, []metric{{name, "Count"}, {cwmetric.AttemptDuration, "Milliseconds"}}, a.Endpoint != "")
 }
 
+// DeliveryHeld writes DeliveriesHeld = 1.
+func (w *Writer) DeliveryHeld(set, endpoint string) { w.count(cwmetric.DeliveriesHeld, set, endpoint) }
+
+// EndpointDisabled writes EndpointsDisabled = 1.
+func (w *Writer) EndpointDisabled(set, endpoint string) {
+	w.count(cwmetric.EndpointsDisabled, set, endpoint)
+}
+
+// count writes name = 1 for the set, the deployment and, when endpoint is not "", the endpoint.
+func (w *Writer) count(name, set, endpoint string) {
+	fields := map[string]any{cwmetric.DimensionSet: set, name: 1}
+	if endpoint != "" {
+		fields[cwmetric.DimensionEndpoint] = endpoint
+	}
+	w.write(fields, []metric{{name, "Count"}}, endpoint != "")
+}
+
 // metric is an EMF MetricDefinition.
 type metric struct {
 	Name string `json:"Name"`

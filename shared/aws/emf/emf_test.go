@@ -23,11 +23,13 @@ func TestWriter(t *testing.T) {
 	w.AttemptRecorded(webhook.AttemptMetric{Set: "orders", Endpoint: "crm", Outcome: webhook.StatusDelivered, Duration: 120 * time.Millisecond})
 	w.AttemptRecorded(webhook.AttemptMetric{Set: "orders", Endpoint: "crm", Outcome: webhook.StatusRetrying, Duration: 3 * time.Second})
 	w.AttemptRecorded(webhook.AttemptMetric{Set: "orders", Outcome: webhook.StatusFailed, Duration: 5 * time.Millisecond})
+	w.DeliveryHeld("orders", "crm")
+	w.EndpointDisabled("orders", "")
 
-	require.Equal(t, 4, strings.Count(buf.String(), "\n"), "one line per call")
+	require.Equal(t, 6, strings.Count(buf.String(), "\n"), "one line per call")
 	lines, err := emftest.Lines(buf.String())
 	require.NoError(t, err)
-	require.Len(t, lines, 4)
+	require.Len(t, lines, 6)
 	for _, l := range lines {
 		require.Equal(t, now.UnixMilli(), l.Timestamp)
 		require.Len(t, l.Directives, 1)
@@ -53,6 +55,11 @@ func TestWriter(t *testing.T) {
 	require.Equal(t, map[string]float64{cwmetric.Failed: 1, cwmetric.AttemptDuration: 5}, user.Metrics)
 	require.Equal(t, [][]string{{}, {"set"}}, user.Directives[0].Dimensions)
 	require.NotContains(t, user.Dimensions, cwmetric.DimensionEndpoint)
+
+	require.Equal(t, map[string]float64{cwmetric.DeliveriesHeld: 1}, lines[4].Metrics)
+	require.Equal(t, [][]string{{}, {"set"}, {"set", "endpoint"}}, lines[4].Directives[0].Dimensions)
+	require.Equal(t, map[string]float64{cwmetric.EndpointsDisabled: 1}, lines[5].Metrics)
+	require.Equal(t, [][]string{{}, {"set"}}, lines[5].Directives[0].Dimensions)
 }
 
 func TestEmftest_RefusesMalformedLines(t *testing.T) {

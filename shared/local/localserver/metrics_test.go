@@ -22,7 +22,8 @@ import (
 )
 
 // TestServer_Metrics sends three events to a set of three endpoints (one that answers 200, one that fails its
-// first attempt of each delivery, one that always fails, with two attempts) and reads GET /metrics.
+// first attempt of each delivery, one that always fails, with two attempts, and is disabled after three failed
+// deliveries) and one to a paused endpoint, and reads GET /metrics.
 func TestServer_Metrics(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -57,7 +58,10 @@ func TestServer_Metrics(t *testing.T) {
 	doc := &config.Config{Sets: []config.Set{{Name: "orders", Endpoints: []config.Endpoint{
 		{Name: "ok", URL: receiver.URL + "/ok", AllowPrivateNetwork: true},
 		{Name: "flaky", URL: receiver.URL + "/flaky", AllowPrivateNetwork: true, Retry: retry},
-		{Name: "down", URL: receiver.URL + "/down", AllowPrivateNetwork: true, Retry: retry},
+		{Name: "down", URL: receiver.URL + "/down", AllowPrivateNetwork: true, Retry: retry,
+			AutoDisable: &config.AutoDisable{AfterFailedDeliveries: 3}},
+	}}, {Name: "quiet", Endpoints: []config.Endpoint{
+		{Name: "paused", URL: receiver.URL + "/ok", AllowPrivateNetwork: true},
 	}}}}
 	cfg, err := doc.Validate()
 	require.NoError(t, err)
@@ -77,15 +81,19 @@ func TestServer_Metrics(t *testing.T) {
 	})
 	base := "http://" + ln.Addr().String()
 
-	for range 3 {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/v1/webhooks/orders/events",
-			strings.NewReader(`{"type":"order.created","payload":{}}`))
+	post := func(path, body string, status int) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+path, strings.NewReader(body))
 		require.NoError(t, err)
 		req.Header.Set("Authorization", "Bearer k")
 		res, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		require.NoError(t, res.Body.Close())
-		require.Equal(t, http.StatusAccepted, res.StatusCode)
+		require.Equal(t, status, res.StatusCode, path)
+	}
+	post("/v1/webhooks/quiet/endpoints/paused/pause", "", http.StatusOK)
+	post("/v1/webhooks/quiet/events", `{"type":"order.created","payload":{}}`, http.StatusAccepted)
+	for range 3 {
+		post("/v1/webhooks/orders/events", `{"type":"order.created","payload":{}}`, http.StatusAccepted)
 	}
 	require.Eventually(t, func() bool { return total() == 9 }, 20*time.Second, 10*time.Millisecond, "first attempts")
 	// The retries are due 480-720 s later on the server's clock.
@@ -94,6 +102,9 @@ func TestServer_Metrics(t *testing.T) {
 
 	want := []string{
 		`outhook_events_accepted_total{set="orders"} 3`,
+		`outhook_events_accepted_total{set="quiet"} 1`,
+		`outhook_deliveries_held_total{set="quiet",endpoint="paused"} 1`,
+		`outhook_endpoints_disabled_total{set="orders",endpoint="down"} 1`,
 		`outhook_deliveries_total{set="orders",endpoint="flaky",outcome="delivered"} 3`,
 		`outhook_deliveries_total{set="orders",endpoint="ok",outcome="delivered"} 3`,
 		`outhook_deliveries_total{set="orders",endpoint="down",outcome="failed"} 3`,

@@ -1,7 +1,8 @@
 // Package prommetrics records outhook's metrics in the local server's memory and serves them in the
 // Prometheus text exposition format (GET /metrics). The series are those the Lambdas emit to CloudWatch
-// (package emf): events accepted, deliveries by outcome, retries queued and attempt durations, per set and
-// per static endpoint. The counters start at zero with each start of the server.
+// (package emf): events accepted, deliveries by outcome, retries queued and attempt durations, deliveries held
+// and endpoints disabled, per set and per static endpoint. The counters start at zero with each start of the
+// server.
 package prommetrics
 
 import (
@@ -28,6 +29,8 @@ type Registry struct {
 	delivered map[endpointKey]uint64 // deliveries that ended delivered
 	failed    map[endpointKey]uint64 // deliveries that ended failed
 	retries   map[endpointKey]uint64 // attempts after which a retry was queued
+	held      map[endpointKey]uint64 // deliveries held (endpoint paused or disabled)
+	disabled  map[endpointKey]uint64 // auto-disables
 	durations map[endpointKey]*histogram
 }
 
@@ -53,6 +56,8 @@ func New() *Registry {
 		delivered: map[endpointKey]uint64{},
 		failed:    map[endpointKey]uint64{},
 		retries:   map[endpointKey]uint64{},
+		held:      map[endpointKey]uint64{},
+		disabled:  map[endpointKey]uint64{},
 		durations: map[endpointKey]*histogram{},
 	}
 }
@@ -89,6 +94,20 @@ func (r *Registry) AttemptRecorded(a webhook.AttemptMetric) {
 	h.count++
 }
 
+// DeliveryHeld counts a delivery held because its endpoint is paused or disabled.
+func (r *Registry) DeliveryHeld(set, endpoint string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.held[endpointKey{set, endpoint}]++
+}
+
+// EndpointDisabled counts an auto-disable.
+func (r *Registry) EndpointDisabled(set, endpoint string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.disabled[endpointKey{set, endpoint}]++
+}
+
 // ServeHTTP answers the exposition of every series.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
@@ -119,6 +138,18 @@ func (r *Registry) Write(out io.Writer) error {
 	b.WriteString("# TYPE outhook_retries_queued_total counter\n")
 	for _, k := range sortedKeys(r.retries) {
 		fmt.Fprintf(&b, "outhook_retries_queued_total{%s} %d\n", k.labels(), r.retries[k])
+	}
+	for _, c := range []struct {
+		name, help string
+		counts     map[endpointKey]uint64
+	}{
+		{"outhook_deliveries_held_total", "Deliveries held because their endpoint is paused or disabled.", r.held},
+		{"outhook_endpoints_disabled_total", "Endpoints turned off by auto-disable.", r.disabled},
+	} {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s counter\n", c.name, c.help, c.name)
+		for _, k := range sortedKeys(c.counts) {
+			fmt.Fprintf(&b, "%s{%s} %d\n", c.name, k.labels(), c.counts[k])
+		}
 	}
 	b.WriteString("# HELP outhook_attempt_duration_seconds Duration of each delivery attempt.\n")
 	b.WriteString("# TYPE outhook_attempt_duration_seconds histogram\n")

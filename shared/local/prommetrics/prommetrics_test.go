@@ -22,6 +22,9 @@ func TestRegistry_Write(t *testing.T) {
 	r.AttemptRecorded(webhook.AttemptMetric{Set: "s", Endpoint: "e", Outcome: webhook.StatusDelivered, Duration: 2 * time.Second})
 	r.AttemptRecorded(webhook.AttemptMetric{Set: "s", Endpoint: "e", Outcome: webhook.StatusFailed, Duration: 2 * time.Minute})
 	r.AttemptRecorded(webhook.AttemptMetric{Set: "s", Outcome: webhook.StatusDelivered, Duration: 10 * time.Millisecond})
+	r.DeliveryHeld("s", "e")
+	r.DeliveryHeld("s", "e")
+	r.EndpointDisabled("s", "")
 
 	var b strings.Builder
 	require.NoError(t, r.Write(&b))
@@ -43,6 +46,8 @@ func TestRegistry_Write(t *testing.T) {
 		`outhook_attempt_duration_seconds_count{set="s",endpoint="e"} 3`,
 		`outhook_attempt_duration_seconds_bucket{set="s",endpoint="",le="0.01"} 1`,
 		"# TYPE outhook_attempt_duration_seconds histogram",
+		`outhook_deliveries_held_total{set="s",endpoint="e"} 2`,
+		`outhook_endpoints_disabled_total{set="s",endpoint=""} 1`,
 	} {
 		require.Contains(t, out, line+"\n")
 	}
