@@ -143,6 +143,14 @@ sets:
 		body:   `{"type":"invoice.paid","payload":{"invoiceId":"in_1"},"userId":"user_1"}`,
 		header: map[string]string{"Idempotency-Key": "k1"}, status: 202, validRequest: true})
 	eventID := jsonField(t, sent, "eventId")
+	do(t, exchange{name: "batch", method: "POST", path: "/v1/webhooks/billing-events/events/batch",
+		body: `{"events":[{"type":"invoice.paid","payload":{"invoiceId":"in_1"},"userId":"user_1","idempotencyKey":"k1"},` +
+			`{"type":"invoice.paid","payload":{"invoiceId":"in_2"},"userId":"user_1","idempotencyKey":"k1"},` +
+			`{"type":"invoice.paid","payload":{"n":2},"userId":"user_1"}]}`, status: 202, validRequest: true})
+	do(t, exchange{name: "batch with an event that is not an object", method: "POST", path: "/v1/webhooks/billing-events/events/batch",
+		body: `{"events":[{"type":"invoice.paid","payload":1,"userId":"user_1"},7]}`, status: 202})
+	do(t, exchange{name: "empty batch", method: "POST", path: "/v1/webhooks/billing-events/events/batch",
+		body: `{"events":[]}`, status: 400, code: "invalid_batch_size"})
 
 	// Wait for the first attempt to fail and the retry to succeed, so the event has attempts of both kinds.
 	c, err := client.New(srv.URL, client.WithAPIKey(localservertest.APIKey))

@@ -24,6 +24,7 @@ import (
 // Service is what the handler needs from the domain; *webhook.Service implements it.
 type Service interface {
 	Send(ctx context.Context, set string, req webhook.SendRequest) (webhook.SendResult, error)
+	SendBatch(ctx context.Context, set string, reqs []webhook.SendRequest) ([]webhook.BatchEntry, error)
 	ListEvents(ctx context.Context, set string, q webhook.ListQuery) (webhook.EventList, error)
 	GetEvent(ctx context.Context, set, id string) (webhook.Event, error)
 	Resend(ctx context.Context, set, id, endpoint string) (webhook.SendResult, error)
@@ -54,6 +55,8 @@ type Options struct {
 const (
 	// maxSendBody bounds the send request body: the payload limit plus room for the envelope (type, userId).
 	maxSendBody = webhook.MaxPayloadBytes + 16<<10
+	// maxBatchBody bounds a batch send's request body.
+	maxBatchBody = 1 << 20
 	// maxSmallBody bounds the other request bodies (the retry body).
 	maxSmallBody = 16 << 10
 )
@@ -110,6 +113,7 @@ func (h *handler) handlers() map[string]http.HandlerFunc {
 		"healthz":          h.healthz,
 		"metrics":          h.serveMetrics,
 		"sendEvent":        h.send,
+		"sendEventBatch":   h.sendBatch,
 		"listEvents":       h.listEvents,
 		"getEvent":         h.getEvent,
 		"resendEvent":      h.retry,

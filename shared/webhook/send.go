@@ -41,9 +41,30 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 	if err != nil {
 		return SendResult{}, err
 	}
-	payload, err := validateSend(req)
+	ev, err := s.prepare(ctx, set, req)
 	if err != nil {
 		return SendResult{}, err
+	}
+	stored, err := s.store.CreateEvent(ctx, ev)
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
+		return s.replay(ctx, stored, ev.RequestHash)
+	case err != nil:
+		return SendResult{}, fmt.Errorf("store event: %w", err)
+	}
+	jobs := firstJobs(ev)
+	if err := s.enqueue(ctx, jobs...); err != nil {
+		return SendResult{}, fmt.Errorf("queue deliveries of %s: %w", ev.ID, err)
+	}
+	s.accepted(ctx, ev, jobs)
+	return resultOf(ev, false), nil
+}
+
+// prepare validates a send and plans its event: ids, and one delivery per endpoint that takes its type.
+func (s *Service) prepare(ctx context.Context, set *config.ResolvedSet, req SendRequest) (store.Event, error) {
+	payload, err := validateSend(req)
+	if err != nil {
+		return store.Event{}, err
 	}
 	now := msTime(s.now())
 	ev := store.Event{
@@ -59,19 +80,19 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 		ev.RequestHash = requestHash(req.Type, req.UserID, payload)
 	}
 	if ev.ID, err = s.ids.next(eventPrefix, now); err != nil {
-		return SendResult{}, err
+		return store.Event{}, err
 	}
 	for _, ep := range set.Endpoints {
 		if !ep.Accepts(req.Type) {
 			continue
 		}
 		if ep.NeedsUser() && req.UserID == "" {
-			return SendResult{}, invalid("missing_user_id", "endpoint %q of set %q is signed with the user's "+
+			return store.Event{}, invalid("missing_user_id", "endpoint %q of set %q is signed with the user's "+
 				"secret (signing.userSecret): the send must give a userId", ep.Name, set.Name)
 		}
 		id, err := s.ids.next(attemptPrefix, now)
 		if err != nil {
-			return SendResult{}, err
+			return store.Event{}, err
 		}
 		ev.Deliveries = append(ev.Deliveries, store.Delivery{Endpoint: ep.Name, URL: ep.URL, FirstAttemptID: id})
 	}
@@ -79,7 +100,7 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 		// The one read a send with a user makes: the user's endpoints, strongly consistent.
 		eps, err := s.store.ListEndpoints(ctx, set.Name, req.UserID)
 		if err != nil {
-			return SendResult{}, fmt.Errorf("read the endpoints of user %s: %w", req.UserID, err)
+			return store.Event{}, fmt.Errorf("read the endpoints of user %s: %w", req.UserID, err)
 		}
 		for _, ep := range eps {
 			if !config.MatchEventTypes(ep.EventTypes, req.Type) {
@@ -87,27 +108,26 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 			}
 			id, err := s.ids.next(attemptPrefix, now)
 			if err != nil {
-				return SendResult{}, err
+				return store.Event{}, err
 			}
 			ev.Deliveries = append(ev.Deliveries, store.Delivery{Endpoint: ep.Name, URL: ep.URL, FirstAttemptID: id,
 				UserID: req.UserID})
 		}
 	}
+	return ev, nil
+}
 
-	stored, err := s.store.CreateEvent(ctx, ev)
-	switch {
-	case errors.Is(err, store.ErrDuplicate):
-		return s.replay(ctx, stored, ev.RequestHash)
-	case err != nil:
-		return SendResult{}, fmt.Errorf("store event: %w", err)
-	}
+// firstJobs are the jobs of the first attempts of a new event's deliveries.
+func firstJobs(ev store.Event) []job {
 	jobs := make([]job, 0, len(ev.Deliveries))
 	for _, d := range ev.Deliveries {
 		jobs = append(jobs, firstJob(ev, d))
 	}
-	if err := s.enqueue(ctx, jobs...); err != nil {
-		return SendResult{}, fmt.Errorf("queue deliveries of %s: %w", ev.ID, err)
-	}
+	return jobs
+}
+
+// accepted ends the send of a new event whose jobs are queued: an idempotent one notes them queued.
+func (s *Service) accepted(ctx context.Context, ev store.Event, jobs []job) {
 	if ev.IdempotencyKey != "" {
 		if err := s.markQueued(ctx, jobs, ev.ExpiresAt); err != nil {
 			// The messages are queued: the send stands. A replay may queue some of them again.
@@ -115,9 +135,8 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 				slog.Any("error", err))
 		}
 	}
-	s.metrics.EventAccepted(set.Name)
-	s.log.LogAttrs(ctx, levelDebug, "event accepted", attrEvent(ev.ID), attrSet(set.Name))
-	return resultOf(ev, false), nil
+	s.metrics.EventAccepted(ev.Set)
+	s.log.LogAttrs(ctx, levelDebug, "event accepted", attrEvent(ev.ID), attrSet(ev.Set))
 }
 
 // replay answers a repeated idempotent send.

@@ -44,6 +44,7 @@ var table = []Route{
 	{Operation: "healthz", Method: "GET", Path: "/healthz", Public: true},
 	{Operation: "metrics", Method: "GET", Path: "/metrics"},
 	{Operation: "sendEvent", Method: "POST", Path: "/v1/webhooks/{set}/events", Function: Send},
+	{Operation: "sendEventBatch", Method: "POST", Path: "/v1/webhooks/{set}/events/batch", Function: Send},
 	{Operation: "listEvents", Method: "GET", Path: "/v1/webhooks/{set}/events", Function: Query},
 	{Operation: "getEvent", Method: "GET", Path: "/v1/webhooks/{set}/events/{eventId}", Function: Query},
 	{Operation: "resendEvent", Method: "POST", Path: "/v1/webhooks/{set}/events/{eventId}/retry", Function: Send},
