@@ -40,8 +40,8 @@ func (s *Service) SendBatch(ctx context.Context, setName string, reqs []SendRequ
 	}
 	out := make([]BatchEntry, len(reqs))
 	fresh := make([]*store.Event, len(reqs)) // the new events, stored but not yet queued
-	firstOf := make(map[string]int) // idempotency key -> the first entry that holds it
-	repeats := make(map[int]int)    // entry -> the earlier entry whose key it repeats
+	firstOf := make(map[string]int)          // idempotency key -> the first entry that holds it
+	repeats := make(map[int]int)             // entry -> the earlier entry whose key it repeats
 	var todo []int
 	for i, req := range reqs {
 		if req.IdempotencyKey != "" {
