@@ -115,6 +115,16 @@ func (r *remote) print(w io.Writer, v any, table func(tw *tabwriter.Writer)) err
 // parseArgs parses flags that may come before, between or after the positional arguments, and checks
 // that exactly want positional arguments were given (named in the usage error).
 func parseArgs(fs *flag.FlagSet, args []string, want ...string) ([]string, error) {
+	pos, err := positionals(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	return checkArgs(pos, want...)
+}
+
+// positionals parses flags that may come before, between or after the positional arguments, and returns
+// the positional arguments.
+func positionals(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -124,11 +134,15 @@ func parseArgs(fs *flag.FlagSet, args []string, want ...string) ([]string, error
 			return nil, usageError{msg: err.Error(), shown: true}
 		}
 		if fs.NArg() == 0 {
-			break
+			return pos, nil
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// checkArgs checks that exactly want positional arguments were given (named in the usage error).
+func checkArgs(pos []string, want ...string) ([]string, error) {
 	if len(pos) < len(want) {
 		return nil, usagef("missing %s", strings.Join(want[len(pos):], " and "))
 	}

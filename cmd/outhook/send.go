@@ -15,7 +15,8 @@ import (
 var sendCommand = &command{
 	name:     "send",
 	summary:  "send an event to every endpoint of a webhook set",
-	synopsis: "send <set> <type> [--data JSON | --data @file | --data - (stdin, the default)] [--user ID] [--idempotency-key K] [--json] [--aws]",
+	synopsis: "send <set> <type> [--data JSON | --data @file | --data - (stdin, the default)] [--user ID] [--idempotency-key K] [--json] [--aws]\n" +
+		"       send <set> --batch FILE|- (NDJSON: one {type, payload, userId?, idempotencyKey?} per line) [--json] [--aws]",
 }
 
 // maxDataBytes bounds what --data reads from a file or stdin: the API's payload limit (256 KiB) with room
@@ -28,8 +29,19 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	data := fs.String("data", "-", "the payload: JSON, @FILE to read a file, or - to read stdin")
 	user := fs.String("user", "", "sign with this user's managed secret (userId)")
 	key := fs.String("idempotency-key", "", "idempotency key (default: a random one, so that retries of this call are safe)")
-	pos, err := parseArgs(fs, args, "<set>", "<type>")
+	batch := fs.String("batch", "", "send the events of an NDJSON file (- for stdin), one {type, payload, userId?, idempotencyKey?} "+
+		"per line, in batches of up to 100")
+	pos, err := positionals(fs, args)
 	if err != nil {
+		return err
+	}
+	if *batch != "" {
+		if pos, err = checkArgs(pos, "<set>"); err != nil {
+			return err
+		}
+		return sendBatchFile(ctx, e, r, pos[0], *batch)
+	}
+	if pos, err = checkArgs(pos, "<set>", "<type>"); err != nil {
 		return err
 	}
 	payload, err := readData(*data, e.stdin)
