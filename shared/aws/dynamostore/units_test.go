@@ -63,7 +63,11 @@ func (m *meter) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...
 
 func (m *meter) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	for _, it := range in.TransactItems {
-		m.add(2*writeUnits(it.Put.Item), 0)
+		if it.Put != nil {
+			m.add(2*writeUnits(it.Put.Item), 0)
+		} else {
+			m.add(2, 0) // an update, delete or condition check of an item under 1 KB (endpoints, counts)
+		}
 	}
 	return m.API.TransactWriteItems(ctx, in, opts...)
 }
@@ -138,4 +142,87 @@ func TestStore_Units(t *testing.T) {
 		t.Logf("list page of %d events (with their attempts): %.1f RRU", limit, r)
 		require.LessOrEqual(t, r, float64(Shards)/2+float64(limit)*0.5+4, "about 0.5 RRU per partition and per KB-event listed")
 	}
+}
+
+func (m *meter) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	m.add(1, 0) // every item updated here (endpoint states, counts, hold marks) is under 1 KB
+	return m.API.UpdateItem(ctx, in, opts...)
+}
+
+func (m *meter) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	m.add(1, 0) // the items deleted here (endpoints, held deliveries of small jobs) are under 1 KB
+	return m.API.DeleteItem(ctx, in, opts...)
+}
+
+// TestStore_EndpointUnits measures the capacity units docs/aws.md quotes for the endpoint, health and
+// held-delivery operations, and for listing one user's events through the user index.
+func TestStore_EndpointUnits(t *testing.T) {
+	t.Parallel()
+	cfg := awstest.Config(t)
+	table := awstest.Table(t, cfg, TableDefinition)
+	m := &meter{API: dynamodb.NewFromConfig(cfg)}
+	s := New(m, table, Options{})
+	ctx := context.Background()
+	ep := store.Endpoint{EndpointRef: store.EndpointRef{Set: "portal", UserID: "user_123", Name: "billing"},
+		URL: "https://hooks.example.com/acme/billing", EventTypes: []string{"invoice.*"}, Description: "ACME billing"}
+	measure := func(name string, want [2]float64, op func()) {
+		t.Helper()
+		m.take()
+		op()
+		w, r := m.take()
+		t.Logf("%s: %.1f WRU %.1f RRU", name, w, r)
+		require.Equal(t, want, [2]float64{w, r}, name)
+	}
+	measure("PutEndpoint, create", [2]float64{4, 1}, func() {
+		_, created, err := s.PutEndpoint(ctx, ep, 10)
+		require.NoError(t, err)
+		require.True(t, created)
+	})
+	measure("PutEndpoint, replace", [2]float64{1, 1}, func() {
+		_, created, err := s.PutEndpoint(ctx, ep, 10)
+		require.NoError(t, err)
+		require.False(t, created)
+	})
+	for _, name := range []string{"crm", "erp"} {
+		other := ep
+		other.Name = name
+		_, _, err := s.PutEndpoint(ctx, other, 10)
+		require.NoError(t, err)
+	}
+	measure("ListEndpoints of a user with 3 (a send with a userId)", [2]float64{0, 1}, func() {
+		eps, err := s.ListEndpoints(ctx, "portal", "user_123")
+		require.NoError(t, err)
+		require.Len(t, eps, 3)
+	})
+	var state store.Endpoint
+	measure("GetEndpoint (a delivery's state, once per cache period)", [2]float64{0, 1}, func() {
+		var err error
+		state, err = s.GetEndpoint(ctx, ep.EndpointRef)
+		require.NoError(t, err)
+	})
+	measure("UpdateEndpoint (pause, resume, a health change)", [2]float64{1, 0}, func() {
+		state.Status = store.EndpointPaused
+		var err error
+		state, err = s.UpdateEndpoint(ctx, state)
+		require.NoError(t, err)
+	})
+	ev := sizedEvent(700, 1, 40)
+	ev.ID = "whevt_01KBG2M4Z7Q8X9Y0A1B2C99999"
+	ev.Set, ev.UserID = "portal", "user_123"
+	_, err := s.CreateEvent(ctx, ev)
+	require.NoError(t, err)
+	hold := store.Hold{Endpoint: ep.EndpointRef, EventID: ev.ID, Number: 1, Job: make([]byte, 900), EventExpiresAt: ev.ExpiresAt}
+	measure("HoldDelivery", [2]float64{6, 0}, func() { require.NoError(t, s.HoldDelivery(ctx, hold, state.Version)) })
+	var holds []store.Hold
+	measure("ListHolds", [2]float64{0, 1}, func() {
+		holds, err = s.ListHolds(ctx, ep.EndpointRef, 100)
+		require.NoError(t, err)
+		require.Len(t, holds, 1)
+	})
+	measure("DeleteHolds, one hold", [2]float64{2, 0}, func() { require.NoError(t, s.DeleteHolds(ctx, holds)) })
+	measure("ListEvents of one user with one event", [2]float64{0, 0.5 + 1}, func() {
+		page, err := s.ListEvents(ctx, "portal", store.ListOptions{Limit: 10, UserID: "user_123"})
+		require.NoError(t, err)
+		require.Len(t, page.Records, 1)
+	})
 }
