@@ -13,8 +13,8 @@ import (
 )
 
 var sendCommand = &command{
-	name:     "send",
-	summary:  "send an event to every endpoint of a webhook set",
+	name:    "send",
+	summary: "send an event to every endpoint of a webhook set",
 	synopsis: "send <set> <type> [--data JSON | --data @file | --data - (stdin, the default)] [--user ID] [--idempotency-key K] [--json] [--aws]\n" +
 		"       send <set> --batch FILE|- (NDJSON: one {type, payload, userId?, idempotencyKey?} per line) [--json] [--aws]",
 }

@@ -110,6 +110,27 @@ type ListOptions struct {
 	// Match, if set, keeps only the records it accepts (the caller's type, status and endpoint filters). Pages
 	// still hold Limit records when enough match: the adapter reads on.
 	Match func(Record) bool
+	// Size, if set with MaxBytes, measures a record as the caller will answer it: a page ends before the
+	// record that would take the sum of its records' sizes past MaxBytes (the first record always fits),
+	// and NextCursor continues from there.
+	Size     func(Record) int
+	MaxBytes int
+}
+
+// Fitting returns how many of records, in order, a page of opts holds within its MaxBytes (all of them
+// when opts sets no size bound; at least one).
+func Fitting(records []Record, opts ListOptions) int {
+	if opts.Size == nil || opts.MaxBytes <= 0 {
+		return len(records)
+	}
+	total := 0
+	for i, rec := range records {
+		total += opts.Size(rec)
+		if total > opts.MaxBytes && i > 0 {
+			return i
+		}
+	}
+	return len(records)
 }
 
 // Page is one page of ListEvents.

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,6 +17,10 @@ const (
 	defaultListLimit = 50
 	// MaxListLimit is the largest page of the events list.
 	MaxListLimit = 100
+	// MaxPageBytes bounds a page of the events list: a page ends early, with a nextCursor, before the event
+	// that would take it past this size as the query function answers it (Lambda refuses responses over
+	// 6 MB). Measured as the events' JSON escaped once more as the string body of the Lambda response.
+	MaxPageBytes = 5 << 20
 	// MaxCursorLen bounds a list cursor: the cursors the service makes are a few hundred characters.
 	MaxCursorLen = 1024
 )
@@ -44,6 +49,7 @@ func (s *Service) ListEvents(ctx context.Context, setName string, q ListQuery) (
 			return EventList{}, err
 		}
 	}
+	opts.Size, opts.MaxBytes = answerSize, MaxPageBytes
 	page, err := s.store.ListEvents(ctx, set.Name, opts)
 	if errors.Is(err, store.ErrInvalidCursor) {
 		return EventList{}, invalid("invalid_cursor", "cursor is not valid for this list")
@@ -59,6 +65,19 @@ func (s *Service) ListEvents(ctx context.Context, setName string, q ListQuery) (
 		out.NextCursor = s.sealCursor(set.Name, page.NextCursor)
 	}
 	return out, nil
+}
+
+// answerSize is the bytes an event takes in a list answer returned by a Lambda function: its JSON, as the
+// escaped JSON string the function's response carries it in (quotes, backslashes and escapes grow).
+func answerSize(rec store.Record) int {
+	b, err := json.Marshal(view(rec))
+	if err != nil { // a view is plain data: this does not happen; count it as filling a page
+		return MaxPageBytes
+	}
+	if b, err = json.Marshal(string(b)); err != nil {
+		return MaxPageBytes
+	}
+	return len(b) + 1 // and a comma
 }
 
 // listOptions checks the list filters and turns them into the store's: the user and the time window (as id

@@ -103,15 +103,16 @@ func (s *Store) ListEvents(ctx context.Context, set string, opts store.ListOptio
 			return store.Page{}, fmt.Errorf("list events of set %s: %w", set, err)
 		}
 	}
-	return pageOf(set, records, limit), nil
+	return pageOf(set, records, limit, opts), nil
 }
 
-// pageOf cuts records (up to limit+1) into a page and its cursor.
-func pageOf(set string, records []store.Record, limit int) store.Page {
-	page := store.Page{Records: records}
-	if len(records) > limit {
-		page.Records = records[:limit]
-		page.NextCursor = encodeCursor(cursor{Version: cursorVersion, Set: set, Before: records[limit-1].Event.ID})
+// pageOf cuts records (up to limit+1) into a page of at most limit records within opts's size bound, and
+// its cursor when records remain.
+func pageOf(set string, records []store.Record, limit int, opts store.ListOptions) store.Page {
+	n := store.Fitting(records[:min(limit, len(records))], opts)
+	page := store.Page{Records: records[:n]}
+	if len(records) > n {
+		page.NextCursor = encodeCursor(cursor{Version: cursorVersion, Set: set, Before: records[n-1].Event.ID})
 	}
 	return page
 }
@@ -183,7 +184,7 @@ func (s *Store) listUser(ctx context.Context, set string, opts store.ListOptions
 			break
 		}
 	}
-	return pageOf(set, records, limit), nil
+	return pageOf(set, records, limit, opts), nil
 }
 
 // newestHead is the reader whose next buffered event is the newest, or nil if none has one buffered.

@@ -112,10 +112,10 @@ func (s eventStore) ListEvents(ctx context.Context, set string, opts store.ListO
 		}
 		before = batch[len(batch)-1].Event.ID
 	}
-	page := store.Page{Records: records}
-	if len(records) > opts.Limit {
-		page.Records = records[:opts.Limit]
-		page.NextCursor = encodeCursor(page.Records[opts.Limit-1].Event.ID)
+	n := store.Fitting(records[:min(opts.Limit, len(records))], opts)
+	page := store.Page{Records: records[:n]}
+	if len(records) > n {
+		page.NextCursor = encodeCursor(records[n-1].Event.ID)
 	}
 	return page, nil
 }

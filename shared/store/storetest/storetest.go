@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PutAttempt_ReplacesItsPlaceholder", testPutAttemptReplacesItsPlaceholder},
 		{"ListEvents_Pagination", testListEventsPagination},
 		{"ListEvents_Empty", testListEventsEmpty},
+		{"ListEvents_MaxBytes", testListEventsMaxBytes},
 		{"ListEvents_IncludesAttempts", testListEventsIncludesAttempts},
 		{"ListEvents_InvalidCursor", testListEventsInvalidCursor},
 		{"ListEvents_ByUser", testListEventsByUser},
@@ -467,6 +468,43 @@ func testListEventsPagination(t *testing.T, s store.Store) {
 		}
 		require.Equal(t, want, got, "limit %d lists every event once, newest first", limit)
 	}
+}
+
+// testListEventsMaxBytes: a page ends before the record that would take it past MaxBytes, and its cursor
+// continues from there; every event is listed once.
+func testListEventsMaxBytes(t *testing.T, s store.Store) {
+	set := newSet(t)
+	var want []string
+	for range 7 {
+		ev := newEvent(set)
+		mustCreate(t, s, ev)
+		want = append([]string{ev.ID}, want...)
+	}
+	size := func(store.Record) int { return 10 }
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		require.Less(t, pages, 10, "pagination ends")
+		page, err := s.ListEvents(context.Background(), set, store.ListOptions{Limit: 100, Cursor: cursor, Size: size, MaxBytes: 25})
+		require.NoError(t, err)
+		require.NotEmpty(t, page.Records)
+		require.LessOrEqual(t, len(page.Records), 2, "two records of 10 bytes fit in 25, not three")
+		for _, r := range page.Records {
+			got = append(got, r.Event.ID)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		require.Len(t, page.Records, 2, "only the last page is short")
+		cursor = page.NextCursor
+	}
+	require.Equal(t, want, got)
+
+	// A record larger than the bound still makes a page of its own.
+	page, err := s.ListEvents(context.Background(), set, store.ListOptions{Limit: 100, Size: func(store.Record) int { return 100 }, MaxBytes: 25})
+	require.NoError(t, err)
+	require.Len(t, page.Records, 1)
+	require.NotEmpty(t, page.NextCursor)
 }
 
 func testListEventsEmpty(t *testing.T, s store.Store) {
