@@ -4,6 +4,7 @@
 //
 //	config         the webhook-set YAML (default ../webhooks.example.yaml)
 //	buildDir       the output of `make lambdas` (default ../build)
+//	architecture   arm64 (default) or x86_64: what the bootstraps in buildDir are built for
 //	stackName      the CloudFormation stack (default Outhook); also names the Secrets Manager prefixes
 //	removalPolicy  retain (default) or destroy: what deleting the stack does to the table, queues and logs
 //	alarmTopicArn  optional SNS topic notified by the alarms
@@ -17,6 +18,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -58,11 +60,20 @@ func run(appProps *awscdk.AppProps) error {
 	default:
 		return fmt.Errorf("context removalPolicy %q: want retain or destroy", r)
 	}
+	var arch awslambda.Architecture
+	switch a := ctx("architecture", "arm64"); a {
+	case "arm64":
+		arch = awslambda.Architecture_ARM_64()
+	case "x86_64":
+		arch = awslambda.Architecture_X86_64()
+	default:
+		return fmt.Errorf("context architecture %q: want arm64 or x86_64", a)
+	}
 
 	stack := awscdk.NewStack(app, jsii.String(ctx("stackName", "Outhook")), &awscdk.StackProps{
 		Description: jsii.String("outhook: outbound webhooks (HTTP API, Lambda, SQS, DynamoDB, Secrets Manager)"),
 	})
-	props := &outhookcdk.Props{Config: cfg, BuildDir: ctx("buildDir", "../build"), RemovalPolicy: removal}
+	props := &outhookcdk.Props{Config: cfg, BuildDir: ctx("buildDir", "../build"), Architecture: arch, RemovalPolicy: removal}
 	if arn := ctx("alarmTopicArn", ""); arn != "" {
 		props.AlarmTopic = awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), jsii.String(arn))
 	}

@@ -13,8 +13,9 @@ import (
 
 // The tests do not call t.Parallel: jsii's runtime is not safe for concurrent use.
 
-// TestRun synthesizes the app with the example config, the context `make synth` passes, and checks that
-// cdk-nag, applied to the whole app, left no error in the assembly.
+// TestRun synthesizes the app with the example config, the context `make synth` passes (here with the
+// x86_64 architecture and the destroy removal policy), and checks that cdk-nag, applied to the whole app,
+// left no error in the assembly.
 func TestRun(t *testing.T) {
 	build := t.TempDir()
 	for _, f := range []string{"send", "query", "secrets", "deliver"} {
@@ -24,6 +25,7 @@ func TestRun(t *testing.T) {
 	outdir := t.TempDir()
 	require.NoError(t, run(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &map[string]any{
 		"config": "../webhooks.example.yaml", "buildDir": build, "stackName": "OuthookTest", "removalPolicy": "destroy",
+		"architecture": "x86_64",
 	}}))
 
 	data, err := os.ReadFile(filepath.Join(outdir, "OuthookTest.template.json"))
@@ -32,17 +34,23 @@ func TestRun(t *testing.T) {
 		Resources map[string]struct {
 			Type           string
 			DeletionPolicy string
+			Properties     struct{ Architectures []string }
 		}
 	}
 	require.NoError(t, json.Unmarshal(data, &tmpl))
-	tables := 0
+	tables, functions := 0, 0
 	for _, r := range tmpl.Resources {
-		if r.Type == "AWS::DynamoDB::Table" {
+		switch r.Type {
+		case "AWS::DynamoDB::Table":
 			tables++
 			require.Equal(t, "Delete", r.DeletionPolicy, "removalPolicy=destroy from the context")
+		case "AWS::Lambda::Function":
+			functions++
+			require.Equal(t, []string{"x86_64"}, r.Properties.Architectures, "architecture from the context")
 		}
 	}
 	require.Equal(t, 1, tables)
+	require.Equal(t, 4, functions)
 
 	// cdk-nag reports each unsuppressed finding as an error annotation, which the assembly keeps in the
 	// stack's metadata: in manifest.json or in the file it names.

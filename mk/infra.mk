@@ -12,7 +12,10 @@ CDK_ARGS ?=
 INFRA_DIR := infra
 CDK       := ./node_modules/.bin/cdk
 CDKLOCAL  := ./node_modules/.bin/cdklocal
-CDK_CTX    = -c config=$(abspath $(CONFIG)) -c buildDir=$(CURDIR)/build -c stackName=$(STACK)
+# Where the cloud assembly and the stack outputs (outputs.json, outputs-local.json) go.
+CDK_OUT   ?= $(CURDIR)/$(INFRA_DIR)/cdk.out
+CDK_CTX    = -c config=$(abspath $(CONFIG)) -c buildDir=$(abspath $(BUILD_DIR)) -c architecture=$(LAMBDA_ARCH) \
+	-c stackName=$(STACK) --output $(abspath $(CDK_OUT))
 
 LOCALSTACK_COMPOSE := docker compose -f localstack/docker-compose.yml
 LOCALSTACK_REGION  ?= us-east-1
@@ -22,7 +25,7 @@ LOCALSTACK_ENV = AWS_ENVAR_ALLOWLIST=AWS_REGION,AWS_DEFAULT_REGION,AWS_ACCESS_KE
 
 # The bootstraps are prerequisites of the zips in mk/lambda.mk, which would make them intermediate files that
 # make deletes when it exits; synth and deploy stage them, and `cdk deploy` may run on its own afterwards.
-.PRECIOUS: build/%/bootstrap
+.PRECIOUS: $(BUILD_DIR)/%/bootstrap
 
 .PHONY: cdk-deps
 cdk-deps: $(INFRA_DIR)/node_modules/.installed ## Install the pinned aws-cdk CLI and cdklocal into infra/node_modules (npm ci)
@@ -43,7 +46,7 @@ config-file:
 .PHONY: synth
 synth: config-file lambdas cdk-deps ## Synthesize the CloudFormation template into infra/cdk.out (CONFIG=..., no AWS account needed)
 	cd $(INFRA_DIR) && AWS_EC2_METADATA_DISABLED=true $(CDK) synth $(CDK_CTX) $(CDK_ARGS) --quiet
-	@echo "template: $(INFRA_DIR)/cdk.out/$(STACK).template.json"
+	@echo "template: $(CDK_OUT)/$(STACK).template.json"
 
 # bootstrap and destroy synthesize the app too (to find its account and region, and its stack), so they need
 # the functions built as well.
@@ -53,7 +56,7 @@ cdk-bootstrap: config-file lambdas cdk-deps ## Prepare the current AWS account a
 
 .PHONY: deploy
 deploy: config-file lambdas cdk-deps ## Build the functions and deploy the stack with the CLI's AWS credentials (CONFIG=..., STACK=...)
-	cd $(INFRA_DIR) && $(CDK) deploy $(CDK_CTX) $(CDK_ARGS) --require-approval broadening --outputs-file cdk.out/outputs.json
+	cd $(INFRA_DIR) && $(CDK) deploy $(CDK_CTX) $(CDK_ARGS) --require-approval broadening --outputs-file $(abspath $(CDK_OUT))/outputs.json
 
 .PHONY: destroy
 destroy: config-file lambdas cdk-deps ## Delete the stack (the table, queues and logs are kept unless deployed with -c removalPolicy=destroy)
@@ -76,4 +79,4 @@ moto-up: ## Start moto_server on 127.0.0.1:5000 in Docker, the token-free altern
 deploy-local: config-file lambdas cdk-deps ## Deploy the stack into LocalStack with cdklocal (bootstraps it first)
 	cd $(INFRA_DIR) && $(LOCALSTACK_ENV) $(CDKLOCAL) bootstrap $(CDK_CTX) aws://000000000000/$(LOCALSTACK_REGION)
 	cd $(INFRA_DIR) && $(LOCALSTACK_ENV) $(CDKLOCAL) deploy $(CDK_CTX) -c removalPolicy=destroy $(CDK_ARGS) \
-		--require-approval never --outputs-file cdk.out/outputs-local.json
+		--require-approval never --outputs-file $(abspath $(CDK_OUT))/outputs-local.json

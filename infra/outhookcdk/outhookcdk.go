@@ -223,6 +223,9 @@ func resolve(scope constructs.Construct, props *Props) (Props, *config.Resolved,
 	if p.RemovalPolicy == "" {
 		p.RemovalPolicy = DefaultRemovalPolicy
 	}
+	if p.Architecture == nil {
+		p.Architecture = awslambda.Architecture_ARM_64()
+	}
 	if p.LogRetention == "" {
 		p.LogRetention = DefaultLogRetention
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 
@@ -18,8 +19,12 @@ type Props struct {
 	Config *config.Config
 
 	// BuildDir holds the output of `make lambdas`: <BuildDir>/<function>/bootstrap for send, query, secrets and
-	// deliver, built for linux/arm64.
+	// deliver, built for linux and Architecture.
 	BuildDir string
+
+	// Architecture is the functions' instruction set, which the bootstraps in BuildDir must be built for
+	// (`make lambdas LAMBDA_ARCH=x86_64`). Default: arm64 (Graviton), which costs less per GB-second.
+	Architecture awslambda.Architecture
 
 	// NamePrefix names the Secrets Manager prefixes the functions use: per-user secrets live under
 	// outhook/<NamePrefix>/users/ and the named signing secrets of the config under outhook/<NamePrefix>/named/.

@@ -94,7 +94,7 @@ func newFunction(w *webhooks, f Function, assetDir string, memoryMiB int, timeou
 	return awslambda.NewFunction(w, jsii.String(name+"Function"), &awslambda.FunctionProps{
 		Description:           jsii.String("outhook " + string(f)),
 		Runtime:               awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:          awslambda.Architecture_ARM_64(),
+		Architecture:          p.Architecture,
 		Handler:               jsii.String("bootstrap"),
 		Code:                  awslambda.Code_FromAsset(jsii.String(assetDir), nil),
 		MemorySize:            jsii.Number(memoryMiB),
