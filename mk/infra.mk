@@ -19,8 +19,13 @@ CDK_CTX    = -c config=$(abspath $(CONFIG)) -c buildDir=$(abspath $(BUILD_DIR)) 
 
 LOCALSTACK_COMPOSE := docker compose -f localstack/docker-compose.yml
 LOCALSTACK_REGION  ?= us-east-1
-# cdklocal drops AWS_* variables it is not told to keep (so a deploy cannot reach real AWS by mistake).
+# LocalStack's endpoint: AWS_ENDPOINT_URL if set, else the port the compose file publishes.
+LOCALSTACK_URL := $(or $(AWS_ENDPOINT_URL),http://127.0.0.1:4566)
+# cdklocal drops AWS_* variables it is not told to keep (so a deploy cannot reach real AWS by mistake). Every
+# endpoint, S3's included (path-style), is LocalStack's address: cdklocal's default S3 and API hosts are
+# subdomains of localhost.localstack.cloud, which only public DNS resolves.
 LOCALSTACK_ENV = AWS_ENVAR_ALLOWLIST=AWS_REGION,AWS_DEFAULT_REGION,AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY \
+	AWS_ENDPOINT_URL=$(LOCALSTACK_URL) AWS_ENDPOINT_URL_S3=$(LOCALSTACK_URL) AWS_S3_FORCE_PATH_STYLE=1 \
 	AWS_REGION=$(LOCALSTACK_REGION) AWS_DEFAULT_REGION=$(LOCALSTACK_REGION) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 
 # The bootstraps are prerequisites of the zips in mk/lambda.mk, which would make them intermediate files that
@@ -76,7 +81,11 @@ moto-up: ## Start moto_server on 127.0.0.1:5000 in Docker, the token-free altern
 	$(LOCALSTACK_COMPOSE) --profile moto up -d --wait moto
 
 .PHONY: deploy-local
-deploy-local: config-file lambdas cdk-deps ## Deploy the stack into LocalStack with cdklocal (bootstraps it first)
+deploy-local: config-file lambdas cdk-deps ## Deploy the stack into LocalStack at AWS_ENDPOINT_URL (default 127.0.0.1:4566) with cdklocal; needs a plan with API Gateway V2
 	cd $(INFRA_DIR) && $(LOCALSTACK_ENV) $(CDKLOCAL) bootstrap $(CDK_CTX) aws://000000000000/$(LOCALSTACK_REGION)
 	cd $(INFRA_DIR) && $(LOCALSTACK_ENV) $(CDKLOCAL) deploy $(CDK_CTX) -c removalPolicy=destroy $(CDK_ARGS) \
 		--require-approval never --outputs-file $(abspath $(CDK_OUT))/outputs-local.json
+
+.PHONY: test-localstack
+test-localstack: rie ## Run the AWS adapters' suites and the Lambda end-to-end tests against LocalStack at AWS_ENDPOINT_URL (default 127.0.0.1:4566)
+	AWS_ENDPOINT_URL=$(LOCALSTACK_URL) AWS_REGION=$(LOCALSTACK_REGION) $(TEST_ENV) $(GO) test -count=1 ./shared/aws/... ./e2e/lambda/...
