@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/stretchr/testify/require"
 )
 
@@ -40,8 +41,16 @@ func checkIAM(t *testing.T, cfg aws.Config, templatePath string, calls []call) {
 	dep := deployed{physical: map[string]string{}, account: arn[4], region: arn[3]}
 	res, err := cfn.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(stack)})
 	require.NoError(t, err)
+	sm := secretsmanager.NewFromConfig(cfg)
 	for _, r := range res.StackResources {
-		dep.physical[aws.ToString(r.LogicalResourceId)] = aws.ToString(r.PhysicalResourceId)
+		id, phys := aws.ToString(r.LogicalResourceId), aws.ToString(r.PhysicalResourceId)
+		// On AWS a secret's physical id (what Ref gives) is its ARN; ministack gives its name.
+		if aws.ToString(r.ResourceType) == "AWS::SecretsManager::Secret" && !strings.HasPrefix(phys, "arn:") {
+			secret, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(phys)})
+			require.NoError(t, err)
+			phys = aws.ToString(secret.ARN)
+		}
+		dep.physical[id] = phys
 	}
 
 	// The four functions by deployed name, their policies and what they were seen to need.
