@@ -5,6 +5,9 @@
 // and it records every AWS call each function makes (through a proxy the functions' AWS_ENDPOINT_URL points
 // at) to check each one against the policy the synthesized template gives that function's role.
 //
+// ministack 1.5.33 refuses CloudFormation alarms on metric math; ministack.py, which starts it, lets such an
+// alarm be created from its first metric (ministack evaluates no alarm either way).
+//
 // `make test` installs what it needs: ministack in its own venv (.tools/ministack, pinned in
 // requirements.txt) and the CDK CLI (infra/node_modules). The test skips only under -short.
 package deploy

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +24,11 @@ import (
 
 // emulatorStartTimeout bounds how long ministack may take to answer its health check (a loaded machine).
 const emulatorStartTimeout = 90 * time.Second
+
+// ministackLauncher starts ministack; see the comment at its top.
+//
+//go:embed ministack.py
+var ministackLauncher string
 
 // emulator is one ministack process on a free 127.0.0.1 port, with the recording proxy its functions use.
 type emulator struct {
@@ -76,7 +82,7 @@ func startEmulator(t *testing.T, root string) *emulator {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = logFile.Close() })
 
-	cmd := exec.Command(filepath.Join(venv, "bin", "python"), "-m", "ministack")
+	cmd := exec.Command(filepath.Join(venv, "bin", "python"), "-c", ministackLauncher)
 	cmd.Dir = dir
 	cmd.Env = append(cleanEnv(),
 		"GATEWAY_PORT="+port,
