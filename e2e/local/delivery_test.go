@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -249,4 +251,41 @@ func TestServe_IdempotentSend(t *testing.T) {
 
 	require.Zero(t, s.queued(dir), "no attempt is left to make")
 	require.Len(t, rc.deliveries(), 1, "one delivery for the idempotent sends")
+}
+
+// TestServe_ReplaysWhileTheFirstDeliveryIsInFlight: replaying an Idempotency-Key while the first delivery
+// is not yet recorded (its POST hangs) queues nothing again: the receiver gets one POST, not one per replay.
+func TestServe_ReplaysWhileTheFirstDeliveryIsInFlight(t *testing.T) {
+	skipShort(t)
+	dir := t.TempDir()
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	rc := newReceiver(t, func(n int, r *http.Request) int {
+		if n == 1 {
+			<-release
+		}
+		return http.StatusOK
+	})
+	t.Cleanup(unblock) // runs before the receiver's Close, which waits for the held request
+	// The endpoint's timeout outlasts the replays: the first attempt stays in flight until released.
+	cfg := writeConfig(t, dir, strings.Replace(retryConfig(rc.url, "{attempts: 2, initialDelaySeconds: 1, maxDelaySeconds: 1}"),
+		"timeoutSeconds: 2", "timeoutSeconds: 60", 1))
+	s := startServer(t, cfg, dir)
+	body := sendReq{Type: "order.created", Payload: map[string]string{"order": "o_1"}}
+
+	first, status, _ := s.send(t, "orders", body, "order-o_1")
+	require.Equal(t, http.StatusAccepted, status)
+	// The first POST is in flight (its answer held), its attempt not recorded.
+	require.Eventually(t, func() bool { return len(rc.deliveries()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	for range 10 {
+		again, status, h := s.send(t, "orders", body, "order-o_1")
+		require.Equal(t, http.StatusAccepted, status)
+		require.Equal(t, "true", h.Get("Idempotent-Replayed"))
+		require.Equal(t, first, again)
+	}
+	unblock()
+	s.waitEvent(t, "orders", first.EventID, webhook.StatusDelivered, 10*time.Second)
+	require.Zero(t, s.queued(dir), "nothing else was queued (queued stops the server)")
+	require.Len(t, rc.deliveries(), 1, "one POST for a send replayed ten times")
 }
