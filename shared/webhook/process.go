@@ -15,6 +15,7 @@ import (
 	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/egress"
 	"github.com/outhook/outhook/shared/retry"
+	"github.com/outhook/outhook/shared/secret"
 	"github.com/outhook/outhook/shared/signing"
 	"github.com/outhook/outhook/shared/store"
 )
@@ -80,7 +81,15 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 		return err
 	}
 
-	a := s.attempt(ctx, set, &t.ep, ev, j)
+	// The signing keys are read before the attempt: a secret store that fails (an outage, throttling) is
+	// outhook's fault, not the endpoint's, so the message is retried later and no attempt is spent. A secret
+	// that does not exist or is not a key is a configuration error: it fails the attempt.
+	keys, keysErr := s.signingKeys(ctx, set, &t.ep, ev)
+	var bad *badSecretError
+	if keysErr != nil && !errors.As(keysErr, &bad) {
+		return fmt.Errorf("read the signing secret, the attempt not made: %w", keysErr)
+	}
+	a := s.attempt(ctx, &t.ep, ev, j, keys, keysErr)
 	if a.Outcome == store.OutcomeRetrying {
 		if a.NextAttemptID, err = s.ids.next(attemptPrefix, s.now()); err != nil {
 			return err
@@ -178,13 +187,14 @@ func (s *Service) Abandon(ctx context.Context, body []byte, receives int, cause 
 	return err
 }
 
-// attempt signs and POSTs the delivery and returns the attempt record with its outcome decided.
-func (s *Service) attempt(ctx context.Context, set *config.ResolvedSet, ep *config.ResolvedEndpoint, ev store.Event, j job) store.Attempt {
+// attempt signs the delivery with keys and POSTs it, and returns the attempt record with its outcome decided.
+// keysErr, if not nil, says why the delivery cannot be signed: the attempt fails with it, without a POST.
+func (s *Service) attempt(ctx context.Context, ep *config.ResolvedEndpoint, ev store.Event, j job, keys [][]byte, keysErr error) store.Attempt {
 	start := s.now()
 	a := store.Attempt{Set: ev.Set, EventID: ev.ID, Endpoint: ep.Name, ID: j.AttemptID, Number: j.Attempt,
 		StartedAt: msTime(start), RequestHeaders: map[string]string{}, ExpiresAt: ev.ExpiresAt}
 	body := deliveredBody(ev)
-	req, err := s.request(ctx, set, ep, ev, body, start)
+	req, err := s.request(ctx, ep, ev, body, start, keys, keysErr)
 	var retryAfter time.Duration
 	if err == nil {
 		a.RequestHeaders = flatHeaders(req.Header)
@@ -237,8 +247,12 @@ func deliveredBody(ev store.Event) []byte {
 	return body
 }
 
-// request builds the signed POST. Its error (a signing secret that cannot be read) fails the attempt.
-func (s *Service) request(ctx context.Context, set *config.ResolvedSet, ep *config.ResolvedEndpoint, ev store.Event, body []byte, now time.Time) (*http.Request, error) {
+// request builds the POST signed with keys (none: unsigned); keysErr, the reason the keys could not be
+// read, fails it.
+func (s *Service) request(ctx context.Context, ep *config.ResolvedEndpoint, ev store.Event, body []byte, now time.Time, keys [][]byte, keysErr error) (*http.Request, error) {
+	if keysErr != nil {
+		return nil, keysErr
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
@@ -246,10 +260,6 @@ func (s *Service) request(ctx context.Context, set *config.ResolvedSet, ep *conf
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set("webhook-id", ev.ID)
-	keys, err := s.signingKeys(ctx, set, ep, ev)
-	if err != nil {
-		return nil, err
-	}
 	if len(keys) > 0 {
 		scheme, err := ep.Signing.Scheme()
 		if err != nil {
@@ -262,28 +272,43 @@ func (s *Service) request(ctx context.Context, set *config.ResolvedSet, ep *conf
 	return req, nil
 }
 
+// badSecretError is a signing secret that cannot sign: missing, not a key, or not configured. Unlike a
+// secret store that fails, it fails the attempt (with this message, which names no value).
+type badSecretError struct{ err error }
+
+func (e *badSecretError) Error() string { return e.err.Error() }
+func (e *badSecretError) Unwrap() error { return e.err }
+
+// badSecret marks err as a badSecretError when it is the store's ErrNotFound or when bad says so.
+func badSecret(err error, bad bool) error {
+	if bad || errors.Is(err, secret.ErrNotFound) {
+		return &badSecretError{err: err}
+	}
+	return err
+}
+
 // signingKeys returns the HMAC keys a delivery is signed with: the endpoint's named secret; else the
 // user's managed secret (the current value and every previous one within its rotation window); else none
 // (unsigned), unless the endpoint requires the user's secret.
 func (s *Service) signingKeys(ctx context.Context, set *config.ResolvedSet, ep *config.ResolvedEndpoint, ev store.Event) ([][]byte, error) {
 	if ep.Signing != nil && ep.Signing.Secret != "" {
 		if s.named == nil {
-			return nil, fmt.Errorf("signing secret %q: no named-secret source configured", ep.Signing.Secret)
+			return nil, badSecret(fmt.Errorf("signing secret %q: no named-secret source configured", ep.Signing.Secret), true)
 		}
 		value, err := s.named.Named(ctx, ep.Signing.Secret)
 		if err != nil {
-			return nil, fmt.Errorf("signing secret %q: %w", ep.Signing.Secret, err)
+			return nil, badSecret(fmt.Errorf("signing secret %q: %w", ep.Signing.Secret, err), false)
 		}
 		key, err := signing.Key(value)
 		if err != nil {
-			return nil, fmt.Errorf("signing secret %q: %w", ep.Signing.Secret, err)
+			return nil, badSecret(fmt.Errorf("signing secret %q: %w", ep.Signing.Secret, err), true)
 		}
 		return [][]byte{key}, nil
 	}
 	if ev.UserID == "" {
 		if ep.NeedsUser() {
 			// Send refuses this; an event sent before the endpoint's config said so is not sent unsigned.
-			return nil, errors.New("the endpoint is signed with the user's secret (signing.userSecret) and the event has no userId")
+			return nil, badSecret(errors.New("the endpoint is signed with the user's secret (signing.userSecret) and the event has no userId"), true)
 		}
 		return nil, nil
 	}
@@ -299,7 +324,7 @@ func (s *Service) signingKeys(ctx context.Context, set *config.ResolvedSet, ep *
 	for _, v := range values {
 		key, err := signing.Key(v)
 		if err != nil {
-			return nil, fmt.Errorf("secret of user %q: %w", ev.UserID, err)
+			return nil, badSecret(fmt.Errorf("secret of user %q: %w", ev.UserID, err), true)
 		}
 		keys = append(keys, key)
 	}
