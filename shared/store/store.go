@@ -141,8 +141,10 @@ type Page struct {
 
 // Events is the event log: events, their attempts and their hold marks.
 type Events interface {
-	// CreateEvent stores ev and its planned deliveries atomically. If ev.IdempotencyKey is set and an event
-	// of the same set already holds that key, it stores nothing and returns the existing event and ErrDuplicate.
+	// CreateEvent stores ev and its planned deliveries atomically and returns the event stored. If
+	// ev.IdempotencyKey is set and an event of the same set already holds that key, it stores nothing and
+	// returns the existing event and ErrDuplicate. A key reserved by an earlier call that failed before storing
+	// its event may be claimed: ev is then stored under the id that call reserved (the returned ID differs).
 	CreateEvent(ctx context.Context, ev Event) (Event, error)
 
 	// GetEvent returns the event with all its attempts, or ErrNotFound (also for an event of another set).

@@ -68,7 +68,7 @@ func (s *Service) SendBatch(ctx context.Context, setName string, reqs []SendRequ
 		case err != nil:
 			out[i].Err = fmt.Errorf("store event: %w", err)
 		default:
-			fresh[i] = &ev
+			fresh[i] = &stored
 		}
 	})
 

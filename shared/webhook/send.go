@@ -52,6 +52,7 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 	case err != nil:
 		return SendResult{}, fmt.Errorf("store event: %w", err)
 	}
+	ev = stored // its id may be the one an earlier call with the key reserved
 	jobs := firstJobs(ev)
 	if err := s.enqueue(ctx, jobs...); err != nil {
 		return SendResult{}, fmt.Errorf("queue deliveries of %s: %w", ev.ID, err)

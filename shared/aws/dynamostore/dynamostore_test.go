@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/aws/awstest"
@@ -108,7 +110,7 @@ func TestStore_RequestsPerDelivery(t *testing.T) {
 	keyed.IdempotencyKey = "order-1"
 	_, err = b.store.CreateEvent(ctx, keyed)
 	require.NoError(t, err)
-	require.Equal(t, map[string]int{"DynamoDB.TransactWriteItems": 1}, b.counter.Counts(), "a send with a key is one transaction")
+	require.Equal(t, map[string]int{"DynamoDB.PutItem": 2}, b.counter.Counts(), "a send with a key is two PutItems, no transaction")
 }
 
 func TestStore_TTL(t *testing.T) {
@@ -161,10 +163,10 @@ func TestStore_CreateEvent(t *testing.T) {
 		require.ErrorIs(t, err, store.ErrConflict)
 		again.IdempotencyKey = "fresh"
 		_, err = b.store.CreateEvent(ctx, again)
-		require.ErrorIs(t, err, store.ErrConflict, "also in a transaction")
+		require.ErrorIs(t, err, store.ErrConflict, "also with a key")
 		_, err = b.store.ListEvents(ctx, "billing", store.ListOptions{Limit: 10})
 		require.NoError(t, err)
-		// The transaction wrote nothing: the key is still free.
+		// The key's reservation was undone: the key is free.
 		fresh := event("billing", 11)
 		fresh.IdempotencyKey = "fresh"
 		_, err = b.store.CreateEvent(ctx, fresh)
@@ -192,75 +194,74 @@ func TestStore_CreateEvent(t *testing.T) {
 	})
 }
 
-// conflictingAPI passes calls to DynamoDB, but the first `conflicts` transactions lose to a concurrent one
-// (TransactionConflict) without being sent, and with noReasons every cancellation comes without reasons,
-// as some emulators answer.
-type conflictingAPI struct {
-	dynamostore.API
-	conflicts    int
-	noReasons    bool
-	transactions int
-}
-
-func (c *conflictingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	c.transactions++
-	if c.conflicts > 0 {
-		c.conflicts--
-		return nil, &types.TransactionCanceledException{Message: aws.String("conflict"), CancellationReasons: []types.CancellationReason{
-			{Code: aws.String("None")}, {Code: aws.String("TransactionConflict")},
-		}}
-	}
-	out, err := c.API.TransactWriteItems(ctx, in, opts...)
-	var canceled *types.TransactionCanceledException
-	if c.noReasons && errors.As(err, &canceled) {
-		return nil, &types.TransactionCanceledException{Message: canceled.Message}
-	}
-	return out, err
-}
-
-func TestStore_CreateEventTransactionConflict(t *testing.T) {
+// TestStore_CreateEventClaimsAReservedKey is the crash point between the two writes of a keyed send: the
+// key's item reserves an event id, the event was never written (the call died, answering nothing). The
+// client's retry finds the key reserved and no event: it stores its event under the reserved id, as new;
+// the next retry is a duplicate of it.
+func TestStore_CreateEventClaimsAReservedKey(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-
-	api := &conflictingAPI{API: b.client, conflicts: 2}
-	s := dynamostore.New(api, b.table, dynamostore.Options{})
-	ev := event("billing", 20)
-	ev.IdempotencyKey = "conflicted"
-	got, err := s.CreateEvent(ctx, ev)
-	require.NoError(t, err, "a transaction that lost to a concurrent one is tried again")
-	require.Equal(t, ev, got)
-	require.Equal(t, 3, api.transactions)
-
-	api = &conflictingAPI{API: b.client, conflicts: 10}
-	s = dynamostore.New(api, b.table, dynamostore.Options{})
-	again := event("billing", 21)
-	again.IdempotencyKey = "always-conflicted"
-	_, err = s.CreateEvent(ctx, again)
-	require.ErrorContains(t, err, "after 5 tries")
-	require.Equal(t, 5, api.transactions)
-}
-
-func TestStore_CreateEventWithoutCancellationReasons(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	ctx := context.Background()
-	s := dynamostore.New(&conflictingAPI{API: b.client, noReasons: true}, b.table, dynamostore.Options{})
-
-	first := event("billing", 30)
-	first.IdempotencyKey = "k"
-	_, err := s.CreateEvent(ctx, first)
+	first := event("billing", 40)
+	_, err := b.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &b.table, Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "I#billing#crashed"}, "sk": &types.AttributeValueMemberS{Value: "I"},
+		"ev": &types.AttributeValueMemberS{Value: first.ID},
+	}})
 	require.NoError(t, err)
 
-	second := event("billing", 31)
-	second.IdempotencyKey = "k"
-	got, err := s.CreateEvent(ctx, second)
-	require.ErrorIs(t, err, store.ErrDuplicate, "the key's item tells a duplicate")
-	require.Equal(t, first, got)
+	retry := event("billing", 41)
+	retry.IdempotencyKey = "crashed"
+	got, err := b.store.CreateEvent(ctx, retry)
+	require.NoError(t, err, "the reserved key is claimed: a new event")
+	require.Equal(t, first.ID, got.ID, "under the id the key reserved")
+	retry.ID = first.ID
+	require.Equal(t, retry, got)
+	rec, err := b.store.GetEvent(ctx, "billing", first.ID)
+	require.NoError(t, err)
+	require.Equal(t, retry, rec.Event)
 
-	taken := event("billing", 30) // the id of first, another key
-	taken.IdempotencyKey = "other"
-	_, err = s.CreateEvent(ctx, taken)
-	require.Error(t, err)
-	require.NotErrorIs(t, err, store.ErrDuplicate)
+	again := event("billing", 42)
+	again.IdempotencyKey = "crashed"
+	got, err = b.store.CreateEvent(ctx, again)
+	require.ErrorIs(t, err, store.ErrDuplicate)
+	require.Equal(t, first.ID, got.ID)
+}
+
+// TestStore_CreateEventClaimRace: several retries claim one reserved key at once; all answer the one event
+// stored under the reserved id, exactly one as new.
+func TestStore_CreateEventClaimRace(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	reserved := event("billing", 50)
+	_, err := b.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &b.table, Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "I#billing#race"}, "sk": &types.AttributeValueMemberS{Value: "I"},
+		"ev": &types.AttributeValueMemberS{Value: reserved.ID},
+	}})
+	require.NoError(t, err)
+	const n = 6
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created, dups := 0, 0
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev := event("billing", 51+i)
+			ev.IdempotencyKey = "race"
+			got, err := b.store.CreateEvent(ctx, ev)
+			mu.Lock()
+			defer mu.Unlock()
+			if errors.Is(err, store.ErrDuplicate) {
+				dups++
+			} else {
+				assert.NoError(t, err)
+				created++
+			}
+			assert.Equal(t, reserved.ID, got.ID)
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 1, created)
+	require.Equal(t, n-1, dups)
 }

@@ -60,108 +60,118 @@ func New(api API, table string, opts Options) *Store {
 	return &Store{api: api, table: table, opts: opts}
 }
 
-// maxTransactionTries bounds the retries of a CreateEvent transaction that conflicted with a concurrent one.
-const maxTransactionTries = 5
-
-// CreateEvent writes the event item with one conditional PutItem, or, with an idempotency key, the
-// key's item and the event item in one transaction (the only place a condition spans two items).
+// CreateEvent writes the event item with one conditional PutItem; with an idempotency key, the key's item
+// first, then the event item (createIdempotent).
 func (s *Store) CreateEvent(ctx context.Context, ev store.Event) (store.Event, error) {
 	ev.CreatedAt, ev.ExpiresAt = fromMs(toMs(ev.CreatedAt)), fromMs(toMs(ev.ExpiresAt))
-	item, err := attributevalue.MarshalMap(newEventItem(ev))
-	if err != nil {
-		return store.Event{}, fmt.Errorf("marshal event %s: %w", ev.ID, err)
-	}
-	put := types.Put{
-		TableName:           &s.table,
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	}
 	if ev.IdempotencyKey == "" {
-		_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression,
-		})
-		if err != nil {
+		if err := s.putEvent(ctx, ev); err != nil {
 			if isConditionFailed(err) {
 				return store.Event{}, fmt.Errorf("put event %s: id taken: %w", ev.ID, store.ErrConflict)
 			}
-			return store.Event{}, fmt.Errorf("put event %s: %w", ev.ID, err)
+			return store.Event{}, err
 		}
 		return ev, nil
 	}
-	return s.createIdempotent(ctx, ev, put)
+	return s.createIdempotent(ctx, ev)
 }
 
-func (s *Store) createIdempotent(ctx context.Context, ev store.Event, putEvent types.Put) (store.Event, error) {
+// putEvent writes the event item unless an item holds its id.
+func (s *Store) putEvent(ctx context.Context, ev store.Event) error {
+	item, err := attributevalue.MarshalMap(newEventItem(ev))
+	if err != nil {
+		return fmt.Errorf("marshal event %s: %w", ev.ID, err)
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if err != nil {
+		return fmt.Errorf("put event %s: %w", ev.ID, err)
+	}
+	return nil
+}
+
+// createIdempotent writes an event with an idempotency key in two conditional PutItems, no transaction
+// (2 write units for a small event instead of 4): first the key's item, which reserves the key for the
+// event's id, then the event. A call that dies between the two gave no answer; the client's retry finds the
+// key reserved and no event, and writes its event under the reserved id (claimed).
+func (s *Store) createIdempotent(ctx context.Context, ev store.Event) (store.Event, error) {
 	key, err := attributevalue.MarshalMap(idemItem{
 		PK: idemPK(ev.Set, ev.IdempotencyKey), SK: idemSK, EventID: ev.ID, ExpiresAt: ttl(ev.ExpiresAt),
 	})
 	if err != nil {
 		return store.Event{}, fmt.Errorf("marshal idempotency item of event %s: %w", ev.ID, err)
 	}
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{
-			TableName: &s.table,
-			Item:      key,
-			// A key whose item outlived its TTL (DynamoDB deletes expired items lazily) is free again.
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR expiresAt < :now"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":now": number(s.opts.Now().Unix())},
-		}},
-		{Put: &putEvent},
-	}}
-	for try := 1; ; try++ {
-		_, err := s.api.TransactWriteItems(ctx, in)
-		if err == nil {
-			return ev, nil
-		}
-		var canceled *types.TransactionCanceledException
-		if !errors.As(err, &canceled) {
-			return store.Event{}, fmt.Errorf("write event %s with idempotency key: %w", ev.ID, err)
-		}
-		reasons := canceled.CancellationReasons
-		switch {
-		case reasonIs(reasons, 0, "ConditionalCheckFailed"):
-			return s.existing(ctx, ev.Set, ev.IdempotencyKey)
-		case reasonIs(reasons, 1, "ConditionalCheckFailed"):
-			return store.Event{}, fmt.Errorf("write event %s: id taken: %w", ev.ID, store.ErrConflict)
-		case len(reasons) == 0:
-			// An endpoint that gives no reasons: the key's item tells whether it was the key.
-			existing, err := s.existing(ctx, ev.Set, ev.IdempotencyKey)
-			if errors.Is(err, store.ErrNotFound) {
-				return store.Event{}, fmt.Errorf("write event %s with idempotency key: %w", ev.ID, canceled)
-			}
-			return existing, err
-		}
-		// A concurrent transaction on the same key (TransactionConflict): try again; the condition decides.
-		if try == maxTransactionTries {
-			return store.Event{}, fmt.Errorf("write event %s with idempotency key after %d tries: %w", ev.ID, try, err)
-		}
-		select {
-		case <-ctx.Done():
-			return store.Event{}, fmt.Errorf("write event %s with idempotency key: %w", ev.ID, ctx.Err())
-		case <-time.After(time.Duration(try*try) * 20 * time.Millisecond):
-		}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table,
+		Item:      key,
+		// A key whose item outlived its TTL (DynamoDB deletes expired items lazily) is free again.
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR expiresAt < :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": number(s.opts.Now().Unix())},
+	})
+	switch {
+	case isConditionFailed(err):
+		return s.claimed(ctx, ev)
+	case err != nil:
+		return store.Event{}, fmt.Errorf("reserve idempotency key for event %s: %w", ev.ID, err)
 	}
+	return s.putReserved(ctx, ev)
 }
 
-// existing returns the event that holds an idempotency key, and ErrDuplicate.
-func (s *Store) existing(ctx context.Context, set, key string) (store.Event, error) {
+// putReserved writes ev, whose id its idempotency key reserves. If an event with the same key holds that id
+// already, another call with the key wrote it first: that event is the answer, with ErrDuplicate. An event
+// of another key (an id taken) is a conflict, and the reservation is undone.
+func (s *Store) putReserved(ctx context.Context, ev store.Event) (store.Event, error) {
+	err := s.putEvent(ctx, ev)
+	switch {
+	case isConditionFailed(err):
+		var it eventItem
+		found, err := s.getItem(ctx, ShardKey(ev.Set, ev.ID), ev.ID, &it)
+		if err != nil {
+			return store.Event{}, fmt.Errorf("read event %s that holds the reserved id: %w", ev.ID, err)
+		}
+		if found && it.IdemKey == ev.IdempotencyKey {
+			return it.event(), store.ErrDuplicate
+		}
+		_, err = s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName:                 &s.table,
+			Key:                       map[string]types.AttributeValue{PartitionKey: str(idemPK(ev.Set, ev.IdempotencyKey)), SortKey: str(idemSK)},
+			ConditionExpression:       aws.String("ev = :id"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(ev.ID)},
+		})
+		if err != nil && !isConditionFailed(err) {
+			return store.Event{}, fmt.Errorf("write event %s: id taken, and its key's reservation stays: %w", ev.ID, err)
+		}
+		return store.Event{}, fmt.Errorf("write event %s: id taken: %w", ev.ID, store.ErrConflict)
+	case err != nil:
+		return store.Event{}, fmt.Errorf("write event %s with idempotency key: %w", ev.ID, err)
+	}
+	return ev, nil
+}
+
+// claimed answers a send whose idempotency key is reserved already: the event that holds it, with
+// ErrDuplicate; or, when the call that reserved it died before writing its event (and so answered nothing),
+// ev written under the reserved id as a new event.
+func (s *Store) claimed(ctx context.Context, ev store.Event) (store.Event, error) {
 	var idem idemItem
-	found, err := s.getItem(ctx, idemPK(set, key), idemSK, &idem)
+	found, err := s.getItem(ctx, idemPK(ev.Set, ev.IdempotencyKey), idemSK, &idem)
 	if err != nil {
-		return store.Event{}, fmt.Errorf("read idempotency key of set %s: %w", set, err)
+		return store.Event{}, fmt.Errorf("read idempotency key of set %s: %w", ev.Set, err)
 	}
 	if !found {
-		return store.Event{}, fmt.Errorf("read idempotency key of set %s: %w", set, store.ErrNotFound)
+		// Its TTL deleted it between the write and the read: the client's retry finds the key free.
+		return store.Event{}, fmt.Errorf("idempotency key of set %s expired while it was read", ev.Set)
 	}
 	var it eventItem
-	found, err = s.getItem(ctx, ShardKey(set, idem.EventID), idem.EventID, &it)
+	found, err = s.getItem(ctx, ShardKey(ev.Set, idem.EventID), idem.EventID, &it)
 	if err != nil {
 		return store.Event{}, fmt.Errorf("read event %s of idempotency key: %w", idem.EventID, err)
 	}
-	if !found {
-		return store.Event{}, fmt.Errorf("event %s of an idempotency key of set %s: %w", idem.EventID, set, store.ErrNotFound)
+	if found {
+		return it.event(), store.ErrDuplicate
 	}
-	return it.event(), store.ErrDuplicate
+	ev.ID = idem.EventID
+	return s.putReserved(ctx, ev)
 }
 
 // getItem reads one item with a strongly consistent GetItem into out; found is false if there is none.

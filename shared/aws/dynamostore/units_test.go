@@ -124,7 +124,7 @@ func TestStore_Units(t *testing.T) {
 	require.NoError(t, err)
 	keyW, keyR := m.take()
 	t.Logf("send with an idempotency key: %.1f WRU %.1f RRU", keyW, keyR)
-	require.Equal(t, []float64{4, 0}, []float64{keyW, keyR}, "two items in a transaction: 2 x 2 WRU")
+	require.Equal(t, []float64{2, 0}, []float64{keyW, keyR}, "two conditional PutItems, no transaction: 2 x 1 WRU")
 
 	for n := 2; n < 150; n++ {
 		ev := typical(n)
