@@ -30,6 +30,7 @@ var commands = []struct {
 	{endpointsCommand, runEndpoints},
 	{resendCommand, runResend},
 	{verifyCommand, runVerify},
+	{uiCommand, runUI},
 }
 
 // A command describes one subcommand, `outhook <name> [flags]`.

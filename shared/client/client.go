@@ -238,15 +238,62 @@ func (c *Client) once(ctx context.Context, method, rawURL string, header http.He
 
 // sign adds the SigV4 headers for API Gateway (service execute-api) over the body's SHA-256.
 func (c *Client) sign(ctx context.Context, req *http.Request, body []byte) error {
-	creds, err := c.aws.Credentials.Retrieve(ctx)
+	return signSigV4(ctx, c.signer, c.aws, req, body)
+}
+
+// signSigV4 adds the SigV4 headers for API Gateway (service execute-api) over the body's SHA-256.
+func signSigV4(ctx context.Context, signer *v4.Signer, cfg *aws.Config, req *http.Request, body []byte) error {
+	creds, err := cfg.Credentials.Retrieve(ctx)
 	if err != nil {
 		return fmt.Errorf("sigv4: retrieve AWS credentials: %w", err)
 	}
 	sum := sha256.Sum256(body)
-	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", c.aws.Region, time.Now()); err != nil {
+	if err := signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", cfg.Region, time.Now()); err != nil {
 		return fmt.Errorf("sigv4: sign request: %w", err)
 	}
 	return nil
+}
+
+// SigV4Transport is an http.RoundTripper that signs each request it sends with AWS Signature Version 4 for
+// API Gateway (service execute-api), as WithSigV4 does, and sends it with next (nil: http.DefaultTransport).
+// It reads the request body to hash it. Use it to put the deployed API behind a proxy that signs, e.g.
+// `outhook ui --aws`.
+func SigV4Transport(cfg aws.Config, next http.RoundTripper) (http.RoundTripper, error) {
+	if cfg.Credentials == nil {
+		return nil, errors.New("sigv4: the AWS config has no credentials provider")
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("sigv4: the AWS config has no region (set AWS_REGION)")
+	}
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return &sigV4Transport{cfg: cfg, signer: v4.NewSigner(), next: next}, nil
+}
+
+type sigV4Transport struct {
+	cfg    aws.Config
+	signer *v4.Signer
+	next   http.RoundTripper
+}
+
+func (t *sigV4Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil && req.Body != http.NoBody {
+		var err error
+		body, err = io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sigv4: read the request body: %w", err)
+		}
+	}
+	out := req.Clone(req.Context()) // a RoundTripper must not modify the request it was given
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	out.ContentLength = int64(len(body))
+	if err := signSigV4(req.Context(), t.signer, &t.cfg, out, body); err != nil {
+		return nil, err
+	}
+	return t.next.RoundTrip(out)
 }
 
 // delay is the wait before the retry following attempt n: Retry-After when the server gave one (capped at

@@ -23,6 +23,7 @@ import (
 
 // Service is what the handler needs from the domain; *webhook.Service implements it.
 type Service interface {
+	ListSets() webhook.SetList
 	Send(ctx context.Context, set string, req webhook.SendRequest) (webhook.SendResult, error)
 	SendBatch(ctx context.Context, set string, reqs []webhook.SendRequest) ([]webhook.BatchEntry, error)
 	ListEvents(ctx context.Context, set string, q webhook.ListQuery) (webhook.EventList, error)
@@ -112,6 +113,7 @@ func (h *handler) handlers() map[string]http.HandlerFunc {
 	return map[string]http.HandlerFunc{
 		"healthz":          h.healthz,
 		"metrics":          h.serveMetrics,
+		"listSets":         h.listSets,
 		"sendEvent":        h.send,
 		"sendEventBatch":   h.sendBatch,
 		"listEvents":       h.listEvents,
@@ -226,6 +228,10 @@ func (h *handler) recoverPanics(next http.Handler) http.Handler {
 
 func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *handler) listSets(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, h.svc.ListSets())
 }
 
 func (h *handler) serveMetrics(w http.ResponseWriter, r *http.Request) {

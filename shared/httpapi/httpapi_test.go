@@ -478,3 +478,16 @@ func TestHandler_AnswersAreNotHTMLEscaped(t *testing.T) {
 	require.True(t, strings.HasSuffix(string(res.body), "}\n"), "one line of JSON")
 	require.Equal(t, 1, strings.Count(string(res.body), "\n"), "compact: %s", res.body)
 }
+
+func TestHandler_ListSets(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	res := b.do(t, request{method: http.MethodGet, path: "/v1/webhooks"})
+	require.Equal(t, http.StatusOK, res.status)
+	require.JSONEq(t, `{"sets":[
+		{"name":"orders","endpoints":["shop"],"userEndpoints":false},
+		{"name":"other","endpoints":["shop"],"userEndpoints":false},
+		{"name":"customers","endpoints":["audit"],"userEndpoints":true}]}`, string(res.body))
+	res = b.do(t, request{method: http.MethodGet, path: "/v1/webhooks", header: map[string]string{"Authorization": ""}})
+	require.Equal(t, http.StatusUnauthorized, res.status)
+}

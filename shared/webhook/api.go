@@ -196,3 +196,17 @@ type RecoverRequest struct {
 type RecoverResult struct {
 	Requeued int `json:"requeued"`
 }
+
+// SetInfo is one webhook set of GET /v1/webhooks.
+type SetInfo struct {
+	Name string `json:"name"`
+	// Endpoints names the set's static endpoints, in config order.
+	Endpoints []string `json:"endpoints"`
+	// UserEndpoints is true when the set's users may register endpoints.
+	UserEndpoints bool `json:"userEndpoints"`
+}
+
+// SetList is GET /v1/webhooks.
+type SetList struct {
+	Sets []SetInfo `json:"sets"`
+}

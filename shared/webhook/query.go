@@ -136,6 +136,19 @@ func listOptions(q ListQuery) (store.ListOptions, error) {
 	return opts, nil
 }
 
+// ListSets returns the configured webhook sets, in config order.
+func (s *Service) ListSets() SetList {
+	out := SetList{Sets: make([]SetInfo, 0, len(s.cfg.Sets))}
+	for _, set := range s.cfg.Sets {
+		info := SetInfo{Name: set.Name, Endpoints: make([]string, 0, len(set.Endpoints)), UserEndpoints: set.UserEndpoints != nil}
+		for _, e := range set.Endpoints {
+			info.Endpoints = append(info.Endpoints, e.Name)
+		}
+		out.Sets = append(out.Sets, info)
+	}
+	return out
+}
+
 // GetEvent returns one event with its deliveries and every attempt.
 func (s *Service) GetEvent(ctx context.Context, setName, id string) (Event, error) {
 	rec, err := s.record(ctx, setName, id)

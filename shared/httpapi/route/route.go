@@ -43,6 +43,7 @@ func (r Route) Pattern() string { return r.Method + " " + r.Path }
 var table = []Route{
 	{Operation: "healthz", Method: "GET", Path: "/healthz", Public: true},
 	{Operation: "metrics", Method: "GET", Path: "/metrics"},
+	{Operation: "listSets", Method: "GET", Path: "/v1/webhooks", Function: Query},
 	{Operation: "sendEvent", Method: "POST", Path: "/v1/webhooks/{set}/events", Function: Send},
 	{Operation: "sendEventBatch", Method: "POST", Path: "/v1/webhooks/{set}/events/batch", Function: Send},
 	{Operation: "listEvents", Method: "GET", Path: "/v1/webhooks/{set}/events", Function: Query},

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/dashboard"
 	"github.com/outhook/outhook/shared/egress"
 	"github.com/outhook/outhook/shared/httpapi"
 	"github.com/outhook/outhook/shared/local/prommetrics"
@@ -120,7 +121,7 @@ func New(o Options) (*Server, error) {
 		now:      o.Now,
 		log:      o.Logger,
 		timeouts: o.Timeouts.orDefault(),
-		handler:  httpapi.New(svc, httpapi.Options{APIKey: o.APIKey, Logger: o.Logger, Metrics: metrics}),
+		handler:  withDashboard(httpapi.New(svc, httpapi.Options{APIKey: o.APIKey, Logger: o.Logger, Metrics: metrics})),
 		pool: worker.New(o.DB.Queue(), svc.Process, worker.Options{
 			Workers:    o.Workers,
 			Visibility: Lease(o.Config),
@@ -133,6 +134,14 @@ func New(o Options) (*Server, error) {
 			Logger:      o.Logger,
 		}),
 	}, nil
+}
+
+// withDashboard serves the web dashboard under /ui/ (its page asks for the API key) and the API elsewhere.
+func withDashboard(api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(dashboard.Prefix, dashboard.Handler(dashboard.AuthKey))
+	mux.Handle("/", api)
+	return mux
 }
 
 // warnPrivateURLs warns about each endpoint whose URL is a literal private address (or localhost) while it
