@@ -42,11 +42,11 @@ func suppressInvokeFinding(grantee any) {
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(c, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("execute-api:Invoke on the outhook API's /v1/webhooks/* routes: the set, event and " +
-			"user ids are path parameters, so the route ARNs end in a wildcard."),
+		Reason: jsii.String("execute-api:Invoke on the outhook API's /v1/webhooks/* routes (the set, event and " +
+			"user ids are path parameters, so the route ARNs end in a wildcard) and GET /v1/webhooks, in any stage."),
 		AppliesTo: &[]any{&cdknag.RegexAppliesTo{Regex: jsii.String(
-			"/^Resource::" + arnPrefix("execute-api") + "(<[A-Za-z0-9]+>|[a-z0-9]+)" +
-				jsRegexpQuote("/*/*/v1/webhooks/*") + "$/")}},
+			"/^Resource::" + arnPrefix("execute-api") + "(<[A-Za-z0-9]+>|[a-z0-9]+)(" +
+				jsRegexpQuote("/*/*/v1/webhooks/*") + "|" + jsRegexpQuote("/*/GET/v1/webhooks") + ")$/")}},
 	}}, jsii.Bool(true))
 }
 

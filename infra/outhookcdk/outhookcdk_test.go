@@ -292,9 +292,11 @@ func TestNew(t *testing.T) {
 		}
 		require.Equal(t, want, got)
 		for key := range got {
-			// GrantInvokeAPI grants execute-api:Invoke on /v1/webhooks/*: a route elsewhere needs a wider grant.
+			// GrantInvokeAPI grants execute-api:Invoke on /v1/webhooks/* and GET /v1/webhooks: a route elsewhere
+			// needs a wider grant.
 			_, path, _ := strings.Cut(key, " ")
-			require.True(t, strings.HasPrefix(path, "/v1/webhooks/"), "%s is outside GrantInvokeAPI's resource", key)
+			require.True(t, strings.HasPrefix(path, "/v1/webhooks/") || key == "GET /v1/webhooks",
+				"%s is outside GrantInvokeAPI's resource", key)
 		}
 
 		b.has(t, "AWS::ApiGatewayV2::Stage", map[string]any{
@@ -629,7 +631,9 @@ func checkIAM(t *testing.T, b *testBundle) {
 	}
 	require.Len(t, all[callerRole], 1)
 	require.Equal(t, []string{"execute-api:Invoke"}, all[callerRole][0].Actions)
+	require.Len(t, all[callerRole][0].Resources, 2)
 	require.Contains(t, all[callerRole][0].Resources[0], "/*/v1/webhooks/*")
+	require.Contains(t, all[callerRole][0].Resources[1], "/GET/v1/webhooks")
 }
 
 func TestNew_Errors(t *testing.T) {

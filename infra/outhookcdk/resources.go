@@ -163,9 +163,12 @@ func newAPI(w *webhooks, p Props, fns map[Function]awslambda.Function) awsapigat
 // it also gets the cdk-nag suppression for the route wildcard that grant needs.
 func (w *webhooks) GrantInvokeAPI(grantee awsiam.IGrantable) awsiam.Grant {
 	grant := awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
-		Grantee:      grantee,
-		Actions:      jsii.Strings("execute-api:Invoke"),
-		ResourceArns: jsii.Strings(*w.api.ArnForExecuteApi(jsii.String("*"), jsii.String("/v1/webhooks/*"), nil)),
+		Grantee: grantee,
+		Actions: jsii.Strings("execute-api:Invoke"),
+		ResourceArns: jsii.Strings(
+			*w.api.ArnForExecuteApi(jsii.String("*"), jsii.String("/v1/webhooks/*"), nil),
+			*w.api.ArnForExecuteApi(jsii.String("GET"), jsii.String("/v1/webhooks"), nil), // the list of sets
+		),
 	})
 	// After the grant: the suppression reaches only the children (the grantee's policy) that exist already.
 	suppressInvokeFinding(grantee)
