@@ -161,6 +161,7 @@ sets:
         url: `+receiver.URL+`/flaky
         allowPrivateNetwork: true
         retry: {attempts: 1}
+    userEndpoints: {enabled: true, allowPrivateNetwork: true}
 `, nil)
 	api := apiClient{t: t, url: srv.URL}
 
@@ -177,6 +178,10 @@ sets:
 		api.call(http.MethodGet, "/v1/webhooks/orders/events?status=pending", nil, &list)
 		return len(list.Events) == 0
 	}, 30*time.Second, 50*time.Millisecond, "every delivery ends")
+
+	// A user's own endpoint, registered after the events: it shows on the user's page.
+	require.Equal(t, http.StatusCreated, api.call(http.MethodPut, "/v1/webhooks/orders/users/user_1/endpoints/mine",
+		map[string]any{"url": receiver.URL + "/mine"}, nil))
 
 	ctx := browser(t)
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
@@ -252,6 +257,15 @@ sets:
 	require.NotNil(t, after.Previous)
 	require.Equal(t, before.Current.Value, after.Previous.Value)
 	shot(t, ctx, shots, "5-secret-rotated")
+
+	// The user's endpoint: paused and resumed from the page.
+	run(t, ctx, "pause the user's endpoint",
+		chromedp.WaitVisible(css(`#user-endpoints tr[data-endpoint="mine"] button`)),
+		chromedp.Click(css(`#user-endpoints tr[data-endpoint="mine"] button`)),
+		chromedp.WaitVisible(css(`#user-endpoints tr[data-endpoint="mine"] .badge.paused`)))
+	var mine struct{ Status string }
+	api.call(http.MethodGet, "/v1/webhooks/orders/users/user_1/endpoints/mine", nil, &mine)
+	require.Equal(t, "paused", mine.Status)
 
 	// Charts of the last hour: attempts per minute by outcome, latency per endpoint.
 	run(t, ctx, "charts",

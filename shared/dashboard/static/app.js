@@ -109,7 +109,7 @@ function nav(current) {
     links.push(h("span", { class: "navset" }, s.name,
       h("a", { href: "#/events/" + enc(s.name), class: current === "events/" + s.name ? "on" : "" }, "events"),
       h("a", { href: "#/charts/" + enc(s.name), class: current === "charts/" + s.name ? "on" : "" }, "charts"),
-      h("a", { href: "#/secrets/" + enc(s.name), class: current === "secrets/" + s.name ? "on" : "" }, "secrets")));
+      h("a", { href: "#/secrets/" + enc(s.name), class: current === "secrets/" + s.name ? "on" : "" }, "users")));
   }
   document.getElementById("nav").replaceChildren(h("a", { href: "#/", class: current === "" ? "on" : "" }, "sets"), ...links);
 }
@@ -129,7 +129,7 @@ async function pageSets() {
     }
     cards.push(h("section", { class: "card" },
       h("h2", {}, s.name, " ", h("a", { href: "#/events/" + enc(s.name), class: "small" }, "events →")),
-      endpoints ? endpointTable(s.name, endpoints) : h("div", {},
+      endpoints ? endpointTable(setPath(s.name) + "/endpoints/", endpoints, pageSets) : h("div", {},
         h("p", { class: "muted" }, "Endpoint status is not available from this API" + (err ? " (" + (err.code || err.status) + ")" : "") + "."),
         h("ul", {}, s.endpoints.map((n) => h("li", {}, n)))),
       s.userEndpoints ? h("p", { class: "muted" }, "Users may register their own endpoints in this set.") : null));
@@ -137,13 +137,15 @@ async function pageSets() {
   render(h("h1", {}, "Webhook sets"), ...cards);
 }
 
-function endpointTable(set, endpoints) {
+// endpointTable lists endpoints with their status and health; base is the path of their routes (the set's
+// static endpoints, or a user's), refresh redraws the page after an action.
+function endpointTable(base, endpoints, refresh) {
   const rows = endpoints.map((ep) => {
     const act = async (verb, body) => {
       try {
-        const r = await api("POST", setPath(set) + "/endpoints/" + enc(ep.name) + "/" + verb, body);
+        const r = await api("POST", base + enc(ep.name) + "/" + verb, body);
         toast(verb === "recover" ? `${r.requeued} failed deliveries queued again` : `${ep.name}: ${r.status}`);
-        pageSets();
+        refresh();
       } catch (e) { toast(e.message, true); }
     };
     const recover = () => {
@@ -348,8 +350,8 @@ function pageSecrets(set, params) {
     ev.preventDefault();
     await showSecret(set, input.value.trim(), out);
   } }, h("label", {}, "user", input), h("button", { type: "submit" }, "Show"));
-  render(h("h1", {}, set, ": per-user signing secrets"),
-    h("p", { class: "muted" }, "Each user's deliveries are signed with their managed secret (created on first use). Rotating keeps the previous value valid for the set's rotation window."),
+  render(h("h1", {}, set, ": users"),
+    h("p", { class: "muted" }, "Each user's deliveries are signed with their managed secret (created on first use). Rotating keeps the previous value valid for the set's rotation window. Below the secret: the endpoints the user registered, if the set allows them."),
     form, out);
   if (input.value) showSecret(set, input.value, out);
 }
@@ -382,12 +384,27 @@ async function showSecret(set, userId, out) {
       } catch (e) { toast(e.message, true); }
     } }, "Yes, rotate"), " ",
     h("button", { class: "secondary", onclick: () => { confirmBox.hidden = true; } }, "Cancel"));
+  const userEndpoints = h("div", { id: "user-endpoints" });
+  const info = sets.find((x) => x.name === set);
+  if (info && info.userEndpoints) {
+    const base = setPath(set) + "/users/" + enc(userId) + "/endpoints/";
+    const refresh = async () => {
+      try {
+        const list = (await api("GET", base.slice(0, -1))).endpoints;
+        userEndpoints.replaceChildren(h("h2", {}, `Endpoints of ${userId}`),
+          list.length ? endpointTable(base, list, refresh) : h("p", { class: "muted" }, "This user has registered no endpoint."));
+      } catch (e) {
+        if (e.status !== 401) userEndpoints.replaceChildren(errorBox(e));
+      }
+    };
+    refresh();
+  }
   out.replaceChildren(h("table", { class: "secrets" },
     version("current", s.current),
     s.previous ? version("previous", s.previous) : null,
     (s.older || []).map((v) => version("older", v))),
   h("p", {}, h("button", { class: "danger", id: "rotate", onclick: () => { confirmBox.hidden = false; } }, "Rotate…")),
-  confirmBox);
+  confirmBox, userEndpoints);
 }
 
 // ---- charts
