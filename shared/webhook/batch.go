@@ -40,6 +40,7 @@ func (s *Service) SendBatch(ctx context.Context, setName string, reqs []SendRequ
 	}
 	out := make([]BatchEntry, len(reqs))
 	fresh := make([]*store.Event, len(reqs)) // the new events, stored but not yet queued
+	regs := make([]registrations, len(reqs)) // their user endpoints' registrations
 	firstOf := make(map[string]int)          // idempotency key -> the first entry that holds it
 	repeats := make(map[int]int)             // entry -> the earlier entry whose key it repeats
 	var todo []int
@@ -56,7 +57,7 @@ func (s *Service) SendBatch(ctx context.Context, setName string, reqs []SendRequ
 
 	// Validate and store each event; a key stored by an earlier call replays that call.
 	s.each(todo, func(i int) {
-		ev, err := s.prepare(ctx, set, reqs[i])
+		ev, reg, err := s.prepare(ctx, set, reqs[i])
 		if err != nil {
 			out[i].Err = err
 			return
@@ -68,15 +69,15 @@ func (s *Service) SendBatch(ctx context.Context, setName string, reqs []SendRequ
 		case err != nil:
 			out[i].Err = fmt.Errorf("store event: %w", err)
 		default:
-			fresh[i] = &stored
+			fresh[i], regs[i] = &stored, reg
 		}
 	})
 
 	// Queue the deliveries of every new event at once. If that fails, none of them is answered as accepted.
 	var jobs []job
-	for _, ev := range fresh {
+	for i, ev := range fresh {
 		if ev != nil {
-			jobs = append(jobs, firstJobs(*ev)...)
+			jobs = append(jobs, firstJobs(*ev, regs[i])...)
 		}
 	}
 	if err := s.enqueue(ctx, jobs...); err != nil {
@@ -94,7 +95,7 @@ func (s *Service) SendBatch(ctx context.Context, setName string, reqs []SendRequ
 			queued = append(queued, i)
 		}
 	}
-	s.each(queued, func(i int) { s.accepted(ctx, *fresh[i], firstJobs(*fresh[i])) })
+	s.each(queued, func(i int) { s.accepted(ctx, *fresh[i], firstJobs(*fresh[i], regs[i])) })
 
 	for i, j := range repeats {
 		out[i] = repeatAnswer(reqs[i], reqs[j], out[j])

@@ -208,37 +208,69 @@ func (s *Service) DeleteUserEndpoint(ctx context.Context, setName, userID, name 
 		return fmt.Errorf("delete endpoint: %w", err)
 	}
 	s.states.put(ref, cachedState{ep: store.Endpoint{EndpointRef: ref}, at: s.now()})
-	if err := s.endHolds(ctx, ref); err != nil {
+	if _, err := s.endHolds(ctx, ref, reasonEndpointDeleted); err != nil {
 		return err
 	}
 	return s.endPending(ctx, set, ref)
 }
 
-// endHolds ends the held deliveries of a deleted endpoint as failed.
-func (s *Service) endHolds(ctx context.Context, ref store.EndpointRef) error {
+// endHolds ends the held deliveries of an endpoint that is gone as failed, with reason, and returns how many.
+func (s *Service) endHolds(ctx context.Context, ref store.EndpointRef, reason string) (int, error) {
+	total := 0
 	for {
 		holds, err := s.store.ListHolds(ctx, ref, releaseBatch)
 		if err != nil {
-			return fmt.Errorf("list held deliveries: %w", err)
+			return total, fmt.Errorf("list held deliveries: %w", err)
 		}
 		if len(holds) == 0 {
-			return nil
+			return total, nil
 		}
 		for _, h := range holds {
 			var j job
 			if err := json.Unmarshal(h.Job, &j); err != nil {
-				return fmt.Errorf("decode held delivery of event %s: %w", h.EventID, err)
+				return total, fmt.Errorf("decode held delivery of event %s: %w", h.EventID, err)
 			}
 			a := store.Attempt{Set: ref.Set, EventID: h.EventID, Endpoint: ref.Name, ID: j.AttemptID, Number: h.Number,
-				StartedAt: msTime(s.now()), RequestHeaders: map[string]string{}, Error: notAttemptedPrefix + reasonEndpointDeleted, Outcome: store.OutcomeFailed, ExpiresAt: h.EventExpiresAt}
+				StartedAt: msTime(s.now()), RequestHeaders: map[string]string{}, Error: notAttemptedPrefix + reason, Outcome: store.OutcomeFailed, ExpiresAt: h.EventExpiresAt}
 			if err := s.store.PutAttempt(ctx, a); err != nil && !errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("end held delivery of event %s: %w", h.EventID, err)
+				return total, fmt.Errorf("end held delivery of event %s: %w", h.EventID, err)
 			}
 		}
 		if err := s.store.DeleteHolds(ctx, holds); err != nil {
-			return fmt.Errorf("remove ended held deliveries: %w", err)
+			return total, fmt.Errorf("remove ended held deliveries: %w", err)
 		}
+		total += len(holds)
 	}
+}
+
+// endRemovedStatic answers a resume of a static endpoint that is not (or no longer) in the config: its held
+// deliveries, if it was paused or disabled when it left the config, end failed with the reason, as queued
+// ones do when their message is received; the answer is endpoint_not_found, naming how many ended.
+func (s *Service) endRemovedStatic(ctx context.Context, set *config.ResolvedSet, name string) error {
+	reason := reasonNotConfigured(set.Name, name)
+	n, err := s.endHolds(ctx, store.EndpointRef{Set: set.Name, Name: name}, reason)
+	if err != nil {
+		return fmt.Errorf("end the held deliveries of removed endpoint %s: %w", name, err)
+	}
+	nf := endpointNotFound(set.Name, "", name)
+	if n > 0 {
+		var e *Error
+		if errors.As(nf, &e) {
+			plural := "deliveries"
+			if n == 1 {
+				plural = "delivery"
+			}
+			e.Message += fmt.Sprintf("; its %d held %s ended failed (%s)", n, plural, reason)
+		}
+		s.log.LogAttrs(ctx, slog.LevelWarn, "held deliveries of a removed endpoint ended failed", attrSet(set.Name),
+			slog.String("endpoint", name), slog.Int("ended", n))
+	}
+	return nf
+}
+
+// reasonNotConfigured is why a delivery to a static endpoint that left the config ends failed.
+func reasonNotConfigured(set, name string) string {
+	return fmt.Sprintf("the endpoint %q is no longer configured in set %q", name, set)
 }
 
 // endPending ends the queued and retrying deliveries of a deleted endpoint: each gets its next attempt
@@ -361,7 +393,13 @@ func (s *Service) PauseEndpoint(ctx context.Context, setName, userID, name strin
 }
 
 // ResumeEndpoint enables a paused or disabled endpoint and releases its held deliveries, oldest event first.
+// A static endpoint that left the config has its held deliveries ended instead (endRemovedStatic).
 func (s *Service) ResumeEndpoint(ctx context.Context, setName, userID, name string) (Endpoint, error) {
+	if set, ok := s.cfg.Set(setName); ok && userID == "" && config.ValidName(name) {
+		if _, configured := set.Endpoint(name); !configured {
+			return Endpoint{}, s.endRemovedStatic(ctx, set, name)
+		}
+	}
 	set, t, err := s.resolveEndpoint(ctx, setName, userID, name)
 	if err != nil {
 		return Endpoint{}, err

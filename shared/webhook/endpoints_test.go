@@ -17,6 +17,7 @@ import (
 	"github.com/outhook/outhook/shared/egress"
 	"github.com/outhook/outhook/shared/local/envsecret"
 	"github.com/outhook/outhook/shared/signing"
+	"github.com/outhook/outhook/shared/store"
 )
 
 // customerSet lets users register endpoints (on 127.0.0.1: allowPrivateNetwork), with a quick retry policy
@@ -458,4 +459,67 @@ func TestService_EndpointsRefuseBadInputAndStoreNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, alice.Endpoints, 1)
 	require.Equal(t, EndpointEnabled, alice.Endpoints[0].Status)
+}
+
+func TestService_ResumeOfARemovedStaticEndpointEndsItsHeldDeliveries(t *testing.T) {
+	t.Parallel()
+	audit := newReceiver(t)
+	b := setup(t, customerSet(audit, nil), opsSet(newReceiver(t)))
+	ctx := context.Background()
+	_, err := b.svc.PauseEndpoint(ctx, "customer-events", "", "audit")
+	require.NoError(t, err)
+	held := send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(`1`)})
+	b.pump(t)
+	require.Equal(t, StatusPaused, deliveryOf(t, b, held.EventID, "audit").Status)
+
+	// The operator removes the paused endpoint from the config and restarts (or redeploys).
+	set := customerSet(audit, nil)
+	set.Endpoints = nil
+	cfg, err := (&config.Config{Sets: []config.Set{set, opsSet(newReceiver(t))}}).Validate()
+	require.NoError(t, err)
+	b.cfg = cfg
+	b.restart(t)
+
+	_, err = b.svc.ResumeEndpoint(ctx, "customer-events", "", "audit")
+	requireCode(t, err, ErrNotFound, "endpoint_not_found")
+	require.Contains(t, err.Error(), "1 held delivery ended failed")
+	b.pump(t)
+	d := deliveryOf(t, b, held.EventID, "audit")
+	require.Equal(t, StatusFailed, d.Status)
+	require.Equal(t, notAttemptedPrefix+`the endpoint "audit" is no longer configured in set "customer-events"`,
+		d.Attempts[len(d.Attempts)-1].Error)
+	ev, err := b.svc.GetEvent(ctx, "customer-events", held.EventID)
+	require.NoError(t, err)
+	require.Equal(t, StatusFailed, ev.Status)
+	require.Equal(t, 0, audit.count())
+
+	// Nothing is left to end: the next resume is a plain 404.
+	_, err = b.svc.ResumeEndpoint(ctx, "customer-events", "", "audit")
+	requireCode(t, err, ErrNotFound, "endpoint_not_found")
+	require.NotContains(t, err.Error(), "ended failed")
+}
+
+func TestService_AReregisteredEndpointGetsNothingOfTheDeletedOne(t *testing.T) {
+	t.Parallel()
+	oldHooks, newHooks := newReceiver(t), newReceiver(t)
+	b := setup(t, customerSet(newReceiver(t), nil), opsSet(newReceiver(t)))
+	ctx := context.Background()
+	register(t, b, "alice", "hooks", oldHooks)
+	res := send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(`1`), UserID: "alice"})
+	// The endpoint is deleted while the send's message is in flight, and the delete's scan misses it (a
+	// send racing the delete stores its event after the scan): the store's record alone goes.
+	require.NoError(t, b.db.Store().DeleteEndpoint(ctx, store.EndpointRef{Set: "customer-events", UserID: "alice", Name: "hooks"}))
+	b.clock.Add(time.Millisecond)
+	register(t, b, "alice", "hooks", newHooks)
+	b.pump(t)
+	require.Equal(t, 0, newHooks.count()+oldHooks.count(), "the old registration's message POSTs nothing")
+	d := deliveryOf(t, b, res.EventID, "hooks")
+	require.Equal(t, StatusFailed, d.Status)
+	require.Equal(t, notAttemptedPrefix+reasonEndpointDeleted, d.Attempts[len(d.Attempts)-1].Error)
+
+	// A send after the new registration is delivered to it.
+	res = send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(`2`), UserID: "alice"})
+	b.pump(t)
+	require.Equal(t, StatusDelivered, deliveryOf(t, b, res.EventID, "hooks").Status)
+	require.Equal(t, 1, newHooks.count())
 }

@@ -57,6 +57,10 @@ type job struct {
 	// Event is the event itself when its payload is small, so that an attempt needs no read of the store.
 	// A job without it reads the event, and with it the attempts recorded, before attempting.
 	Event *jobEvent `json:"event,omitempty"`
+	// Registered is the createdAt of the user endpoint the send found: a delivery whose endpoint was deleted
+	// and registered again under the same name since then ends failed instead of going to the new one. Zero
+	// (static endpoints, resends, jobs written before the field): not checked.
+	Registered time.Time `json:"registered,omitzero"`
 }
 
 // jobEvent is what an attempt needs of its event.
@@ -111,15 +115,15 @@ func decodeJob(body []byte) (job, error) {
 	return j, nil
 }
 
-func firstJob(ev store.Event, d store.Delivery) job {
+func firstJob(ev store.Event, d store.Delivery, registered time.Time) job {
 	return job{V: jobVersion, Set: ev.Set, EventID: ev.ID, Endpoint: d.Endpoint, User: d.UserID, Attempt: 1,
-		AttemptID: d.FirstAttemptID, Round: 1, DueAt: ev.CreatedAt, Event: inline(ev)}
+		AttemptID: d.FirstAttemptID, Round: 1, DueAt: ev.CreatedAt, Event: inline(ev), Registered: registered}
 }
 
 // recoveryJob is firstJob without the event: it reads the store before attempting, so that it does nothing
 // when the first call's own message was queued after all and made the attempt.
 func recoveryJob(ev store.Event, d store.Delivery) job {
-	j := firstJob(ev, d)
+	j := firstJob(ev, d, time.Time{})
 	j.Event = nil
 	return j
 }
@@ -133,7 +137,7 @@ func resendJob(ev store.Event, d store.Delivery, number int, attemptID string, n
 // nextJob is the job of the attempt after a, which failed with attempts left.
 func nextJob(j job, a store.Attempt) job {
 	return job{V: jobVersion, Set: j.Set, EventID: j.EventID, Endpoint: j.Endpoint, User: j.User, Attempt: j.Attempt + 1,
-		AttemptID: a.NextAttemptID, Round: j.Round, DueAt: a.NextAttemptAt, Event: j.Event}
+		AttemptID: a.NextAttemptID, Round: j.Round, DueAt: a.NextAttemptAt, Event: j.Event, Registered: j.Registered}
 }
 
 // schedule queues what comes after the recorded attempt a of job j: the next attempt when a failed with

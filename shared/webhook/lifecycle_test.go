@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -63,7 +64,7 @@ func TestService_ReplayAfterCrashBeforeNote(t *testing.T) {
 		Deliveries: []store.Delivery{{Endpoint: "e", URL: r.srv.URL + "/e", FirstAttemptID: "whatt_01KB9Z3Q5G0000000000000001"}}}
 	_, err := b.db.Store().CreateEvent(ctx, ev)
 	require.NoError(t, err)
-	require.NoError(t, b.svc.enqueue(ctx, firstJob(ev, ev.Deliveries[0])))
+	require.NoError(t, b.svc.enqueue(ctx, firstJob(ev, ev.Deliveries[0], time.Time{})))
 
 	res := send(t, b, "s", req)
 	require.True(t, res.Replayed)

@@ -111,7 +111,8 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 }
 
 // jobTarget resolves the set and endpoint of a job. gone, when not empty, says which of them no longer
-// exists: the set or a static endpoint left the config, or a user endpoint was deleted.
+// exists: the set or a static endpoint left the config, or a user endpoint was deleted (also when one of
+// the same name was registered since: job.Registered).
 func (s *Service) jobTarget(ctx context.Context, j job) (*config.ResolvedSet, target, string, error) {
 	set, ok := s.cfg.Set(j.Set)
 	if !ok {
@@ -122,9 +123,12 @@ func (s *Service) jobTarget(ctx context.Context, j job) (*config.ResolvedSet, ta
 	case errors.Is(err, errEndpointGone) && j.User != "":
 		return nil, target{}, reasonEndpointDeleted, nil
 	case errors.Is(err, errEndpointGone):
-		return nil, target{}, fmt.Sprintf("the endpoint %q is no longer configured in set %q", j.Endpoint, j.Set), nil
+		return nil, target{}, reasonNotConfigured(j.Set, j.Endpoint), nil
 	case err != nil:
 		return nil, target{}, "", err
+	case !j.Registered.IsZero() && !j.Registered.Equal(t.state.CreatedAt):
+		// Deleted and registered again under the same name since the send: not the endpoint it was for.
+		return nil, target{}, reasonEndpointDeleted, nil
 	}
 	return set, t, "", nil
 }

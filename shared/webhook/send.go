@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"time"
 	"unicode/utf8"
 
 	"github.com/outhook/outhook/shared/config"
@@ -41,7 +42,7 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 	if err != nil {
 		return SendResult{}, err
 	}
-	ev, err := s.prepare(ctx, set, req)
+	ev, regs, err := s.prepare(ctx, set, req)
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -53,7 +54,7 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 		return SendResult{}, fmt.Errorf("store event: %w", err)
 	}
 	ev = stored // its id may be the one an earlier call with the key reserved
-	jobs := firstJobs(ev)
+	jobs := firstJobs(ev, regs)
 	if err := s.enqueue(ctx, jobs...); err != nil {
 		return SendResult{}, fmt.Errorf("queue deliveries of %s: %w", ev.ID, err)
 	}
@@ -61,11 +62,14 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 	return resultOf(ev, false), nil
 }
 
+// registrations are the createdAt of the user endpoints a send found, by name (job.Registered).
+type registrations map[string]time.Time
+
 // prepare validates a send and plans its event: ids, and one delivery per endpoint that takes its type.
-func (s *Service) prepare(ctx context.Context, set *config.ResolvedSet, req SendRequest) (store.Event, error) {
+func (s *Service) prepare(ctx context.Context, set *config.ResolvedSet, req SendRequest) (store.Event, registrations, error) {
 	payload, err := validateSend(req)
 	if err != nil {
-		return store.Event{}, err
+		return store.Event{}, nil, err
 	}
 	now := msTime(s.now())
 	ev := store.Event{
@@ -81,27 +85,28 @@ func (s *Service) prepare(ctx context.Context, set *config.ResolvedSet, req Send
 		ev.RequestHash = requestHash(req.Type, req.UserID, payload)
 	}
 	if ev.ID, err = s.ids.next(eventPrefix, now); err != nil {
-		return store.Event{}, err
+		return store.Event{}, nil, err
 	}
 	for _, ep := range set.Endpoints {
 		if !ep.Accepts(req.Type) {
 			continue
 		}
 		if ep.NeedsUser() && req.UserID == "" {
-			return store.Event{}, invalid("missing_user_id", "endpoint %q of set %q is signed with the user's "+
+			return store.Event{}, nil, invalid("missing_user_id", "endpoint %q of set %q is signed with the user's "+
 				"secret (signing.userSecret): the send must give a userId", ep.Name, set.Name)
 		}
 		id, err := s.ids.next(attemptPrefix, now)
 		if err != nil {
-			return store.Event{}, err
+			return store.Event{}, nil, err
 		}
 		ev.Deliveries = append(ev.Deliveries, store.Delivery{Endpoint: ep.Name, URL: ep.URL, FirstAttemptID: id})
 	}
+	var regs registrations
 	if set.UserEndpoints != nil && req.UserID != "" {
 		// The one read a send with a user makes: the user's endpoints, strongly consistent.
 		eps, err := s.store.ListEndpoints(ctx, set.Name, req.UserID)
 		if err != nil {
-			return store.Event{}, fmt.Errorf("read the endpoints of user %s: %w", req.UserID, err)
+			return store.Event{}, nil, fmt.Errorf("read the endpoints of user %s: %w", req.UserID, err)
 		}
 		for _, ep := range eps {
 			if !config.MatchEventTypes(ep.EventTypes, req.Type) {
@@ -109,20 +114,28 @@ func (s *Service) prepare(ctx context.Context, set *config.ResolvedSet, req Send
 			}
 			id, err := s.ids.next(attemptPrefix, now)
 			if err != nil {
-				return store.Event{}, err
+				return store.Event{}, nil, err
 			}
 			ev.Deliveries = append(ev.Deliveries, store.Delivery{Endpoint: ep.Name, URL: ep.URL, FirstAttemptID: id,
 				UserID: req.UserID})
+			if regs == nil {
+				regs = registrations{}
+			}
+			regs[ep.Name] = ep.CreatedAt
 		}
 	}
-	return ev, nil
+	return ev, regs, nil
 }
 
-// firstJobs are the jobs of the first attempts of a new event's deliveries.
-func firstJobs(ev store.Event) []job {
+// firstJobs are the jobs of the first attempts of a new event's deliveries; regs, of its user endpoints.
+func firstJobs(ev store.Event, regs registrations) []job {
 	jobs := make([]job, 0, len(ev.Deliveries))
 	for _, d := range ev.Deliveries {
-		jobs = append(jobs, firstJob(ev, d))
+		var registered time.Time
+		if d.UserID != "" {
+			registered = regs[d.Endpoint]
+		}
+		jobs = append(jobs, firstJob(ev, d, registered))
 	}
 	return jobs
 }
