@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -100,6 +101,10 @@ func checkEndpointURL(raw string, allowPrivate bool) error {
 		return bad("must not contain credentials")
 	case u.Fragment != "":
 		return bad("must not have a fragment")
+	case u.Port() != "":
+		if n, err := strconv.Atoi(u.Port()); err != nil || n < 1 || n > 65535 {
+			return bad("port %s is not a TCP port (1 to 65535)", u.Port())
+		}
 	}
 	if !allowPrivate {
 		if err := egress.CheckURL(raw); err != nil {

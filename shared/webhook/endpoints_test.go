@@ -403,6 +403,8 @@ func TestService_EndpointsRefuseBadInputAndStoreNothing(t *testing.T) {
 		{"metadata address", "invalid_url", put("strict", "u", "e", "https://169.254.169.254/latest")},
 		{"localhost name", "invalid_url", put("strict", "u", "e", "https://localhost/hook")},
 		{"credentials", "invalid_url", put("strict", "u", "e", "https://a:b@x.example.com/")},
+		{"port out of range", "invalid_url", put("strict", "u", "e", "https://x.example.com:99999/")},
+		{"port zero", "invalid_url", put("strict", "u", "e", "https://x.example.com:0/")},
 		{"no url", "invalid_url", put("strict", "u", "e", "")},
 		{"star inside a pattern", "invalid_event_types", put("strict", "u", "e", "https://x.example.com/", "in*.paid")},
 		{"empty pattern", "invalid_event_types", put("strict", "u", "e", "https://x.example.com/", "")},
