@@ -341,7 +341,7 @@ func (s *Service) resolveEndpoint(ctx context.Context, setName, userID, name str
 	if !config.ValidName(name) {
 		return nil, target{}, endpointNotFound(set.Name, userID, name)
 	}
-	t, err := s.targetOf(ctx, set, job{Set: set.Name, User: userID, Endpoint: name})
+	t, err := s.targetOf(ctx, set, job{Set: set.Name, User: userID, Endpoint: name}, false)
 	if errors.Is(err, errEndpointGone) {
 		return nil, target{}, endpointNotFound(set.Name, userID, name)
 	}

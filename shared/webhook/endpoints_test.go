@@ -525,3 +525,32 @@ func TestService_AReregisteredEndpointGetsNothingOfTheDeletedOne(t *testing.T) {
 	require.Equal(t, StatusDelivered, deliveryOf(t, b, res.EventID, "hooks").Status)
 	require.Equal(t, 1, newHooks.count())
 }
+
+func TestService_ADeliveryWorkerWithACachedStateDeliversToTheNewRegistration(t *testing.T) {
+	t.Parallel()
+	oldHooks, newHooks := newReceiver(t), newReceiver(t)
+	b := setup(t, customerSet(newReceiver(t), nil), opsSet(newReceiver(t)))
+	ctx := context.Background()
+	// A deliver function instance, which keeps endpoint states for a while (awsapp.EndpointStateTTL).
+	worker, err := New(Options{
+		Config: b.cfg, Store: b.db.Store(), Queue: b.queue, Named: envsecret.Env{}, Users: b.db.UserSecrets(),
+		HTTP: egress.New(), Now: b.clock.Now, Rand: rand.Reader, Jitter: func() float64 { return 0.5 },
+		Logger: slog.New(slog.NewTextHandler(b.logs, nil)), CursorKey: []byte("test cursor key"), EndpointStateTTL: time.Hour,
+	})
+	require.NoError(t, err)
+	register(t, b, "alice", "hooks", oldHooks)
+	send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(`1`), UserID: "alice"})
+	b.pumpWith(t, worker)
+	require.Equal(t, 1, oldHooks.count())
+
+	// Deleted and registered again while the worker still holds the old state: the new send is the new
+	// registration's, and goes to its URL.
+	require.NoError(t, b.svc.DeleteUserEndpoint(ctx, "customer-events", "alice", "hooks"))
+	b.clock.Add(time.Millisecond)
+	register(t, b, "alice", "hooks", newHooks)
+	res := send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(`2`), UserID: "alice"})
+	b.pumpWith(t, worker)
+	require.Equal(t, StatusDelivered, deliveryOf(t, b, res.EventID, "hooks").Status)
+	require.Equal(t, 1, newHooks.count())
+	require.Equal(t, 1, oldHooks.count())
+}

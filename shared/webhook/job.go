@@ -83,6 +83,11 @@ func inline(ev store.Event) *jobEvent {
 	return &jobEvent{Type: ev.Type, Payload: ev.Payload, UserID: ev.UserID, CreatedAt: ev.CreatedAt, ExpiresAt: ev.ExpiresAt}
 }
 
+// registeredAs reports whether ep is the registration j's send found (true when j does not say).
+func (j job) registeredAs(ep store.Endpoint) bool {
+	return j.Registered.IsZero() || j.Registered.Equal(ep.CreatedAt)
+}
+
 // event rebuilds the store's event from a job that carries it.
 func (j job) event() store.Event {
 	return store.Event{ID: j.EventID, Set: j.Set, Type: j.Event.Type, Payload: j.Event.Payload, UserID: j.Event.UserID,

@@ -118,7 +118,12 @@ func (s *Service) jobTarget(ctx context.Context, j job) (*config.ResolvedSet, ta
 	if !ok {
 		return nil, target{}, fmt.Sprintf("the webhook set %q is no longer configured", j.Set), nil
 	}
-	t, err := s.targetOf(ctx, set, j)
+	t, err := s.targetOf(ctx, set, j, false)
+	if j.User != "" && (errors.Is(err, errEndpointGone) || err == nil && !j.registeredAs(t.state)) {
+		// The state may come from the cache, older than the registration the job was made for: read it again
+		// before ending the delivery.
+		t, err = s.targetOf(ctx, set, j, true)
+	}
 	switch {
 	case errors.Is(err, errEndpointGone) && j.User != "":
 		return nil, target{}, reasonEndpointDeleted, nil
@@ -126,7 +131,7 @@ func (s *Service) jobTarget(ctx context.Context, j job) (*config.ResolvedSet, ta
 		return nil, target{}, reasonNotConfigured(j.Set, j.Endpoint), nil
 	case err != nil:
 		return nil, target{}, "", err
-	case !j.Registered.IsZero() && !j.Registered.Equal(t.state.CreatedAt):
+	case j.User != "" && !j.registeredAs(t.state):
 		// Deleted and registered again under the same name since the send: not the endpoint it was for.
 		return nil, target{}, reasonEndpointDeleted, nil
 	}

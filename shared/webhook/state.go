@@ -107,8 +107,8 @@ type target struct {
 func (t target) ref() store.EndpointRef { return t.state.EndpointRef }
 
 // targetOf resolves a job's endpoint: a static endpoint from the config, a user endpoint from the store (its
-// URL is read with its state). errEndpointGone if it no longer exists.
-func (s *Service) targetOf(ctx context.Context, set *config.ResolvedSet, j job) (target, error) {
+// URL is read with its state; fresh: not from the cache). errEndpointGone if it no longer exists.
+func (s *Service) targetOf(ctx context.Context, set *config.ResolvedSet, j job, fresh bool) (target, error) {
 	ref := store.EndpointRef{Set: set.Name, UserID: j.User, Name: j.Endpoint}
 	if j.User == "" {
 		ep, ok := set.Endpoint(j.Endpoint)
@@ -125,7 +125,7 @@ func (s *Service) targetOf(ctx context.Context, set *config.ResolvedSet, j job) 
 	if u == nil {
 		return target{}, errEndpointGone
 	}
-	state, err := s.endpointState(ctx, ref, false)
+	state, err := s.endpointState(ctx, ref, fresh)
 	if err != nil {
 		return target{}, err
 	}
