@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"time"
@@ -84,7 +85,14 @@ func (s *Store) putEvent(ctx context.Context, ev store.Event) error {
 	}
 	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) && reflect.DeepEqual(ccf.Item, item) {
+		// The item is this very write: the SDK retried a PutItem whose first answer was lost (a timeout, a
+		// dropped connection) after it had succeeded. Ids are unique, so nobody else wrote it.
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("put event %s: %w", ev.ID, err)
 	}
