@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/config"
@@ -110,4 +111,39 @@ func TestService_CostRules(t *testing.T) {
 	require.Len(t, res.Deliveries, 2)
 	require.Equal(t, map[string]int{"CreateEvent": 1, "ListEndpoints": 1}, counting.take(),
 		"a send with a user adds one read: the user's endpoints")
+}
+
+// TestService_CostRules_ConcurrentDeliveries: a batch of deliveries to one endpoint processed at once by a
+// fresh worker (as deliver processes an SQS batch) reads the endpoint's state once and records its first
+// success once, not once per delivery.
+func TestService_CostRules_ConcurrentDeliveries(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r)}})
+	counting := &countingStore{Store: b.db.Store(), calls: map[string]int{}}
+	var err error
+	b.svc, err = New(Options{
+		Config: b.cfg, Store: counting, Queue: b.queue, Named: envsecret.Env{}, Users: b.db.UserSecrets(),
+		HTTP: egress.New(), Now: b.clock.Now, Rand: rand.Reader, Jitter: func() float64 { return 0.5 },
+		Logger: slog.New(slog.NewTextHandler(b.logs, nil)), CursorKey: []byte("k"), EndpointStateTTL: time.Hour,
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	const n = 10
+	for range n {
+		send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
+	}
+	msgs, err := b.queue.Receive(ctx, n, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, msgs, n)
+	counting.take()
+	var wg sync.WaitGroup
+	for _, m := range msgs {
+		wg.Go(func() { assert.NoError(t, b.svc.Process(ctx, m.Body)) })
+	}
+	wg.Wait()
+	require.Equal(t, map[string]int{"PutAttempt": n, "GetEndpoint": 1, "UpdateEndpoint": 1}, counting.take(),
+		"one state read and one health write for the batch")
+	require.Equal(t, n, r.count())
 }

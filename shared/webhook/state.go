@@ -31,11 +31,23 @@ const stateCacheMax = 10000
 const reasonEndpointDeleted = "the endpoint was deleted"
 
 // stateCache keeps endpoint states read from the store for up to ttl, so that a busy delivery worker reads
-// each endpoint's state once per ttl rather than once per delivery. ttl 0 reads every time.
+// each endpoint's state once per ttl rather than once per delivery. ttl 0 reads every time. Concurrent
+// deliveries that miss the same endpoint share one read (loading), and while one of them records a success
+// the others do not record the same (refreshing): a batch of ten deliveries to one endpoint on a fresh
+// worker makes one read and at most one health write, not ten of each.
 type stateCache struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[store.EndpointRef]cachedState
+	ttl        time.Duration
+	mu         sync.Mutex
+	m          map[store.EndpointRef]cachedState
+	loading    map[store.EndpointRef]*stateLoad
+	refreshing map[store.EndpointRef]bool
+}
+
+// stateLoad is a read of an endpoint's state in flight; done is closed when e and err are set.
+type stateLoad struct {
+	done chan struct{}
+	e    cachedState
+	err  error
 }
 
 type cachedState struct {
@@ -79,21 +91,82 @@ func (s *Service) endpointState(ctx context.Context, ref store.EndpointRef, fres
 	now := s.now()
 	e, ok := s.states.get(ref, now)
 	if !ok || fresh {
-		ep, err := s.store.GetEndpoint(ctx, ref)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			e = cachedState{ep: store.Endpoint{EndpointRef: ref, Status: store.EndpointEnabled}, at: now}
-		case err != nil:
-			return store.Endpoint{}, fmt.Errorf("read the state of endpoint %s: %w", ref.Name, err)
-		default:
-			e = cachedState{ep: ep, found: true, at: now}
+		var err error
+		if e, err = s.loadState(ctx, ref, now, fresh); err != nil {
+			return store.Endpoint{}, err
 		}
-		s.states.put(ref, e)
 	}
 	if !e.found && ref.UserID != "" {
 		return store.Endpoint{}, errEndpointGone
 	}
 	return e.ep, nil
+}
+
+// loadState reads an endpoint's state from the store and caches it. Unless fresh (a write conflicted: the
+// caller needs a read made after it), a read already in flight for ref is waited for instead of made again.
+func (s *Service) loadState(ctx context.Context, ref store.EndpointRef, now time.Time, fresh bool) (cachedState, error) {
+	c := s.states
+	var l *stateLoad
+	if !fresh && c.ttl > 0 {
+		c.mu.Lock()
+		if inflight := c.loading[ref]; inflight != nil {
+			c.mu.Unlock()
+			select {
+			case <-inflight.done:
+				return inflight.e, inflight.err
+			case <-ctx.Done():
+				return cachedState{}, fmt.Errorf("read the state of endpoint %s: %w", ref.Name, ctx.Err())
+			}
+		}
+		if c.loading == nil {
+			c.loading = make(map[store.EndpointRef]*stateLoad)
+		}
+		l = &stateLoad{done: make(chan struct{})}
+		c.loading[ref] = l
+		c.mu.Unlock()
+	}
+	var e cachedState
+	ep, err := s.store.GetEndpoint(ctx, ref)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		e, err = cachedState{ep: store.Endpoint{EndpointRef: ref, Status: store.EndpointEnabled}, at: now}, nil
+	case err != nil:
+		err = fmt.Errorf("read the state of endpoint %s: %w", ref.Name, err)
+	default:
+		e = cachedState{ep: ep, found: true, at: now}
+	}
+	if err == nil {
+		c.put(ref, e)
+	}
+	if l != nil {
+		l.e, l.err = e, err
+		c.mu.Lock()
+		delete(c.loading, ref)
+		c.mu.Unlock()
+		close(l.done)
+	}
+	return e, err
+}
+
+// startRefresh reports whether the caller may record a success of ref's health: not while another delivery
+// of this worker records one. endRefresh must follow a true answer.
+func (c *stateCache) startRefresh(ref store.EndpointRef) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refreshing[ref] {
+		return false
+	}
+	if c.refreshing == nil {
+		c.refreshing = make(map[store.EndpointRef]bool)
+	}
+	c.refreshing[ref] = true
+	return true
+}
+
+func (c *stateCache) endRefresh(ref store.EndpointRef) {
+	c.mu.Lock()
+	delete(c.refreshing, ref)
+	c.mu.Unlock()
 }
 
 // target is what a delivery is made to: the endpoint as the sender needs it, its state and its auto-disable
@@ -185,6 +258,18 @@ func (s *Service) recordHealth(ctx context.Context, set *config.ResolvedSet, t t
 	case store.OutcomeSucceeded:
 		if st.Health.ConsecutiveFailed == 0 && now.Sub(st.Health.LastSuccessAt) < healthResolution {
 			return
+		}
+		// Concurrent successes record one: the others would write the same, or conflict and read again.
+		if !s.states.startRefresh(t.ref()) {
+			return
+		}
+		defer s.states.endRefresh(t.ref())
+		// A delivery that finished meanwhile may have recorded it already.
+		if cached, ok := s.states.get(t.ref(), s.now()); ok && cached.ep.Version > st.Version {
+			st = cached.ep
+			if st.Health.ConsecutiveFailed == 0 && now.Sub(st.Health.LastSuccessAt) < healthResolution {
+				return
+			}
 		}
 	case store.OutcomeFailed:
 	default:
