@@ -8,6 +8,8 @@
 //	stackName      the CloudFormation stack (default Outhook); also names the Secrets Manager prefixes
 //	removalPolicy  retain (default) or destroy: what deleting the stack does to the table, queues and logs
 //	alarmTopicArn  optional SNS topic notified by the alarms
+//	apiMemoryMiB, deliverMemoryMiB  the functions' memory (default outhookcdk.DefaultAPIMemoryMiB, 256, and
+//	               DefaultDeliverMemoryMiB, 128)
 //
 // The stack is environment-agnostic, so synth needs no AWS account; deploy uses the CLI's credentials and
 // region. cdk-nag's AwsSolutions checks run on every synth and fail it on an unsuppressed finding.
@@ -16,6 +18,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -74,6 +77,13 @@ func run(appProps *awscdk.AppProps) error {
 		Description: jsii.String("outhook: outbound webhooks (HTTP API, Lambda, SQS, DynamoDB, Secrets Manager)"),
 	})
 	props := &outhookcdk.Props{Config: cfg, BuildDir: ctx("buildDir", "../build"), Architecture: arch, RemovalPolicy: removal}
+	for key, field := range map[string]*int{"apiMemoryMiB": &props.APIMemoryMiB, "deliverMemoryMiB": &props.DeliverMemoryMiB} {
+		if v := ctx(key, ""); v != "" {
+			if *field, err = strconv.Atoi(v); err != nil {
+				return fmt.Errorf("context %s %q: want a number of MiB", key, v)
+			}
+		}
+	}
 	if arn := ctx("alarmTopicArn", ""); arn != "" {
 		props.AlarmTopic = awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), jsii.String(arn))
 	}

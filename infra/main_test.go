@@ -25,7 +25,7 @@ func TestRun(t *testing.T) {
 	outdir := t.TempDir()
 	require.NoError(t, run(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &map[string]any{
 		"config": "../webhooks.example.yaml", "buildDir": build, "stackName": "OuthookTest", "removalPolicy": "destroy",
-		"architecture": "x86_64",
+		"architecture": "x86_64", "deliverMemoryMiB": "512",
 	}}))
 
 	data, err := os.ReadFile(filepath.Join(outdir, "OuthookTest.template.json"))
@@ -34,11 +34,14 @@ func TestRun(t *testing.T) {
 		Resources map[string]struct {
 			Type           string
 			DeletionPolicy string
-			Properties     struct{ Architectures []string }
+			Properties     struct {
+				Architectures []string
+				MemorySize    int
+			}
 		}
 	}
 	require.NoError(t, json.Unmarshal(data, &tmpl))
-	tables, functions := 0, 0
+	tables, functions, memories := 0, 0, map[int]int{}
 	for _, r := range tmpl.Resources {
 		switch r.Type {
 		case "AWS::DynamoDB::Table":
@@ -47,10 +50,12 @@ func TestRun(t *testing.T) {
 		case "AWS::Lambda::Function":
 			functions++
 			require.Equal(t, []string{"x86_64"}, r.Properties.Architectures, "architecture from the context")
+			memories[r.Properties.MemorySize]++
 		}
 	}
 	require.Equal(t, 1, tables)
 	require.Equal(t, 4, functions)
+	require.Equal(t, map[int]int{256: 3, 512: 1}, memories, "deliverMemoryMiB from the context, the API's default")
 
 	// cdk-nag reports each unsuppressed finding as an error annotation, which the assembly keeps in the
 	// stack's metadata: in manifest.json or in the file it names.
@@ -90,6 +95,7 @@ func TestRun_BadContext(t *testing.T) {
 	for ctx, want := range map[string]string{
 		`{"config":"testdata/missing.yaml"}`:                               "testdata/missing.yaml",
 		`{"config":"../webhooks.example.yaml","removalPolicy":"snapshot"}`: `removalPolicy "snapshot"`,
+		`{"config":"../webhooks.example.yaml","apiMemoryMiB":"lots"}`:      `apiMemoryMiB "lots"`,
 	} {
 		var context map[string]any
 		require.NoError(t, json.Unmarshal([]byte(ctx), &context))

@@ -4,10 +4,13 @@ package lambda
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,27 +26,44 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/shared/aws/awsapp"
 	"github.com/outhook/outhook/shared/aws/awstest"
 	"github.com/outhook/outhook/shared/aws/smsecret"
 	"github.com/outhook/outhook/shared/config"
 )
 
-// List prices (USD) of issue 3, us-east-1, on-demand.
+// List prices (USD), us-east-1, on-demand, as of 2026-12-01.
 const (
-	priceHTTPAPI     = 1.00 / 1e6     // per API Gateway HTTP API request
+	priceHTTPAPI     = 1.00 / 1e6     // per API Gateway HTTP API request (first 300 million a month)
 	priceLambdaReq   = 0.20 / 1e6     // per Lambda invocation
-	priceLambdaGBs   = 0.0000133334   // per GB-second, arm64
-	priceSQS         = 0.40 / 1e6     // per SQS request (64 KB chunk)
-	priceDynamoWrite = 0.625 / 1e6    // per write request unit (1 KB; transactional x2)
-	priceDynamoRead  = 0.125 / 1e6    // per read request unit (4 KB strongly consistent)
+	priceLambdaGBs   = 0.0000133334   // per GB-second, arm64 (first 7.5 billion GB-s a month)
+	priceSQS         = 0.40 / 1e6     // per SQS standard queue request (64 KB chunk; first 100 billion a month)
+	priceDynamoWrite = 0.625 / 1e6    // per on-demand write request unit (1 KB; transactional x2)
+	priceDynamoRead  = 0.125 / 1e6    // per on-demand read request unit (4 KB strongly consistent)
 	priceSecrets     = 0.05 / 10000.0 // per Secrets Manager API call
+	priceLogsGB      = 0.50           // per GB ingested into CloudWatch Logs (standard class)
 )
+
+// The functions' memory as infra/outhookcdk deploys them by default (DefaultAPIMemoryMiB,
+// DefaultDeliverMemoryMiB), which their GB-seconds are priced at.
+const (
+	apiMemoryMiB     = 256
+	deliverMemoryMiB = 128
+)
+
+// accessLogLine is one line of the API's access log (infra/outhookcdk's accessLogFormat) filled in for a
+// send, as API Gateway writes it to CloudWatch Logs once per request: the functions do not see it, so the
+// cost counts this many bytes per API request.
+const accessLogLine = `{"requestId":"Pq3a8jVHoAMEbvQ=","ip":"203.0.113.7","caller":"AIDAXXXXXXXXXXXXXXXXX",` +
+	`"userArn":"arn:aws:iam::123456789012:user/billing-service","requestTime":"01/Dec/2026:16:51:45 +0000",` +
+	`"routeKey":"POST /v1/webhooks/{set}/events","status":"202","protocol":"HTTP/1.1","responseLength":"104",` +
+	`"latencyMs":"31","integrationLatencyMs":"29","integrationStatus":"200","error":"-","integrationError":"-"}` + "\n"
 
 // measureRound is how many events are sent before waiting for their deliveries.
 const measureRound = 100
 
 // measureEvents is how many events each run sends: one round in `make test`, OUTHOOK_MEASURE_EVENTS=1000
-// for the figures of docs/aws.md.
+// for the figures of docs/aws.md (`make cost`).
 func measureEvents(t *testing.T) int {
 	t.Helper()
 	if s := os.Getenv("OUTHOOK_MEASURE_EVENTS"); s != "" {
@@ -54,58 +74,108 @@ func measureEvents(t *testing.T) int {
 	return measureRound
 }
 
-// TestLambda_RequestsPerDelivery sends events (100; 1,000 with OUTHOOK_MEASURE_EVENTS=1000) to a set of one
-// endpoint and to a set of five through
-// the real send bootstraps, lets the deliver bootstraps deliver them, counts every AWS request the
-// functions make (at the counting proxy in front of the endpoint) and the event source's own SQS requests,
-// and prints the requests per delivered event and the cost per million deliveries at list prices.
+// scenario is one way of sending that the cost benchmark prices.
+type scenario struct {
+	name      string
+	endpoints int  // endpoints of the set, each signed with a named secret
+	key       bool // every send carries an Idempotency-Key
+	batch     int  // events per request: 1 is the single-send route, more the batch route
+	inTest    bool // measured (and asserted) in `make test` too; the others only under OUTHOOK_COST=1
+}
+
+// scenarios are the cost benchmark's runs, all with a 700-byte payload (payload700).
+var scenarios = []scenario{
+	{name: "single send", endpoints: 1, batch: 1, inTest: true},
+	{name: "single send, key", endpoints: 1, key: true, batch: 1},
+	{name: "batch of 100", endpoints: 1, batch: 100, inTest: true},
+	{name: "5 endpoints", endpoints: 5, batch: 1, inTest: true},
+}
+
+// TestLambda_RequestsPerDelivery sends events through the real send bootstraps in the ways of scenarios, lets
+// the deliver bootstraps deliver them, counts every AWS request the functions make (at the counting proxy in
+// front of the endpoint) and the event source's own SQS requests, asserts the request counts the design
+// promises, and prints the requests per delivery and the cost per million deliveries at list prices.
+// `make test` runs the scenarios marked inTest with 100 events each; `make cost` runs them all with 1,000:
 //
-//	OUTHOOK_MEASURE_EVENTS=1000 go test -count=1 -v -timeout 30m -run TestLambda_RequestsPerDelivery ./e2e/lambda/
+//	OUTHOOK_COST=1 OUTHOOK_MEASURE_EVENTS=1000 go test -count=1 -v -timeout 60m -run TestLambda_RequestsPerDelivery ./e2e/lambda/
 func TestLambda_RequestsPerDelivery(t *testing.T) {
 	t.Parallel()
 	awstest.Endpoint(t) // skips under -short
 	n := measureEvents(t)
+	all := os.Getenv("OUTHOOK_COST") != ""
 	var results []measurement
-	for _, endpoints := range []int{1, 5} {
+	for _, sc := range scenarios {
+		if !sc.inTest && !all {
+			continue
+		}
 		// A subtest each, so that a run's functions, pollers and resources are gone before the next.
-		t.Run(strconv.Itoa(endpoints)+"-endpoints", func(t *testing.T) { results = append(results, measure(t, n, endpoints)) })
+		t.Run(strings.ReplaceAll(sc.name, " ", "_"), func(t *testing.T) { results = append(results, measure(t, sc, n)) })
 	}
-	require.Len(t, results, 2)
-	t.Log("\n" + report(results))
+	require.False(t, t.Failed())
+	if all {
+		fmt.Printf("\n%s\n", report(results)) // `make cost` prints it without the test's log prefix
+	} else {
+		t.Log("\n" + report(results))
+	}
 	for _, m := range results {
 		perDelivery := func(op string) float64 { return float64(m.functions[op]) / float64(m.deliveries) }
 		perEvent := func(op string) float64 { return float64(m.functions[op]) / float64(m.events) }
+		name := m.scenario.name
 		// What the design promises, with 10% for duplicates (moto, like SQS, sometimes hands a message out
-		// twice): send writes the event once and queues all its deliveries in one batch; deliver writes
-		// one attempt per delivery and reads nothing (the message carries the event).
-		require.InDelta(t, 1, perEvent("SQS.SendMessageBatch"), 0.1, "%d endpoint(s)", m.endpoints)
-		require.InDelta(t, 1+1/float64(m.endpoints), perDelivery("DynamoDB.PutItem"), 0.1, "%d endpoint(s)", m.endpoints)
-		require.Less(t, perDelivery("DynamoDB.Query")+perDelivery("DynamoDB.GetItem"), 0.1, "%d endpoint(s)", m.endpoints)
+		// twice): send writes the event once and queues all its deliveries in one batch (a batch send: ten
+		// messages per request); deliver writes one attempt per delivery and reads nothing (the message
+		// carries the event). A key adds its item and the note that the messages are queued.
+		require.InDelta(t, 1/float64(m.scenario.batch), perEvent("SQS.SendMessageBatch"), 0.1, name)
+		if m.scenario.batch > 1 {
+			require.InDelta(t, 0.1, perEvent("SQS.SendMessageBatch"), 0.01, "%s: full batches of ten messages", name)
+		}
+		putItems := 1 + 1/float64(m.scenario.endpoints)
+		if m.scenario.key {
+			putItems += 2 / float64(m.scenario.endpoints) // the key's item, the placeholder of its delivery
+		}
+		require.InDelta(t, putItems, perDelivery("DynamoDB.PutItem"), 0.1, name)
+		require.Less(t, perDelivery("DynamoDB.Query"), 0.01, "%s: deliver reads no event (the message carries it)", name)
+		// An endpoint's state is read once per endpoint, deliver environment and awsapp.EndpointStateTTL,
+		// however many deliveries (concurrent ones share the read), and once more after a health write that
+		// conflicted with another environment's: not a per-delivery cost, so bounded as such.
+		require.LessOrEqual(t, m.functions["DynamoDB.GetItem"], m.scenario.endpoints*m.deliverEnvs*(2+int(m.elapsed/awsapp.EndpointStateTTL)),
+			"%s: endpoint state reads", name)
 		require.LessOrEqual(t, m.functions["Secrets Manager.GetSecretValue"], m.deliverEnvs*(1+int(m.elapsed/smsecret.DefaultNamedTTL)),
-			"the named secret is read once per deliver environment and cache TTL, not per delivery")
-		require.Zero(t, m.functions["DynamoDB.TransactWriteItems"], "no idempotency key, no transaction")
+			"%s: the named secret is read once per deliver environment and cache TTL, not per delivery", name)
+		require.Zero(t, m.functions["DynamoDB.TransactWriteItems"], "%s: no transaction, with or without a key", name)
+		require.Positive(t, m.deliverLogBytes+m.sendLogBytes, "%s: the functions' log output is counted", name)
 	}
 }
 
 // measurement is what one run counted.
 type measurement struct {
-	endpoints, events, deliveries int
+	scenario                      scenario
+	events, deliveries, requests  int            // requests: API requests (send invocations)
 	functions                     map[string]int // AWS requests of the functions by "Service.Operation"
 	poller                        map[string]int // the event source's SQS requests
 	sendInvokes, deliverInvokes   int
 	sendMs, deliverMs             float64 // billed milliseconds (each invocation rounded up to 1 ms)
+	sendCPU, deliverCPU           time.Duration
+	sendRSS, deliverRSS           int64 // the largest peak resident set of an execution environment, bytes
+	sendLogBytes, deliverLogBytes int   // what the functions wrote to stdout and stderr
 	writeUnits, readUnits         float64
 	eventBytes, attemptBytes      float64 // average item sizes
 	deliverEnvs                   int     // deliver execution environments
 	elapsed                       time.Duration
 }
 
-func measure(t *testing.T, events, endpoints int) measurement {
+// payload700 is event i's payload: a JSON object of exactly 700 bytes.
+func payload700(i int64) json.RawMessage {
+	head := fmt.Sprintf(`{"invoiceId":"inv_%08d","amountCents":4200,"currency":"EUR","note":"`, i)
+	return json.RawMessage(head + strings.Repeat("x", 700-len(head)-2) + `"}`)
+}
+
+func measure(t *testing.T, sc scenario, events int) measurement {
 	t.Helper()
 	start := time.Now()
 	rcv := newReceiver(t, nil)
 	set := config.Set{Name: "load"}
-	for i := range endpoints {
+	for i := range sc.endpoints {
 		e := endpoint("e"+strconv.Itoa(i), rcv.URL+"/e"+strconv.Itoa(i))
 		e.Signing = crmSigning
 		set.Endpoints = append(set.Endpoints, e)
@@ -124,18 +194,24 @@ func measure(t *testing.T, events, endpoints int) measurement {
 
 	// Rounds of measureRound events, each delivered before the next is sent: the counts are those of one
 	// run of all the events, and moto stays fast (with 5,000 messages queued it served 2 requests/s).
-	deliveries := events * endpoints
-	var next atomic.Int64
+	deliveries := events * sc.endpoints
+	var next atomic.Int64 // the last event number taken by a sender
+	var requests atomic.Int64
 	for sent := 0; sent < events; sent += measureRound {
 		last := int64(min(sent+measureRound, events))
 		var wg sync.WaitGroup
 		for _, send := range senders {
 			wg.Go(func() {
-				for i := next.Add(1); i <= last; i = next.Add(1) {
-					resp := send.call(t, http.MethodPost, "/v1/webhooks/load/events",
-						map[string]any{"type": "invoice.paid", "payload": map[string]any{"invoiceId": "inv_" + strconv.FormatInt(i, 10), "amountCents": 4200, "currency": "EUR"}})
-					if resp.status != http.StatusAccepted {
-						t.Errorf("send %d: %d %s", i, resp.status, resp.body)
+				for {
+					to := next.Add(int64(sc.batch))
+					from := to - int64(sc.batch) + 1
+					if from > last {
+						return
+					}
+					to = min(to, last)
+					requests.Add(1)
+					if err := sendEvents(t, send, sc, from, to); err != nil {
+						t.Error(err)
 						return
 					}
 				}
@@ -144,28 +220,68 @@ func measure(t *testing.T, events, endpoints int) measurement {
 		wg.Wait()
 		require.False(t, t.Failed())
 		next.Store(last)
-		require.Eventually(t, func() bool { return len(rcv.distinct()) >= int(last)*endpoints }, 3*time.Minute, 100*time.Millisecond,
+		require.Eventually(t, func() bool { return len(rcv.distinct()) >= int(last)*sc.endpoints }, 3*time.Minute, 100*time.Millisecond,
 			"every delivery of the first %d events reaches the receiver", last)
 	}
 	s.waitQueueEmpty(t)
 	verifies(t, crmSigning, rcv.requests("/e0")[0], []byte(crmSecretValue))
 
-	m := measurement{endpoints: endpoints, events: events, deliveries: deliveries, functions: s.counter.Counts(), poller: map[string]int{}}
+	m := measurement{scenario: sc, events: events, deliveries: deliveries, requests: int(requests.Load()),
+		functions: s.counter.Counts(), poller: map[string]int{}}
 	for _, p := range pollers {
 		for k, v := range p.counter.Counts() {
 			m.poller[k] += v
 		}
 	}
 	for _, f := range senders {
+		u := f.usage(t)
 		m.sendInvokes, m.sendMs = m.sendInvokes+len(f.invocations()), m.sendMs+billedMs(f.invocations())
+		m.sendCPU, m.sendRSS, m.sendLogBytes = m.sendCPU+u.cpu, max(m.sendRSS, u.peakRSS), m.sendLogBytes+f.logBytes()
 	}
 	for _, f := range delivers {
+		u := f.usage(t)
 		m.deliverInvokes, m.deliverMs = m.deliverInvokes+len(f.invocations()), m.deliverMs+billedMs(f.invocations())
+		m.deliverCPU, m.deliverRSS, m.deliverLogBytes = m.deliverCPU+u.cpu, max(m.deliverRSS, u.peakRSS), m.deliverLogBytes+f.logBytes()
 	}
 	s.tableUnits(t, &m)
 	m.deliverEnvs, m.elapsed = len(delivers), time.Since(start)
-	t.Logf("%d events x %d endpoints measured in %s", events, endpoints, time.Since(start).Round(time.Second))
+	t.Logf("%s: %d events x %d endpoints measured in %s", sc.name, events, sc.endpoints, time.Since(start).Round(time.Second))
 	return m
+}
+
+// sendEvents sends events from..to (numbers) of scenario sc in one request through send.
+func sendEvents(t *testing.T, send *function, sc scenario, from, to int64) error {
+	event := func(i int64) map[string]any {
+		return map[string]any{"type": "invoice.paid", "payload": payload700(i)}
+	}
+	key := func(i int64) string { return "invoice-" + strconv.FormatInt(i, 10) + "-paid" }
+	if sc.batch == 1 {
+		var headers []string
+		if sc.key {
+			headers = []string{"Idempotency-Key", key(from)}
+		}
+		resp := send.call(t, http.MethodPost, "/v1/webhooks/load/events", event(from), headers...)
+		if resp.status != http.StatusAccepted {
+			return fmt.Errorf("send %d: %d %s", from, resp.status, resp.body)
+		}
+		return nil
+	}
+	var batch []map[string]any
+	for i := from; i <= to; i++ {
+		e := event(i)
+		if sc.key {
+			e["idempotencyKey"] = key(i)
+		}
+		batch = append(batch, e)
+	}
+	resp := send.call(t, http.MethodPost, "/v1/webhooks/load/events/batch", map[string]any{"events": batch})
+	if resp.status != http.StatusAccepted {
+		return fmt.Errorf("send %d..%d: %d %s", from, to, resp.status, resp.body)
+	}
+	if n := strings.Count(string(resp.body), `"eventId"`); n != len(batch) {
+		return fmt.Errorf("send %d..%d: %d events accepted: %s", from, to, n, resp.body)
+	}
+	return nil
 }
 
 func billedMs(ds []time.Duration) float64 {
@@ -210,7 +326,8 @@ func (s *stack) waitQueueEmpty(t *testing.T) {
 }
 
 // tableUnits reads every item back and prices the writes and reads made, with DynamoDB's item size rules:
-// each event item written once, each attempt item written once, and each
+// each event item written once, each attempt item written once, the other items written and read 1 unit
+// each, and each
 // delivery's strongly consistent Query reading its event and the attempts of that event (an upper bound:
 // at read time later attempts do not exist yet).
 func (s *stack) tableUnits(t *testing.T, m *measurement) {
@@ -231,7 +348,7 @@ func (s *stack) tableUnits(t *testing.T, m *measurement) {
 			size := itemSize(item)
 			eventID, _, isAttempt := strings.Cut(key.SK, "#")
 			switch {
-			case !strings.HasPrefix(eventID, "whevt_"): // an idempotency key's item: none in this run
+			case !strings.HasPrefix(eventID, "whevt_"): // an idempotency key's item, an endpoint's state: priced by request
 			case isAttempt:
 				attempts++
 				attemptBytes += size
@@ -253,6 +370,10 @@ func (s *stack) tableUnits(t *testing.T, m *measurement) {
 		perQuery += units(bytes, 4096)
 	}
 	m.readUnits = float64(queries) * perQuery / float64(len(eventReads))
+	// The other writes (an idempotency key's item, the placeholder of a keyed send's delivery, an endpoint's
+	// state) and reads (an endpoint's state, consistent) are of items under 1 KB: 1 unit each.
+	m.writeUnits += float64(m.functions["DynamoDB.PutItem"]-events-attempts) + float64(m.functions["DynamoDB.UpdateItem"])
+	m.readUnits += float64(m.functions["DynamoDB.GetItem"])
 	m.eventBytes, m.attemptBytes = float64(eventBytes)/float64(events), float64(attemptBytes)/float64(attempts)
 }
 
@@ -292,31 +413,34 @@ func valueSize(v types.AttributeValue) int {
 
 // cost itemizes what the run cost, in USD.
 func (m measurement) cost() map[string]float64 {
-	sqsRequests := 0
+	sqsRequests, secrets := 0, 0
 	for k, v := range m.functions {
-		if strings.HasPrefix(k, "SQS.") {
+		switch {
+		case strings.HasPrefix(k, "SQS."):
 			sqsRequests += v
+		case strings.HasPrefix(k, "Secrets Manager."):
+			secrets += v
 		}
 	}
 	for _, v := range m.poller {
 		sqsRequests += v
 	}
-	secrets := 0
-	for k, v := range m.functions {
-		if strings.HasPrefix(k, "Secrets Manager.") {
-			secrets += v
-		}
-	}
+	gbs := (m.sendMs*apiMemoryMiB + m.deliverMs*deliverMemoryMiB) / 1000 / 1024
+	logBytes := m.sendLogBytes + m.deliverLogBytes + m.requests*len(accessLogLine)
 	return map[string]float64{
-		"API Gateway":     float64(m.events) * priceHTTPAPI,
+		"API Gateway":     float64(m.requests) * priceHTTPAPI,
 		"Lambda requests": float64(m.sendInvokes+m.deliverInvokes) * priceLambdaReq,
-		"Lambda GB-s":     (m.sendMs + m.deliverMs) / 1000 * memoryMiB / 1024 * priceLambdaGBs,
+		"Lambda GB-s":     gbs * priceLambdaGBs,
 		"SQS":             float64(sqsRequests) * priceSQS,
 		"DynamoDB writes": m.writeUnits * priceDynamoWrite,
 		"DynamoDB reads":  m.readUnits * priceDynamoRead,
 		"Secrets Manager": float64(secrets) * priceSecrets,
+		"CloudWatch Logs": float64(logBytes) / 1e9 * priceLogsGB,
 	}
 }
+
+// costItems are the keys of cost, in the order of the report.
+var costItems = []string{"API Gateway", "Lambda requests", "Lambda GB-s", "SQS", "DynamoDB writes", "DynamoDB reads", "Secrets Manager", "CloudWatch Logs"}
 
 // perMillion is the cost of a million deliveries.
 func (m measurement) perMillion() float64 {
@@ -327,7 +451,8 @@ func (m measurement) perMillion() float64 {
 	return total / float64(m.deliveries) * 1e6
 }
 
-// report formats the runs side by side: requests per delivered event by operation, then cost.
+// report formats the runs side by side: requests per delivery by operation, then what the functions used,
+// then cost.
 func report(runs []measurement) string {
 	var b strings.Builder
 	keys := map[string]bool{}
@@ -347,39 +472,119 @@ func report(runs []measurement) string {
 	header := func(title string) {
 		fmt.Fprintf(&b, "%-44s", title)
 		for _, m := range runs {
-			fmt.Fprintf(&b, " %14s", fmt.Sprintf("%d endpoint(s)", m.endpoints))
+			fmt.Fprintf(&b, " %17s", m.scenario.name)
 		}
 		b.WriteString("\n")
 	}
 	row := func(name, format string, value func(m measurement) float64) {
 		fmt.Fprintf(&b, "%-44s", name)
 		for _, m := range runs {
-			fmt.Fprintf(&b, " %14s", fmt.Sprintf(format, value(m)))
+			fmt.Fprintf(&b, " %17s", fmt.Sprintf(format, value(m)))
 		}
 		b.WriteString("\n")
 	}
-	header(fmt.Sprintf("AWS requests per delivery (%d events)", runs[0].events))
+	per := func(n float64, m measurement) float64 { return n / float64(m.deliveries) }
+	header(fmt.Sprintf("per delivery (%d events, 700 B payload)", runs[0].events))
 	for _, k := range sorted {
 		row(k, "%.3f", func(m measurement) float64 {
 			service, op, _ := strings.Cut(strings.SplitN(k, ": ", 2)[1], ".")
 			if strings.HasPrefix(k, "functions: ") {
-				return float64(m.functions[service+"."+op]) / float64(m.deliveries)
+				return per(float64(m.functions[service+"."+op]), m)
 			}
-			return float64(m.poller[service+"."+op]) / float64(m.deliveries)
+			return per(float64(m.poller[service+"."+op]), m)
 		})
 	}
-	row("Lambda invocations: send", "%.3f", func(m measurement) float64 { return float64(m.sendInvokes) / float64(m.deliveries) })
-	row("Lambda invocations: deliver", "%.3f", func(m measurement) float64 { return float64(m.deliverInvokes) / float64(m.deliveries) })
-	row("Lambda billed ms: send", "%.1f", func(m measurement) float64 { return m.sendMs / float64(m.deliveries) })
-	row("Lambda billed ms: deliver", "%.1f", func(m measurement) float64 { return m.deliverMs / float64(m.deliveries) })
-	row("DynamoDB write units", "%.3f", func(m measurement) float64 { return m.writeUnits / float64(m.deliveries) })
-	row("DynamoDB read units", "%.3f", func(m measurement) float64 { return m.readUnits / float64(m.deliveries) })
+	row("API requests", "%.3f", func(m measurement) float64 { return per(float64(m.requests), m) })
+	row("Lambda invocations: send", "%.3f", func(m measurement) float64 { return per(float64(m.sendInvokes), m) })
+	row("Lambda invocations: deliver", "%.3f", func(m measurement) float64 { return per(float64(m.deliverInvokes), m) })
+	row("Lambda billed ms: send", "%.2f", func(m measurement) float64 { return per(m.sendMs, m) })
+	row("Lambda billed ms: deliver", "%.2f", func(m measurement) float64 { return per(m.deliverMs, m) })
+	row("Lambda CPU ms: send", "%.2f", func(m measurement) float64 { return per(float64(m.sendCPU.Microseconds())/1000, m) })
+	row("Lambda CPU ms: deliver", "%.2f", func(m measurement) float64 { return per(float64(m.deliverCPU.Microseconds())/1000, m) })
+	row("log bytes: send + API access log", "%.0f", func(m measurement) float64 {
+		return per(float64(m.sendLogBytes+m.requests*len(accessLogLine)), m)
+	})
+	row("log bytes: deliver", "%.0f", func(m measurement) float64 { return per(float64(m.deliverLogBytes), m) })
+	row("DynamoDB write units", "%.3f", func(m measurement) float64 { return per(m.writeUnits, m) })
+	row("DynamoDB read units", "%.3f", func(m measurement) float64 { return per(m.readUnits, m) })
 	row("bytes per event item / attempt item", "%.0f", func(m measurement) float64 { return m.eventBytes })
 	row("", "%.0f", func(m measurement) float64 { return m.attemptBytes })
-	header(fmt.Sprintf("USD per million deliveries (%d MiB)", memoryMiB))
-	for _, k := range []string{"API Gateway", "Lambda requests", "Lambda GB-s", "SQS", "DynamoDB writes", "DynamoDB reads", "Secrets Manager"} {
+	header("per invocation")
+	row("Lambda billed ms: send", "%.1f", func(m measurement) float64 { return m.sendMs / float64(m.sendInvokes) })
+	row("Lambda billed ms: deliver", "%.1f", func(m measurement) float64 { return m.deliverMs / float64(m.deliverInvokes) })
+	row("Lambda CPU ms: send", "%.2f", func(m measurement) float64 {
+		return float64(m.sendCPU.Microseconds()) / 1000 / float64(m.sendInvokes)
+	})
+	row("Lambda CPU ms: deliver", "%.2f", func(m measurement) float64 {
+		return float64(m.deliverCPU.Microseconds()) / 1000 / float64(m.deliverInvokes)
+	})
+	row("peak RSS MiB: send", "%.1f", func(m measurement) float64 { return float64(m.sendRSS) / (1 << 20) })
+	row("peak RSS MiB: deliver", "%.1f", func(m measurement) float64 { return float64(m.deliverRSS) / (1 << 20) })
+	header(fmt.Sprintf("USD per million deliveries (send %d MiB, deliver %d MiB)", apiMemoryMiB, deliverMemoryMiB))
+	for _, k := range costItems {
 		row(k, "%.3f", func(m measurement) float64 { return m.cost()[k] / float64(m.deliveries) * 1e6 })
 	}
 	row("total", "%.3f", measurement.perMillion)
 	return b.String()
+}
+
+// usage is what a function's process used over its life.
+type usage struct {
+	cpu     time.Duration // user + system CPU time of the bootstrap
+	peakRSS int64         // its peak resident set (VmHWM), bytes
+}
+
+// usage reads the bootstrap's CPU time and peak resident set from /proc: the emulator's child process.
+func (f *function) usage(t *testing.T) usage {
+	t.Helper()
+	// A child is listed under the thread that started it: any of the emulator's.
+	lists, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", f.cmd.Process.Pid))
+	require.NoError(t, err)
+	var pids []string
+	for _, list := range lists {
+		children, err := os.ReadFile(list)
+		require.NoError(t, err, "the emulator's children")
+		pids = append(pids, strings.Fields(string(children))...)
+	}
+	var u usage
+	for _, pid := range pids {
+		raw, err := os.ReadFile("/proc/" + pid + "/stat")
+		require.NoError(t, err)
+		// The fields after the command name (in parentheses): utime and stime are the 12th and 13th.
+		stat := string(raw)
+		fields := strings.Fields(stat[strings.LastIndexByte(stat, ')')+2:])
+		utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+		stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+		require.NoError(t, errors.Join(err1, err2), "parse /proc/%s/stat", pid)
+		u.cpu += time.Duration(utime+stime) * time.Second / clockTicks
+		status, err := os.ReadFile("/proc/" + pid + "/status")
+		require.NoError(t, err)
+		for line := range strings.Lines(string(status)) {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				require.NoError(t, err, "VmHWM of %s", pid)
+				u.peakRSS = max(u.peakRSS, kb<<10)
+			}
+		}
+	}
+	if len(f.invocations()) > 0 { // the emulator starts the bootstrap on the first invocation
+		require.Positive(t, u.peakRSS, "the bootstrap of %s runs under its emulator", f.name)
+	}
+	return u
+}
+
+// clockTicks is the unit of /proc/<pid>/stat's CPU times (USER_HZ, 100 on Linux for every architecture).
+const clockTicks = 100
+
+// logBytes is how many bytes the function wrote to stdout and stderr, which Lambda sends to CloudWatch Logs:
+// the emulator's output without its own START, END and REPORT lines (the CDK app sets the system log level to
+// WARN, so Lambda does not write those; they are INFO).
+func (f *function) logBytes() int {
+	n := 0
+	for line := range strings.Lines(f.out.String()) {
+		if !strings.HasPrefix(line, "START RequestId:") && !strings.HasPrefix(line, "END RequestId:") && !strings.HasPrefix(line, "REPORT RequestId:") {
+			n += len(line)
+		}
+	}
+	return n
 }

@@ -203,6 +203,7 @@ func TestNew(t *testing.T) {
 			timeout, memory := 10, 256
 			if f == outhookcdk.FunctionDeliver {
 				timeout = 45 // the longest endpoint timeout (30 s) + 15 s
+				memory = 128
 			}
 			fn := b.resources("AWS::Lambda::Function")[b.functionID(t, f)]
 			require.NotNil(t, fn, f)

@@ -42,10 +42,13 @@ type Props struct {
 	// bounds the load put on receivers and on the account's Lambda concurrency. Default: 20.
 	DeliverMaxConcurrency int
 
-	// APIMemoryMiB is the memory of the send, query and secrets functions (128..10240). Default: 256.
+	// APIMemoryMiB is the memory of the send, query and secrets functions (128..10240). Default: 256, chosen by
+	// measurement (docs/aws.md, "Right-sized functions"): they use about 20 MB, but Lambda gives CPU in
+	// proportion to memory and an API answer waits on it (a batch of 100 events or a 5 MB list page).
 	APIMemoryMiB int
 
-	// DeliverMemoryMiB is the memory of the deliver function (128..10240). Default: 256.
+	// DeliverMemoryMiB is the memory of the deliver function (128..10240). Default: 128, chosen by measurement
+	// (docs/aws.md): deliver waits on receivers and AWS, uses about 1 ms of CPU per delivery and under 20 MB.
 	DeliverMemoryMiB int
 
 	// LogRetention of the functions' and the API's log groups. Default: one month.
@@ -69,7 +72,7 @@ type Props struct {
 const (
 	DefaultDeliverMaxConcurrency = 20
 	DefaultAPIMemoryMiB          = 256
-	DefaultDeliverMemoryMiB      = 256
+	DefaultDeliverMemoryMiB      = 128
 	DefaultMaxReceiveCount       = 5
 	DefaultOldestMessageAlarmAge = 30 * time.Minute
 	DefaultFailureRatioPercent   = 10.0
