@@ -17,8 +17,8 @@ var (
 	// a transaction of an UpdateItem of the user's count and a PutItem), delete (a transaction of a
 	// DeleteItem and an UpdateItem; the held deliveries: DeleteItem, UpdateItem of their marks; the pending
 	// ones among the user's events: Query on the user index, PutItem), pause and resume (GetItem,
-	// UpdateItem or PutItem; the held deliveries: Query, DeleteItem, UpdateItem), recover (Query, on the user
-	// index for a user's endpoint).
+	// UpdateItem or PutItem; the held deliveries: Query, DeleteItem, UpdateItem; those of a static endpoint
+	// removed from the config end failed: PutItem), recover (Query, on the user index for a user's endpoint).
 	sendTableActions = []string{"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem",
 		"dynamodb:DeleteItem"}
 	// queryTableActions: GetEvent and ListEvents (Query; on the table's indexes too), the endpoint lists
