@@ -27,9 +27,11 @@ var (
 	// deliverTableActions: the event and its attempts (Query), then the new attempt (PutItem); the endpoint's
 	// state (GetItem, at most once per EndpointStateTTL) and its health when it changes (UpdateItem, or PutItem
 	// for a static endpoint's first state); a held delivery (a transaction: ConditionCheckItem on the endpoint,
-	// PutItem of the hold and its mark); the endpoint.disabled event (PutItem, GetItem and Query as send).
+	// PutItem of the hold and its mark); a release message, past the page the resume released (Query of the
+	// holds, DeleteItem of each, UpdateItem of its mark); the endpoint.disabled event (PutItem, GetItem and
+	// Query as send).
 	deliverTableActions = []string{"dynamodb:Query", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem",
-		"dynamodb:ConditionCheckItem"}
+		"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem"}
 	// userSecretActions: the secrets function reads (Get), creates on first use (Create) and rotates
 	// (GetSecretValue, then PutSecretValue) per-user secrets.
 	userSecretActions = []string{"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret",

@@ -583,8 +583,8 @@ func checkIAM(t *testing.T, b *testBundle) {
 	require.Equal(t, []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
 		"dynamodb:UpdateItem"}, actions(outhookcdk.FunctionSend, "dynamodb"))
 	require.Equal(t, []string{"dynamodb:GetItem", "dynamodb:Query"}, actions(outhookcdk.FunctionQuery, "dynamodb"))
-	require.Equal(t, []string{"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
-		"dynamodb:UpdateItem"}, actions(outhookcdk.FunctionDeliver, "dynamodb"))
+	require.Equal(t, []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem",
+		"dynamodb:Query", "dynamodb:UpdateItem"}, actions(outhookcdk.FunctionDeliver, "dynamodb"))
 	// Query lists events, and send finds a user's events (delete, recover): only they read the indexes.
 	for _, f := range outhookcdk.Functions {
 		queried := strings.Join(resources(f, "dynamodb:Query"), " ")

@@ -422,36 +422,72 @@ func (s *Service) ResumeEndpoint(ctx context.Context, setName, userID, name stri
 	return s.viewTarget(t, updated), nil
 }
 
-// release queues the endpoint's held deliveries again, due now, then removes them from the store. A crash
-// between the two queues them again at the next resume: the duplicate check absorbs it.
+// release releases the first page of the endpoint's held deliveries and, when there may be more, queues a
+// release message for the rest (Process releases one page per message, and queues the next): the call does
+// a bounded amount of work however many deliveries are held, so that an API function answers in time.
 func (s *Service) release(ctx context.Context, ref store.EndpointRef) (int, error) {
-	total := 0
-	for {
-		holds, err := s.store.ListHolds(ctx, ref, releaseBatch)
-		if err != nil {
-			return total, fmt.Errorf("list held deliveries: %w", err)
-		}
-		if len(holds) == 0 {
-			return total, nil
-		}
-		jobs := make([]job, 0, len(holds))
-		now := s.now()
-		for _, h := range holds {
-			j, err := decodeJob(h.Job)
-			if err != nil {
-				return total, fmt.Errorf("held delivery of event %s: %w", h.EventID, err)
-			}
-			j.DueAt = now
-			jobs = append(jobs, j)
-		}
-		if err := s.enqueue(ctx, jobs...); err != nil {
-			return total, fmt.Errorf("queue held deliveries: %w", err)
-		}
-		if err := s.store.DeleteHolds(ctx, holds); err != nil {
-			return total, fmt.Errorf("remove released deliveries: %w", err)
-		}
-		total += len(holds)
+	n, more, err := s.releasePage(ctx, ref)
+	if err != nil || !more {
+		return n, err
 	}
+	if err := s.enqueue(ctx, releaseJob(ref, s.now())); err != nil {
+		return n, fmt.Errorf("queue the release of the remaining held deliveries: %w", err)
+	}
+	return n, nil
+}
+
+// releasePage queues up to releaseBatch of the endpoint's held deliveries again (oldest event first), due
+// now, then removes them from the store; more reports that the page was full. A crash between the two
+// queues them again at the next release: the duplicate check absorbs it.
+func (s *Service) releasePage(ctx context.Context, ref store.EndpointRef) (n int, more bool, err error) {
+	holds, err := s.store.ListHolds(ctx, ref, releaseBatch)
+	if err != nil {
+		return 0, false, fmt.Errorf("list held deliveries: %w", err)
+	}
+	if len(holds) == 0 {
+		return 0, false, nil
+	}
+	jobs := make([]job, 0, len(holds))
+	now := s.now()
+	for _, h := range holds {
+		j, err := decodeJob(h.Job)
+		if err != nil {
+			return 0, false, fmt.Errorf("held delivery of event %s: %w", h.EventID, err)
+		}
+		j.DueAt = now
+		jobs = append(jobs, j)
+	}
+	if err := s.enqueue(ctx, jobs...); err != nil {
+		return 0, false, fmt.Errorf("queue held deliveries: %w", err)
+	}
+	if err := s.store.DeleteHolds(ctx, holds); err != nil {
+		return 0, false, fmt.Errorf("remove released deliveries: %w", err)
+	}
+	return len(holds), len(holds) == releaseBatch, nil
+}
+
+// processRelease handles a release message: while the endpoint is enabled, it releases the next page of
+// its held deliveries and queues a release message for the page after. An endpoint paused again keeps the
+// rest held, for its next resume.
+func (s *Service) processRelease(ctx context.Context, j job) error {
+	ref := store.EndpointRef{Set: j.Set, UserID: j.User, Name: j.Endpoint}
+	st, err := s.endpointState(ctx, ref, true)
+	switch {
+	case errors.Is(err, errEndpointGone):
+		// Deleted: its held deliveries were ended by the delete.
+		return nil
+	case err != nil:
+		return err
+	case st.Status != store.EndpointEnabled:
+		return nil
+	}
+	n, err := s.release(ctx, ref)
+	if err != nil {
+		return err
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "held deliveries released", attrSet(j.Set), slog.String("endpoint", j.Endpoint),
+		slog.Int("released", n))
+	return nil
 }
 
 // RecoverEndpoint queues again, each with a fresh retry budget, every failed delivery to the endpoint of

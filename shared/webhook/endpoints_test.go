@@ -554,3 +554,42 @@ func TestService_ADeliveryWorkerWithACachedStateDeliversToTheNewRegistration(t *
 	require.Equal(t, 1, newHooks.count())
 	require.Equal(t, 1, oldHooks.count())
 }
+
+func TestService_ResumeReleasesALargeBacklogThroughTheQueue(t *testing.T) {
+	t.Parallel()
+	hooks := newReceiver(t)
+	b := setup(t, customerSet(newReceiver(t), nil), opsSet(newReceiver(t)))
+	ctx := context.Background()
+	register(t, b, "alice", "hooks", hooks)
+	_, err := b.svc.PauseEndpoint(ctx, "customer-events", "alice", "hooks")
+	require.NoError(t, err)
+	const n = 2*releaseBatch + 50
+	var ids []string
+	for i := range n {
+		b.clock.Add(time.Millisecond)
+		ids = append(ids, send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(fmt.Sprint(i)), UserID: "alice"}).EventID)
+	}
+	b.pump(t)
+	require.Equal(t, 0, hooks.count())
+
+	// The API call releases at most one page itself, so that it answers in time however many are held (an
+	// API Lambda has seconds); a queue message releases the rest, page by page.
+	_, err = b.svc.ResumeEndpoint(ctx, "customer-events", "alice", "hooks")
+	require.NoError(t, err)
+	stillHeld := 0
+	for _, id := range ids {
+		if deliveryOf(t, b, id, "hooks").Status == StatusPaused {
+			stillHeld++
+		}
+	}
+	require.GreaterOrEqual(t, stillHeld, n-releaseBatch)
+	b.pump(t)
+	require.Equal(t, n, hooks.count(), "every held delivery POSTed once")
+	for i, id := range ids {
+		_, body := hooks.request(i)
+		var got struct{ ID string }
+		require.NoError(t, json.Unmarshal(body, &got))
+		require.Equal(t, id, got.ID, "released in creation order")
+		require.Equal(t, StatusDelivered, deliveryOf(t, b, id, "hooks").Status)
+	}
+}

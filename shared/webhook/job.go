@@ -12,7 +12,8 @@ import (
 )
 
 // A delivery's life, one queue message at a time. Every message is a job: "make attempt Attempt of the
-// delivery of EventID to Endpoint, not before DueAt". A job is made in one of four ways, all in this file:
+// delivery of EventID to Endpoint, not before DueAt" (or, a release message, "release the next page of an
+// endpoint's held deliveries": releaseJob). A delivery job is made in one of four ways, all in this file:
 //
 //   - firstJob: send queues attempt 1 of every delivery of a new event;
 //   - recoveryJob: an idempotent replay queues attempt 1 again for the deliveries the first call may not have
@@ -32,12 +33,17 @@ import (
 // them, so they are read as version 1. Version 2 added "user": only the jobs of deliveries to endpoints that
 // users registered are written as version 2 (code that reads only version 1 refuses them rather than look
 // for a static endpoint of that name); every other job stays version 1, which that code still reads.
-const jobVersion = 2
+// Version 3 added release messages ("release": true, no event): code that reads only version 2 keeps them
+// (errNewerJob) rather than drop them as malformed.
+const jobVersion = 3
 
-// wire is j as written to a message: version 1 unless it needs version 2's user field.
+// wire is j as written to a message: version 1 unless it needs version 2's user field or is a release.
 func (j job) wire() job {
 	j.V = 1
-	if j.User != "" {
+	switch {
+	case j.Release:
+		j.V = 3
+	case j.User != "":
 		j.V = 2
 	}
 	return j
@@ -61,6 +67,8 @@ type job struct {
 	// and registered again under the same name since then ends failed instead of going to the new one. Zero
 	// (static endpoints, resends, jobs written before the field): not checked.
 	Registered time.Time `json:"registered,omitzero"`
+	// Release marks a release message (releaseJob): release the next page of the endpoint's held deliveries.
+	Release bool `json:"release,omitempty"`
 }
 
 // jobEvent is what an attempt needs of its event.
@@ -110,6 +118,12 @@ func decodeJob(body []byte) (job, error) {
 	switch {
 	case j.V > jobVersion:
 		return job{}, fmt.Errorf("%w: version %d is newer than this code's %d", errNewerJob, j.V, jobVersion)
+	case j.Release:
+		if j.Set == "" || j.Endpoint == "" {
+			return job{}, fmt.Errorf("%w (%d bytes): a field is missing", errMalformedJob, len(body))
+		}
+		j.V = jobVersion
+		return j, nil
 	case j.Set == "" || j.EventID == "" || j.Endpoint == "" || j.Attempt < 1 || j.AttemptID == "":
 		return job{}, fmt.Errorf("%w (%d bytes): a field is missing", errMalformedJob, len(body))
 	}
@@ -137,6 +151,11 @@ func recoveryJob(ev store.Event, d store.Delivery) job {
 func resendJob(ev store.Event, d store.Delivery, number int, attemptID string, now time.Time) job {
 	return job{V: jobVersion, Set: ev.Set, EventID: ev.ID, Endpoint: d.Endpoint, User: d.UserID, Attempt: number,
 		AttemptID: attemptID, Round: number, DueAt: now, Event: inline(ev)}
+}
+
+// releaseJob releases the next page of the held deliveries of endpoint ref, now.
+func releaseJob(ref store.EndpointRef, now time.Time) job {
+	return job{V: jobVersion, Set: ref.Set, Endpoint: ref.Name, User: ref.UserID, DueAt: now, Release: true}
 }
 
 // nextJob is the job of the attempt after a, which failed with attempts left.

@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/store"
 )
 
 // TestDecodeJob_VersionZero reads a message written before jobs had a version (testdata/job-v0.json is one,
@@ -39,6 +41,14 @@ func TestDecodeJob_VersionZero(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "alice", back.User)
 	require.Contains(t, string(out), `"v":2`, "a job to a user's endpoint is version 2")
+
+	out, err = json.Marshal(releaseJob(store.EndpointRef{Set: "s", UserID: "alice", Name: "hooks"}, time.Now()).wire())
+	require.NoError(t, err)
+	require.Contains(t, string(out), `"v":3`, "a release message is version 3: version 2 code keeps it")
+	back, err = decodeJob(out)
+	require.NoError(t, err)
+	require.True(t, back.Release)
+	require.Equal(t, "hooks", back.Endpoint)
 }
 
 func TestDecodeJob_Refuses(t *testing.T) {
@@ -55,8 +65,10 @@ func TestDecodeJob_Refuses(t *testing.T) {
 		_, err := decodeJob([]byte(body))
 		require.ErrorIs(t, err, errMalformedJob, name)
 	}
-	_, err := decodeJob([]byte(`{"v":3,"set":"s","eventId":"e","endpoint":"x","attempt":1,"attemptId":"a"}`))
+	_, err := decodeJob([]byte(`{"v":4,"set":"s","eventId":"e","endpoint":"x","attempt":1,"attemptId":"a"}`))
 	require.ErrorIs(t, err, errNewerJob)
+	_, err = decodeJob([]byte(`{"v":3,"set":"s","release":true}`))
+	require.ErrorIs(t, err, errMalformedJob, "a release message without its endpoint")
 }
 
 // TestService_ProcessesMessagesWithoutVersion: a message of the old format in the queue is delivered.

@@ -42,6 +42,9 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 	if err != nil {
 		return err
 	}
+	if j.Release {
+		return s.processRelease(ctx, j)
+	}
 	if j.DueAt.Sub(s.now()) > time.Second {
 		// Longer than the queue can delay at once: hop.
 		if err := s.enqueue(ctx, j); err != nil {
@@ -174,6 +177,10 @@ func (s *Service) Abandon(ctx context.Context, body []byte, receives int, cause 
 	case err != nil:
 		s.log.ErrorContext(ctx, "dropping a delivery message that is not a job", slog.Any("error", err))
 		return nil
+	}
+	if j.Release {
+		// Not a delivery: its held deliveries stay held (the next resume releases them). Keep the message.
+		return fmt.Errorf("release the held deliveries of endpoint %s of set %s: %w", j.Endpoint, j.Set, cause)
 	}
 	log := s.log.With(attrEvent(j.EventID), slog.String("endpoint", j.Endpoint), slog.Int("attempt", j.Attempt))
 	var expires time.Time
