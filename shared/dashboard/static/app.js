@@ -310,10 +310,13 @@ function timeline(attempts) {
   const line = document.createElementNS(NS, "line");
   Object.entries({ x1: pad, x2: W - pad, y1: 22, y2: 22, class: "axis" }).forEach(([k, v]) => line.setAttribute(k, v));
   svg.append(line);
-  const span = document.createElementNS(NS, "text");
-  Object.entries({ x: W - pad, y: H - 1, "text-anchor": "end", class: "tick" }).forEach(([k, v]) => span.setAttribute(k, v));
-  span.textContent = "+" + ((t1 - t0) / 1000).toFixed(1) + " s";
-  svg.append(span);
+  // The axis's ends: the first attempt's start, and how long after it the axis ends.
+  for (const [tx, anchor, label] of [[pad, "start", "0 s"], [W - pad, "end", "+" + ((t1 - t0) / 1000).toFixed(1) + " s"]]) {
+    const tick = document.createElementNS(NS, "text");
+    Object.entries({ x: tx, y: H - 1, "text-anchor": anchor, class: "tick" }).forEach(([k, v]) => tick.setAttribute(k, v));
+    tick.textContent = label;
+    svg.append(tick);
+  }
   for (const a of attempts) {
     const s = new Date(a.startedAt).getTime();
     const r = document.createElementNS(NS, "rect");
