@@ -219,38 +219,42 @@ func (s *Service) DeleteUserEndpoint(ctx context.Context, setName, userID, name 
 	return s.endPending(ctx, set, ref)
 }
 
-// endHolds ends the held deliveries of an endpoint that is gone as failed, with reason, and returns how many.
+// endHolds ends up to one page of the held deliveries of an endpoint that is gone as failed, with reason,
+// and returns how many. When there may be more, it queues a release message: released, they end the same
+// way when processed (Process finds the endpoint gone), so that the call does a bounded amount of work.
 func (s *Service) endHolds(ctx context.Context, ref store.EndpointRef, reason string) (int, error) {
-	total := 0
-	for {
-		holds, err := s.store.ListHolds(ctx, ref, releaseBatch)
-		if err != nil {
-			return total, fmt.Errorf("list held deliveries: %w", err)
-		}
-		if len(holds) == 0 {
-			return total, nil
-		}
-		for _, h := range holds {
-			var j job
-			if err := json.Unmarshal(h.Job, &j); err != nil {
-				return total, fmt.Errorf("decode held delivery of event %s: %w", h.EventID, err)
-			}
-			a := store.Attempt{Set: ref.Set, EventID: h.EventID, Endpoint: ref.Name, ID: j.AttemptID, Number: h.Number,
-				StartedAt: msTime(s.now()), RequestHeaders: map[string]string{}, Error: notAttemptedPrefix + reason, Outcome: store.OutcomeFailed, ExpiresAt: h.EventExpiresAt}
-			if err := s.store.PutAttempt(ctx, a); err != nil && !errors.Is(err, store.ErrConflict) {
-				return total, fmt.Errorf("end held delivery of event %s: %w", h.EventID, err)
-			}
-		}
-		if err := s.store.DeleteHolds(ctx, holds); err != nil {
-			return total, fmt.Errorf("remove ended held deliveries: %w", err)
-		}
-		total += len(holds)
+	holds, err := s.store.ListHolds(ctx, ref, releaseBatch)
+	if err != nil {
+		return 0, fmt.Errorf("list held deliveries: %w", err)
 	}
+	if len(holds) == 0 {
+		return 0, nil
+	}
+	for _, h := range holds {
+		var j job
+		if err := json.Unmarshal(h.Job, &j); err != nil {
+			return 0, fmt.Errorf("decode held delivery of event %s: %w", h.EventID, err)
+		}
+		a := store.Attempt{Set: ref.Set, EventID: h.EventID, Endpoint: ref.Name, ID: j.AttemptID, Number: h.Number,
+			StartedAt: msTime(s.now()), RequestHeaders: map[string]string{}, Error: notAttemptedPrefix + reason, Outcome: store.OutcomeFailed, ExpiresAt: h.EventExpiresAt}
+		if err := s.store.PutAttempt(ctx, a); err != nil && !errors.Is(err, store.ErrConflict) {
+			return 0, fmt.Errorf("end held delivery of event %s: %w", h.EventID, err)
+		}
+	}
+	if err := s.store.DeleteHolds(ctx, holds); err != nil {
+		return 0, fmt.Errorf("remove ended held deliveries: %w", err)
+	}
+	if len(holds) == releaseBatch {
+		if err := s.enqueue(ctx, releaseJob(ref, s.now())); err != nil {
+			return len(holds), fmt.Errorf("queue the end of the remaining held deliveries: %w", err)
+		}
+	}
+	return len(holds), nil
 }
 
 // endRemovedStatic answers a resume of a static endpoint that is not (or no longer) in the config: its held
 // deliveries, if it was paused or disabled when it left the config, end failed with the reason, as queued
-// ones do when their message is received; the answer is endpoint_not_found, naming how many ended.
+// ones do when their message is received; the answer is endpoint_not_found, saying so when there were some.
 func (s *Service) endRemovedStatic(ctx context.Context, set *config.ResolvedSet, name string) error {
 	reason := reasonNotConfigured(set.Name, name)
 	n, err := s.endHolds(ctx, store.EndpointRef{Set: set.Name, Name: name}, reason)
@@ -261,11 +265,7 @@ func (s *Service) endRemovedStatic(ctx context.Context, set *config.ResolvedSet,
 	if n > 0 {
 		var e *Error
 		if errors.As(nf, &e) {
-			plural := "deliveries"
-			if n == 1 {
-				plural = "delivery"
-			}
-			e.Message += fmt.Sprintf("; its %d held %s ended failed (%s)", n, plural, reason)
+			e.Message += "; its held deliveries end failed: " + reason
 		}
 		s.log.LogAttrs(ctx, slog.LevelWarn, "held deliveries of a removed endpoint ended failed", attrSet(set.Name),
 			slog.String("endpoint", name), slog.Int("ended", n))
@@ -468,18 +468,28 @@ func (s *Service) releasePage(ctx context.Context, ref store.EndpointRef) (n int
 
 // processRelease handles a release message: while the endpoint is enabled, it releases the next page of
 // its held deliveries and queues a release message for the page after. An endpoint paused again keeps the
-// rest held, for its next resume.
+// rest held, for its next resume. A gone endpoint's (deleted, or no longer configured) are released too:
+// each then ends failed, with the reason, when processed.
 func (s *Service) processRelease(ctx context.Context, j job) error {
 	ref := store.EndpointRef{Set: j.Set, UserID: j.User, Name: j.Endpoint}
-	st, err := s.endpointState(ctx, ref, true)
+	set, ok := s.cfg.Set(j.Set)
+	gone := !ok
 	switch {
-	case errors.Is(err, errEndpointGone):
-		// Deleted: its held deliveries were ended by the delete.
-		return nil
-	case err != nil:
-		return err
-	case st.Status != store.EndpointEnabled:
-		return nil
+	case ok && j.User == "":
+		_, configured := set.Endpoint(j.Endpoint)
+		gone = !configured
+	case ok:
+		gone = set.UserEndpoints == nil
+	}
+	if !gone {
+		st, err := s.endpointState(ctx, ref, true)
+		switch {
+		case errors.Is(err, errEndpointGone):
+		case err != nil:
+			return err
+		case st.Status != store.EndpointEnabled:
+			return nil
+		}
 	}
 	n, err := s.release(ctx, ref)
 	if err != nil {

@@ -484,7 +484,7 @@ func TestService_ResumeOfARemovedStaticEndpointEndsItsHeldDeliveries(t *testing.
 
 	_, err = b.svc.ResumeEndpoint(ctx, "customer-events", "", "audit")
 	requireCode(t, err, ErrNotFound, "endpoint_not_found")
-	require.Contains(t, err.Error(), "1 held delivery ended failed")
+	require.Contains(t, err.Error(), "its held deliveries end failed")
 	b.pump(t)
 	d := deliveryOf(t, b, held.EventID, "audit")
 	require.Equal(t, StatusFailed, d.Status)
@@ -498,7 +498,7 @@ func TestService_ResumeOfARemovedStaticEndpointEndsItsHeldDeliveries(t *testing.
 	// Nothing is left to end: the next resume is a plain 404.
 	_, err = b.svc.ResumeEndpoint(ctx, "customer-events", "", "audit")
 	requireCode(t, err, ErrNotFound, "endpoint_not_found")
-	require.NotContains(t, err.Error(), "ended failed")
+	require.NotContains(t, err.Error(), "end failed")
 }
 
 func TestService_AReregisteredEndpointGetsNothingOfTheDeletedOne(t *testing.T) {
@@ -591,5 +591,41 @@ func TestService_ResumeReleasesALargeBacklogThroughTheQueue(t *testing.T) {
 		require.NoError(t, json.Unmarshal(body, &got))
 		require.Equal(t, id, got.ID, "released in creation order")
 		require.Equal(t, StatusDelivered, deliveryOf(t, b, id, "hooks").Status)
+	}
+}
+
+func TestService_DeleteEndsALargeBacklogOfHeldDeliveries(t *testing.T) {
+	t.Parallel()
+	hooks := newReceiver(t)
+	b := setup(t, customerSet(newReceiver(t), nil), opsSet(newReceiver(t)))
+	ctx := context.Background()
+	register(t, b, "alice", "hooks", hooks)
+	_, err := b.svc.PauseEndpoint(ctx, "customer-events", "alice", "hooks")
+	require.NoError(t, err)
+	const n = 2*releaseBatch + 50
+	var ids []string
+	for i := range n {
+		b.clock.Add(time.Millisecond)
+		ids = append(ids, send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(fmt.Sprint(i)), UserID: "alice"}).EventID)
+	}
+	b.pump(t)
+
+	// The call ends at most one page itself (an API Lambda has seconds; the endpoint is gone once it is
+	// deleted, so a call that timed out could not be repeated); a queue message ends the rest.
+	require.NoError(t, b.svc.DeleteUserEndpoint(ctx, "customer-events", "alice", "hooks"))
+	require.Equal(t, StatusFailed, deliveryOf(t, b, ids[0], "hooks").Status, "the first page at once")
+	stillHeld := 0
+	for _, id := range ids {
+		if deliveryOf(t, b, id, "hooks").Status == StatusPaused {
+			stillHeld++
+		}
+	}
+	require.GreaterOrEqual(t, stillHeld, n-releaseBatch)
+	b.pump(t)
+	require.Equal(t, 0, hooks.count())
+	for _, id := range ids {
+		d := deliveryOf(t, b, id, "hooks")
+		require.Equal(t, StatusFailed, d.Status, id)
+		require.Equal(t, notAttemptedPrefix+reasonEndpointDeleted, d.Attempts[len(d.Attempts)-1].Error)
 	}
 }
