@@ -39,9 +39,9 @@ func (h *handler) getUserEndpoint(w http.ResponseWriter, r *http.Request) {
 
 // endpointBody is the JSON body of PUT .../endpoints/{name}.
 type endpointBody struct {
-	URL         str      `json:"url"`
-	EventTypes  []string `json:"eventTypes"`
-	Description str      `json:"description"`
+	URL         str  `json:"url"`
+	EventTypes  strs `json:"eventTypes"`
+	Description str  `json:"description"`
 }
 
 func (h *handler) putUserEndpoint(w http.ResponseWriter, r *http.Request) {

@@ -108,6 +108,8 @@ func TestHandler_EndpointBadInput(t *testing.T) {
 		{"no URL", request{method: "PUT", path: "/v1/webhooks/customers/users/bob/endpoints/e", body: `{}`}, 400, "invalid_url"},
 		{"bad pattern", request{method: "PUT", path: "/v1/webhooks/customers/users/bob/endpoints/e", body: `{"url":"https://x.example.com/","eventTypes":["a*b"]}`}, 400, "invalid_event_types"},
 		{"pattern not a string", request{method: "PUT", path: "/v1/webhooks/customers/users/bob/endpoints/e", body: `{"url":"https://x.example.com/","eventTypes":[1]}`}, 400, "invalid_body"},
+		{"pattern not UTF-8", request{method: "PUT", path: "/v1/webhooks/customers/users/bob/endpoints/e", body: "{\"url\":\"https://x.example.com/\",\"eventTypes\":[\"a.\xff\"]}"}, 400, "invalid_body"},
+		{"description not UTF-8", request{method: "PUT", path: "/v1/webhooks/customers/users/bob/endpoints/e", body: "{\"url\":\"https://x.example.com/\",\"description\":\"\xc3\x28\"}"}, 400, "invalid_body"},
 		{"unknown body field", request{method: "PUT", path: "/v1/webhooks/customers/users/bob/endpoints/e", body: `{"url":"https://x.example.com/","secret":"s"}`}, 400, "invalid_body"},
 		{"bad endpoint name", request{method: "PUT", path: "/v1/webhooks/customers/users/bob/endpoints/Bad", body: `{"url":"https://x.example.com/"}`}, 400, "invalid_endpoint_name"},
 		{"static endpoint's name", request{method: "PUT", path: "/v1/webhooks/customers/users/bob/endpoints/audit", body: `{"url":"https://x.example.com/"}`}, 409, "endpoint_name_taken"},

@@ -227,6 +227,10 @@ func TestHandler_BadInput(t *testing.T) {
 		{"null user id", request{method: "POST", path: events, body: `{"type":"a.b","payload":{},"userId":null}`}, 400, "invalid_body"},
 		{"retry null endpoint", request{method: "POST", path: events + "/whevt_x/retry", body: `{"endpoint":null}`}, 400, "invalid_body"},
 		{"payload not UTF-8", request{method: "POST", path: events, body: "{\"type\":\"t\",\"payload\":\"\xc3\x28\xff\"}"}, 400, "invalid_payload"},
+		// Other string fields: encoding/json alone would store U+FFFD for the bytes that are not UTF-8.
+		{"type not UTF-8", request{method: "POST", path: events, body: "{\"type\":\"t\xff\",\"payload\":{}}"}, 400, "invalid_body"},
+		{"user id not UTF-8", request{method: "POST", path: events, body: "{\"type\":\"t\",\"payload\":{},\"userId\":\"u\xc3\x28\"}"}, 400, "invalid_body"},
+		{"retry endpoint not UTF-8", request{method: "POST", path: events + "/whevt_x/retry", body: "{\"endpoint\":\"\xff\"}"}, 400, "invalid_body"},
 		{"retry body not an object", request{method: "POST", path: events + "/whevt_x/retry", body: `["crm"]`}, 400, "invalid_body"},
 		{"payload over the limit", request{method: "POST", path: events, body: bigPayload}, 413, "payload_too_large"},
 		{"body far over the limit", request{method: "POST", path: events, body: hugeBody}, 413, "payload_too_large"},
@@ -268,6 +272,40 @@ func TestHandler_BadInput(t *testing.T) {
 	// The server keeps serving.
 	res := b.do(t, request{method: http.MethodGet, path: "/healthz", header: noAuth})
 	require.Equal(t, http.StatusOK, res.status)
+}
+
+// TestHandler_StringFieldsMustBeUTF8: a string field whose bytes are not UTF-8 is refused, naming the field,
+// in single and batch send, instead of being stored with U+FFFD in their place (issue 9 item 1 covered the
+// payload; the type, user id and idempotency key went through encoding/json's replacement).
+func TestHandler_StringFieldsMustBeUTF8(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	res := b.do(t, request{method: http.MethodPost, path: "/v1/webhooks/orders/events", body: "{\"type\":\"t\xff\",\"payload\":{}}"})
+	require.Equal(t, http.StatusBadRequest, res.status, "body: %s", res.body)
+	require.Equal(t, "invalid_body", res.code)
+	require.Equal(t, `field "type" is not valid UTF-8 (JSON text must be UTF-8)`, res.msg)
+
+	res = b.do(t, request{method: http.MethodPost, path: "/v1/webhooks/orders/events/batch",
+		body: "{\"events\":[{\"type\":\"a.b\",\"payload\":1,\"idempotencyKey\":\"k\xff\"},{\"type\":\"t\xff\",\"payload\":1}]}"})
+	require.Equal(t, http.StatusAccepted, res.status, "body: %s", res.body)
+	var out struct {
+		Results []struct {
+			EventID string
+			Error   *struct{ Code, Message string }
+		}
+	}
+	require.NoError(t, json.Unmarshal(res.body, &out))
+	require.Len(t, out.Results, 2)
+	for i, field := range []string{"idempotencyKey", "type"} {
+		require.NotNil(t, out.Results[i].Error, "result %d: %s", i, res.body)
+		require.Empty(t, out.Results[i].EventID)
+		require.Equal(t, "invalid_event", out.Results[i].Error.Code)
+		require.Equal(t, "field \""+field+"\" is not valid UTF-8 (JSON text must be UTF-8)", out.Results[i].Error.Message)
+	}
+
+	require.Empty(t, b.list(t, "orders", "").Events)
+	require.Zero(t, b.queued(t))
 }
 
 func TestHandler_StaleCursor(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/outhook/outhook/shared/webhook"
 )
@@ -111,7 +112,9 @@ func (h *handler) decodeBody(w http.ResponseWriter, r *http.Request, limit int64
 }
 
 // str is a string field of a request body. JSON null is refused like any other non-string, as the OpenAPI
-// schema says (encoding/json alone would read null as ""), and set tells an empty string from an absent field.
+// schema says (encoding/json alone would read null as ""), and so are bytes that are not UTF-8 (encoding/json
+// alone would replace them with U+FFFD and store what the client did not send); set tells an empty string
+// from an absent field.
 type str struct {
 	value string
 	set   bool
@@ -121,13 +124,32 @@ func (s *str) UnmarshalJSON(data []byte) error {
 	if string(data) == "null" {
 		return &json.UnmarshalTypeError{Value: "null", Type: reflect.TypeFor[string]()}
 	}
+	if !utf8.Valid(data) {
+		return &json.UnmarshalTypeError{Value: notUTF8, Type: reflect.TypeFor[string]()}
+	}
 	s.set = true
 	return json.Unmarshal(data, &s.value)
 }
 
+// strs is an array of strings in a request body, refusing bytes that are not UTF-8 like str.
+type strs []string
+
+func (s *strs) UnmarshalJSON(data []byte) error {
+	if !utf8.Valid(data) {
+		return &json.UnmarshalTypeError{Value: notUTF8, Type: reflect.TypeFor[[]string]()}
+	}
+	return json.Unmarshal(data, (*[]string)(s))
+}
+
+// notUTF8 is the UnmarshalTypeError.Value of a string field whose bytes are not UTF-8.
+const notUTF8 = "bytes that are not UTF-8"
+
 // decodeMessage says which field of a valid JSON object did not fit.
 func decodeMessage(err error) string {
 	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" && typeErr.Value == notUTF8 {
+		return fmt.Sprintf("field %q is not valid UTF-8 (JSON text must be UTF-8)", typeErr.Field)
+	}
 	if errors.As(err, &typeErr) && typeErr.Field != "" {
 		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type.Kind())
 	}
