@@ -192,8 +192,10 @@ func validateSend(req SendRequest) (json.RawMessage, error) {
 	if req.UserID != "" && !ValidUserID(req.UserID) {
 		return nil, invalid("invalid_user_id", "userId must be 1-128 characters of A-Z a-z 0-9 _ . @ + = -")
 	}
-	if len(req.IdempotencyKey) > MaxIdempotencyKeyLen {
-		return nil, invalid("invalid_idempotency_key", "Idempotency-Key must be at most %d characters", MaxIdempotencyKeyLen)
+	// Characters too, as the OpenAPI maxLength counts them; and UTF-8, which a DynamoDB string must be.
+	if !utf8.ValidString(req.IdempotencyKey) || utf8.RuneCountInString(req.IdempotencyKey) > MaxIdempotencyKeyLen {
+		return nil, invalid("invalid_idempotency_key", "Idempotency-Key must be UTF-8 text of at most %d characters",
+			MaxIdempotencyKeyLen)
 	}
 	return validatePayload(req.Payload)
 }

@@ -683,6 +683,8 @@ func TestService_RejectsBadInputAndStoresNothing(t *testing.T) {
 		{"s", SendRequest{Type: "t", Payload: json.RawMessage("{\"a\":\"\xc3\x28\xff\"}")}, ErrInvalid, "invalid_payload"},
 		{"s", SendRequest{Type: "t", Payload: json.RawMessage("\"\xed\xa0\x80\"")}, ErrInvalid, "invalid_payload"}, // a UTF-8-encoded surrogate
 		{"s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), IdempotencyKey: strings.Repeat("k", 256)}, ErrInvalid, "invalid_idempotency_key"},
+		{"s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), IdempotencyKey: "k\xff"}, ErrInvalid, "invalid_idempotency_key"},
+		{"s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), IdempotencyKey: strings.Repeat("é", 256)}, ErrInvalid, "invalid_idempotency_key"},
 	}
 	for _, c := range cases {
 		_, err := b.svc.Send(context.Background(), c.set, c.req)
@@ -721,6 +723,13 @@ func TestService_TypeLengthCountsCharacters(t *testing.T) {
 	ev, err := b.svc.GetEvent(context.Background(), "s", res.EventID)
 	require.NoError(t, err)
 	require.Equal(t, typ, ev.Type)
+
+	// The Idempotency-Key's maxLength 255 counts characters too (it counted bytes: 128 "é" were refused).
+	key := strings.Repeat("é", MaxIdempotencyKeyLen) // 510 bytes
+	first := send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), IdempotencyKey: key})
+	again := send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), IdempotencyKey: key})
+	require.Equal(t, first.EventID, again.EventID)
+	require.True(t, again.Replayed)
 }
 
 func TestService_SendFiltersByEventTypes(t *testing.T) {
