@@ -103,15 +103,27 @@ function showLogin(why) {
 
 // ---- navigation
 
+// navSet is the set the header's links are for: the current page's, else the last one shown, else the first.
+let navSet = "";
+
+// nav draws the header: the sets overview, a picker of the set, and that set's pages. One row however many
+// sets the config has; picking another set opens the same page for it.
 function nav(current) {
-  const links = [];
-  for (const s of sets) {
-    links.push(h("span", { class: "navset" }, s.name,
-      h("a", { href: "#/events/" + enc(s.name), class: current === "events/" + s.name ? "on" : "" }, "events"),
-      h("a", { href: "#/charts/" + enc(s.name), class: current === "charts/" + s.name ? "on" : "" }, "charts"),
-      h("a", { href: "#/secrets/" + enc(s.name), class: current === "secrets/" + s.name ? "on" : "" }, "users")));
+  const slash = current.indexOf("/");
+  const page = slash < 0 ? "" : current.slice(0, slash);
+  if (page) navSet = current.slice(slash + 1);
+  if (!sets.some((s) => s.name === navSet)) navSet = sets.length ? sets[0].name : "";
+  const links = [h("a", { href: "#/", class: current === "" ? "on" : "" }, "sets")];
+  if (navSet) {
+    const picker = h("select", { id: "navset", "aria-label": "webhook set", onchange: () => {
+      location.hash = "#/" + (page === "secrets" || page === "charts" ? page : "events") + "/" + enc(picker.value);
+    } }, sets.map((s) => h("option", { value: s.name, selected: s.name === navSet }, s.name)));
+    links.push(h("span", { class: "navset" }, picker,
+      h("a", { href: "#/events/" + enc(navSet), class: current === "events/" + navSet ? "on" : "" }, "events"),
+      h("a", { href: "#/charts/" + enc(navSet), class: current === "charts/" + navSet ? "on" : "" }, "charts"),
+      h("a", { href: "#/secrets/" + enc(navSet), class: current === "secrets/" + navSet ? "on" : "" }, "users")));
   }
-  document.getElementById("nav").replaceChildren(h("a", { href: "#/", class: current === "" ? "on" : "" }, "sets"), ...links);
+  document.getElementById("nav").replaceChildren(...links);
 }
 
 // ---- sets and endpoints

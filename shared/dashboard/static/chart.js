@@ -80,9 +80,12 @@ export function stackedBars(minutes) {
     }
   });
   const legend = svgEl("g", {});
-  ["delivered", "retried", "failed"].forEach((k, i) => {
-    legend.append(svgEl("rect", { x: W - 250 + i * 85, y: 2, width: 10, height: 10, class: COLORS[k] }));
-    legend.append(svgEl("text", { x: W - 236 + i * 85, y: 11, class: "tick" }, k));
+  // Each entry as wide as its label (about 6.5 units a letter), so that the gaps between entries are equal.
+  let lx = W - 250;
+  ["delivered", "retried", "failed"].forEach((k) => {
+    legend.append(svgEl("rect", { x: lx, y: 2, width: 10, height: 10, class: COLORS[k] }));
+    legend.append(svgEl("text", { x: lx + 14, y: 11, class: "tick" }, k));
+    lx += 14 + k.length * 6.5 + 18;
   });
   svg.append(legend);
   return svg;
