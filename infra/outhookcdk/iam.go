@@ -18,7 +18,8 @@ var (
 	// DeleteItem and an UpdateItem; the held deliveries: DeleteItem, UpdateItem of their marks; the pending
 	// ones among the user's events: Query on the user index, PutItem), pause and resume (GetItem,
 	// UpdateItem or PutItem; the held deliveries: Query, DeleteItem, UpdateItem; those of a static endpoint
-	// removed from the config end failed: PutItem), recover (Query, on the user index for a user's endpoint).
+	// removed from the config end failed: PutItem), recover (Query, on the user index for a user's endpoint;
+	// PutItem of each claim).
 	sendTableActions = []string{"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem",
 		"dynamodb:DeleteItem"}
 	// queryTableActions: GetEvent and ListEvents (Query; on the table's indexes too), the endpoint lists

@@ -531,17 +531,35 @@ func (s *Service) RecoverEndpoint(ctx context.Context, setName, userID, name str
 			return res, fmt.Errorf("find failed deliveries: %w", err)
 		}
 		var jobs []job
+		var expires []time.Time // of each job's event
+		unclaim := func(reason string) error {
+			var errs []error
+			for i := range jobs {
+				errs = append(errs, s.unclaim(ctx, jobs[i:i+1], expires[i], reason))
+			}
+			return errors.Join(errs...)
+		}
 		for _, rec := range page.Records {
 			d, _ := deliveryTo(rec, ref)
-			id, err := s.ids.next(attemptPrefix, s.now())
+			now := msTime(s.now())
+			id, err := s.ids.next(attemptPrefix, now)
 			if err != nil {
 				return res, err
 			}
-			jobs = append(jobs, resendJob(rec.Event, store.Delivery{Endpoint: d.Endpoint, UserID: d.UserID},
-				d.lastNumber+1, id, msTime(s.now())))
+			j := resendJob(rec.Event, store.Delivery{Endpoint: d.Endpoint, UserID: d.UserID}, d.lastNumber+1, id, now)
+			// Claimed as a resend claims it: of two recovers (or a recover and a resend) at once, one queues it.
+			switch err := s.store.PutAttempt(ctx, placeholder(j, rec.Event.ExpiresAt, now)); {
+			case errors.Is(err, store.ErrConflict):
+				continue
+			case err != nil:
+				return res, errors.Join(fmt.Errorf("claim attempt %d of event %s: %w", j.Attempt, rec.Event.ID, err),
+					unclaim("the recover failed"))
+			}
+			jobs, expires = append(jobs, j), append(expires, rec.Event.ExpiresAt)
 		}
 		if err := s.enqueue(ctx, jobs...); err != nil {
-			return res, fmt.Errorf("queue recovered deliveries: %w", err)
+			return res, errors.Join(fmt.Errorf("queue recovered deliveries: %w", err),
+				unclaim("the recover could not be queued"))
 		}
 		res.Requeued += len(jobs)
 		if page.NextCursor == "" {

@@ -629,3 +629,46 @@ func TestService_DeleteEndsALargeBacklogOfHeldDeliveries(t *testing.T) {
 		require.Equal(t, notAttemptedPrefix+reasonEndpointDeleted, d.Attempts[len(d.Attempts)-1].Error)
 	}
 }
+
+func TestService_RecoverTwiceQueuesEachFailedDeliveryOnce(t *testing.T) {
+	t.Parallel()
+	hooks := newReceiver(t, 500, 500, 500, 500)
+	b := setup(t, customerSet(newReceiver(t), &config.AutoDisable{AfterFailedDeliveries: 100}), opsSet(newReceiver(t)))
+	ctx := context.Background()
+	register(t, b, "alice", "hooks", hooks)
+	since := b.clock.Now()
+	var ids []string
+	for i := range 2 {
+		b.clock.Add(time.Second)
+		ids = append(ids, send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(fmt.Sprint(i)), UserID: "alice"}).EventID)
+		b.pump(t)
+	}
+	require.Equal(t, 4, hooks.count())
+
+	// A recover whose messages cannot be queued answers an error and leaves the deliveries failed, to be
+	// recovered again.
+	b.queue.fail.Store(1)
+	_, err := b.svc.RecoverEndpoint(ctx, "customer-events", "alice", "hooks", RecoverRequest{Since: since})
+	require.Error(t, err)
+	for _, id := range ids {
+		d := deliveryOf(t, b, id, "hooks")
+		require.Equal(t, StatusFailed, d.Status)
+		require.Equal(t, notAttemptedPrefix+"the recover could not be queued", d.Attempts[len(d.Attempts)-1].Error)
+	}
+
+	// A client that retries its recover (its first answer was lost), or two operators at once.
+	first, err := b.svc.RecoverEndpoint(ctx, "customer-events", "alice", "hooks", RecoverRequest{Since: since})
+	require.NoError(t, err)
+	require.Equal(t, 2, first.Requeued)
+	for _, id := range ids {
+		require.Equal(t, StatusQueued, deliveryOf(t, b, id, "hooks").Status, "queued as soon as recover answers")
+	}
+	second, err := b.svc.RecoverEndpoint(ctx, "customer-events", "alice", "hooks", RecoverRequest{Since: since})
+	require.NoError(t, err)
+	require.Equal(t, 0, second.Requeued, "nothing failed any more: already queued")
+	b.pump(t)
+	require.Equal(t, 4+2, hooks.count(), "each recovered delivery POSTed once")
+	for _, id := range ids {
+		require.Equal(t, StatusDelivered, deliveryOf(t, b, id, "hooks").Status)
+	}
+}
