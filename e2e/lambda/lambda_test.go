@@ -259,21 +259,34 @@ func TestLambda_EndToEnd(t *testing.T) {
 
 // requireMetrics checks the EMF lines f wrote: each is valid EMF in outhook's namespace, and the sums of
 // their metrics by set, endpoint and name ("set/endpoint/name", or "set/name" without an endpoint) include
-// want.
+// want. The functions write them when an invocation ends, which may be just after its effects are seen.
 func requireMetrics(t *testing.T, f *function, want map[string]float64) {
 	t.Helper()
-	lines, err := emftest.Lines(f.out.String())
-	require.NoError(t, err, "the EMF lines of %s", f.name)
-	got := map[string]float64{}
-	for _, l := range lines {
-		require.Equal(t, cwmetric.Namespace, l.Directives[0].Namespace, "the default namespace")
-		prefix := l.Dimensions[cwmetric.DimensionSet] + "/"
-		if ep := l.Dimensions[cwmetric.DimensionEndpoint]; ep != "" {
-			prefix += ep + "/"
+	var got map[string]float64
+	match := func() bool {
+		lines, err := emftest.Lines(f.out.String())
+		require.NoError(t, err, "the EMF lines of %s", f.name)
+		got = map[string]float64{}
+		for _, l := range lines {
+			require.Equal(t, cwmetric.Namespace, l.Directives[0].Namespace, "the default namespace")
+			prefix := l.Dimensions[cwmetric.DimensionSet] + "/"
+			if ep := l.Dimensions[cwmetric.DimensionEndpoint]; ep != "" {
+				prefix += ep + "/"
+			}
+			for name, v := range l.Metrics {
+				got[prefix+name] += v
+			}
 		}
-		for name, v := range l.Metrics {
-			got[prefix+name] += v
+		for k, v := range want {
+			if got[k] != v {
+				return false
+			}
 		}
+		return true
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !match() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
 	}
 	for k, v := range want {
 		require.Equal(t, v, got[k], "%s in the EMF lines of %s: %v", k, f.name, got)

@@ -19,5 +19,5 @@ func main() {
 		os.Exit(1)
 	}
 	h := &handler{proc: app.Service, log: app.Logger, maxReceives: app.MaxReceiveCount}
-	lambda.Start(h.handle)
+	lambda.Start(awsapp.Flushing(app, h.handle))
 }

@@ -19,5 +19,5 @@ func main() {
 		fmt.Fprintf(os.Stderr, "query: init: %v\n", err)
 		os.Exit(1)
 	}
-	lambda.Start(app.APIHandler(route.Query))
+	lambda.Start(awsapp.Flushing(app, app.APIHandler(route.Query)))
 }

@@ -19,5 +19,5 @@ func main() {
 		fmt.Fprintf(os.Stderr, "secrets: init: %v\n", err)
 		os.Exit(1)
 	}
-	lambda.Start(app.APIHandler(route.Secrets))
+	lambda.Start(awsapp.Flushing(app, app.APIHandler(route.Secrets)))
 }

@@ -19,5 +19,5 @@ func main() {
 		fmt.Fprintf(os.Stderr, "send: init: %v\n", err)
 		os.Exit(1)
 	}
-	lambda.Start(app.APIHandler(route.Send))
+	lambda.Start(awsapp.Flushing(app, app.APIHandler(route.Send)))
 }

@@ -32,6 +32,8 @@ type App struct {
 	Logger  *slog.Logger
 	// MaxReceiveCount is the delivery queue's maxReceiveCount (Env.MaxReceiveCount; 0: unknown).
 	MaxReceiveCount int
+	// flush writes the metrics summed during an invocation (FromEnvironment's buffered EMF writer); nil: none.
+	flush func()
 }
 
 // Role says which function the App serves: the deliver function caches per-user secrets, the API
@@ -57,7 +59,25 @@ func FromEnvironment(ctx context.Context, role Role) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS SDK config: %w", err)
 	}
-	return New(ctx, env, role, awsCfg, slog.New(slog.NewJSONHandler(os.Stdout, nil)), emf.New(os.Stdout, env.MetricsNamespace, nil))
+	metrics := emf.NewBuffered(os.Stdout, env.MetricsNamespace, nil)
+	app, err := New(ctx, env, role, awsCfg, slog.New(slog.NewJSONHandler(os.Stdout, nil)), metrics)
+	if err != nil {
+		return nil, err
+	}
+	app.flush = metrics.Flush
+	return app, nil
+}
+
+// Flushing wraps a function's Lambda handler so that the metrics summed during an invocation are written when
+// it ends (one EMF line per set and endpoint instead of one per attempt: CloudWatch Logs bills the bytes).
+func Flushing[E, R any](a *App, h func(context.Context, E) (R, error)) func(context.Context, E) (R, error) {
+	if a.flush == nil {
+		return h
+	}
+	return func(ctx context.Context, ev E) (R, error) {
+		defer a.flush()
+		return h(ctx, ev)
+	}
 }
 
 // New loads env's config file, reads the cursor key from Secrets Manager if env names its secret, and builds

@@ -81,3 +81,52 @@ func TestEmftest_RefusesMalformedLines(t *testing.T) {
 	_, err := emftest.Parse(`{"_aws":{"Timestamp":1764590400000,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["set"]],"Metrics":[{"Name":"M","Unit":"Count"}]}]},"M":1,"set":"s"}`)
 	require.NoError(t, err)
 }
+
+// TestWriter_Buffered: a buffered writer writes nothing until Flush, then one line per set of events accepted
+// and one per set and endpoint of attempts, with the same sums and every duration; held deliveries are
+// written at once.
+func TestWriter_Buffered(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	var buf bytes.Buffer
+	w := emf.NewBuffered(&buf, "Outhook/test", func() time.Time { return now })
+	for range 3 {
+		w.EventAccepted("orders")
+	}
+	w.AttemptRecorded(webhook.AttemptMetric{Set: "orders", Endpoint: "crm", Outcome: webhook.StatusDelivered, Duration: 120 * time.Millisecond})
+	w.AttemptRecorded(webhook.AttemptMetric{Set: "orders", Endpoint: "crm", Outcome: webhook.StatusRetrying, Duration: 3 * time.Second})
+	w.AttemptRecorded(webhook.AttemptMetric{Set: "orders", Endpoint: "crm", Outcome: webhook.StatusDelivered, Duration: 80 * time.Millisecond})
+	w.AttemptRecorded(webhook.AttemptMetric{Set: "orders", Outcome: webhook.StatusFailed, Duration: 5 * time.Millisecond})
+	require.Empty(t, buf.String(), "nothing before Flush")
+	w.DeliveryHeld("orders", "crm")
+	require.Equal(t, 1, strings.Count(buf.String(), "\n"), "a held delivery is written at once")
+
+	w.Flush()
+	lines, err := emftest.Lines(buf.String())
+	require.NoError(t, err)
+	require.Len(t, lines, 4, "held, accepted, crm's attempts, the user endpoints' attempts")
+	require.Equal(t, map[string]float64{cwmetric.EventsAccepted: 3}, lines[1].Metrics)
+	crm := lines[2]
+	require.Equal(t, "crm", crm.Dimensions[cwmetric.DimensionEndpoint])
+	require.Equal(t, map[string]float64{cwmetric.Delivered: 2, cwmetric.RetriesQueued: 1, cwmetric.AttemptDuration: 3200}, crm.Metrics)
+	require.Equal(t, []float64{120, 3000, 80}, crm.Values[cwmetric.AttemptDuration], "every duration, for the percentiles")
+	require.Equal(t, [][]string{{}, {"set"}, {"set", "endpoint"}}, crm.Directives[0].Dimensions)
+	require.Equal(t, map[string]float64{cwmetric.Failed: 1, cwmetric.AttemptDuration: 5}, lines[3].Metrics)
+	require.NotContains(t, lines[3].Dimensions, cwmetric.DimensionEndpoint)
+
+	buf.Reset()
+	w.Flush()
+	require.Empty(t, buf.String(), "a Flush writes what was summed since the last one")
+	for range 250 {
+		w.AttemptRecorded(webhook.AttemptMetric{Set: "orders", Endpoint: "crm", Outcome: webhook.StatusDelivered, Duration: time.Millisecond})
+	}
+	w.Flush()
+	lines, err = emftest.Lines(buf.String())
+	require.NoError(t, err, "at most 100 values per metric")
+	require.Len(t, lines, 3)
+	total := 0.0
+	for _, l := range lines {
+		total += l.Metrics[cwmetric.Delivered]
+	}
+	require.Equal(t, 250.0, total)
+}

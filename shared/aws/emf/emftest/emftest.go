@@ -15,9 +15,10 @@ type Line struct {
 	// Directives are the line's CloudWatchMetrics.
 	Directives []Directive
 	// Values are the root members of the line that the directives name: dimension values (strings) and
-	// metric values (numbers).
+	// metric values (a number, or an array of up to 100 numbers: Metrics holds their sum, Values each one).
 	Dimensions map[string]string
 	Metrics    map[string]float64
+	Values     map[string][]float64
 }
 
 // Directive is an EMF MetricDirective.
@@ -42,7 +43,7 @@ var units = []string{"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kiloby
 // Parse checks that line is one EMF document and returns it: a JSON object whose _aws member has a
 // millisecond Timestamp and CloudWatchMetrics directives, each with a Namespace, dimension sets of at most
 // 30 keys that name string members of the root, and at most 100 metrics that name number members of the
-// root, with a valid Unit.
+// root (or arrays of 1 to 100 numbers), with a valid Unit.
 func Parse(line string) (Line, error) {
 	var root map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(line), &root); err != nil {
@@ -72,7 +73,7 @@ func Parse(line string) (Line, error) {
 	if len(meta.CloudWatchMetrics) == 0 {
 		return Line{}, fmt.Errorf("_aws.CloudWatchMetrics: empty")
 	}
-	out := Line{Timestamp: *meta.Timestamp, Dimensions: map[string]string{}, Metrics: map[string]float64{}}
+	out := Line{Timestamp: *meta.Timestamp, Dimensions: map[string]string{}, Metrics: map[string]float64{}, Values: map[string][]float64{}}
 	for i, d := range meta.CloudWatchMetrics {
 		where := fmt.Sprintf("_aws.CloudWatchMetrics[%d]", i)
 		if d.Namespace == nil || strings.TrimSpace(*d.Namespace) == "" {
@@ -105,10 +106,17 @@ func Parse(line string) (Line, error) {
 				return Line{}, fmt.Errorf("%s.Metrics: %s: unit %q", where, *m.Name, m.Unit)
 			}
 			var v float64
-			if err := json.Unmarshal(root[*m.Name], &v); err != nil {
-				return Line{}, fmt.Errorf("%s: metric %q is not a number member of the root", where, *m.Name)
+			var vs []float64
+			if err := json.Unmarshal(root[*m.Name], &v); err == nil {
+				vs = []float64{v}
+			} else if err := json.Unmarshal(root[*m.Name], &vs); err != nil || len(vs) == 0 || len(vs) > 100 {
+				return Line{}, fmt.Errorf("%s: metric %q is not a number member of the root, nor an array of 1 to 100", where, *m.Name)
 			}
-			out.Metrics[*m.Name] = v
+			v = 0
+			for _, x := range vs {
+				v += x
+			}
+			out.Metrics[*m.Name], out.Values[*m.Name] = v, vs
 			dir.Metrics = append(dir.Metrics, Metric{Name: *m.Name, Unit: m.Unit})
 		}
 		out.Directives = append(out.Directives, dir)
