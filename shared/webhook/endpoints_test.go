@@ -672,3 +672,56 @@ func TestService_RecoverTwiceQueuesEachFailedDeliveryOnce(t *testing.T) {
 		require.Equal(t, StatusDelivered, deliveryOf(t, b, id, "hooks").Status)
 	}
 }
+
+func TestService_AStaticEndpointAutoDisablesAfterTheWindow(t *testing.T) {
+	t.Parallel()
+	pager := newReceiver(t)
+	failing := newReceiver(t, 500, 500, 500, 500, 500, 500, 500, 500)
+	crm := endpoint("crm", failing, func(e *config.Endpoint) {
+		e.Retry = &config.Retry{Attempts: 1}
+		e.AutoDisable = &config.AutoDisable{AfterFailedDeliveries: 3, AfterSeconds: 60}
+	})
+	b := setup(t, config.Set{Name: "billing", Endpoints: []config.Endpoint{crm},
+		OnEndpointDisabled: &config.EndpointDisabledHook{Set: "ops"}}, opsSet(pager))
+	ctx := context.Background()
+	status := func() Endpoint {
+		l, err := b.svc.ListStaticEndpoints(ctx, "billing")
+		require.NoError(t, err)
+		return l.Endpoints[0]
+	}
+	for i := range 4 {
+		send(t, b, "billing", SendRequest{Type: "a", Payload: json.RawMessage(fmt.Sprint(i))})
+		b.pump(t)
+	}
+	require.Equal(t, EndpointEnabled, status().Status, "4 failed deliveries, the first less than 60 s ago")
+	require.Equal(t, 4, status().Health.ConsecutiveFailedDeliveries)
+
+	b.clock.Add(61 * time.Second)
+	send(t, b, "billing", SendRequest{Type: "a", Payload: json.RawMessage(`5`)})
+	b.pump(t)
+	ep := status()
+	require.Equal(t, EndpointDisabled, ep.Status, "the failures began 61 s ago")
+	require.Contains(t, ep.DisabledReason, "the last 5 deliveries failed")
+	require.Equal(t, 1, pager.count(), "the ops set got endpoint.disabled")
+	_, body := pager.request(0)
+	var got struct {
+		Type string
+		Data map[string]any
+	}
+	require.NoError(t, json.Unmarshal(body, &got))
+	require.Equal(t, EndpointDisabledType, got.Type)
+	require.Equal(t, "billing", got.Data["set"])
+	require.Equal(t, "crm", got.Data["endpoint"])
+	require.NotContains(t, got.Data, "userId", "a static endpoint has no user")
+
+	held := send(t, b, "billing", SendRequest{Type: "a", Payload: json.RawMessage(`6`)})
+	b.pump(t)
+	require.Equal(t, 5, failing.count())
+	ev, err := b.svc.GetEvent(ctx, "billing", held.EventID)
+	require.NoError(t, err)
+	require.Equal(t, StatusPaused, ev.Deliveries[0].Status)
+	_, err = b.svc.ResumeEndpoint(ctx, "billing", "", "crm")
+	require.NoError(t, err)
+	b.pump(t)
+	require.Equal(t, 6, failing.count(), "released by resume")
+}
