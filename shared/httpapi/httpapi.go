@@ -274,12 +274,25 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request) {
 // listParameters are the query parameters of the events list; any other is refused (unknown_parameter).
 var listParameters = []string{"direction", "limit", "cursor", "type", "status", "userId", "endpoint", "since", "until"}
 
+// emptyRefused are the list parameters whose schema refuses an empty value, with the code of their error.
+var emptyRefused = map[string]string{"direction": "invalid_direction", "limit": "invalid_limit",
+	"status": "invalid_status", "userId": "invalid_user_id", "endpoint": "invalid_endpoint", "since": "invalid_since",
+	"until": "invalid_until"}
+
 func (h *handler) listEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	for _, name := range slices.Sorted(maps.Keys(q)) {
 		if !slices.Contains(listParameters, name) {
 			writeJSONError(w, http.StatusBadRequest, "unknown_parameter", fmt.Sprintf("unknown query parameter %q (known: %s)",
 				name, strings.Join(listParameters, ", ")))
+			return
+		}
+	}
+	// An empty value is refused where the OpenAPI schema refuses one (it read as the parameter left out);
+	// an empty cursor (the first page) and type (any type) stay allowed, as the schema says.
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if code, ok := emptyRefused[name]; ok && q.Get(name) == "" {
+			writeJSONError(w, http.StatusBadRequest, code, fmt.Sprintf("%s must not be empty: leave it out instead", name))
 			return
 		}
 	}
