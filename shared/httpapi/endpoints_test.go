@@ -116,6 +116,8 @@ func TestHandler_EndpointBadInput(t *testing.T) {
 		{"too many endpoints", request{method: "PUT", path: alice + "/three", body: `{"url":"https://c.example.com/"}`}, 409, "too_many_endpoints"},
 		{"set without user endpoints", request{method: "PUT", path: "/v1/webhooks/orders/users/bob/endpoints/e", body: `{"url":"https://x.example.com/"}`}, 409, "user_endpoints_disabled"},
 		{"bad user id", request{method: "PUT", path: "/v1/webhooks/customers/users/a%20b/endpoints/e", body: `{"url":"https://x.example.com/"}`}, 400, "invalid_user_id"},
+		{"bad user id, set without user endpoints", request{method: "GET", path: "/v1/webhooks/orders/users/%3A/endpoints"}, 400, "invalid_user_id"},
+		{"bad user id, set without user endpoints, delete", request{method: "DELETE", path: "/v1/webhooks/orders/users/%3A/endpoints/e"}, 400, "invalid_user_id"},
 		{"pause unknown endpoint", request{method: "POST", path: alice + "/nope/pause"}, 404, "endpoint_not_found"},
 		{"resume unknown static endpoint", request{method: "POST", path: "/v1/webhooks/customers/endpoints/nope/resume"}, 404, "endpoint_not_found"},
 		{"get unknown endpoint", request{method: "GET", path: alice + "/nope"}, 404, "endpoint_not_found"},

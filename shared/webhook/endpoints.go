@@ -120,12 +120,13 @@ func (s *Service) userEndpointSet(setName, userID string) (*config.ResolvedSet, 
 	if err != nil {
 		return nil, err
 	}
+	// Bad input is 400 whatever the set allows (a 409 for a malformed request misleads the caller).
+	if !ValidUserID(userID) {
+		return nil, invalid("invalid_user_id", "userId must be 1-128 characters of A-Z a-z 0-9 _ . @ + = -")
+	}
 	if set.UserEndpoints == nil {
 		return nil, &Error{Kind: ErrConflict, Code: "user_endpoints_disabled",
 			Message: fmt.Sprintf("set %q does not let users register endpoints (userEndpoints.enabled)", set.Name)}
-	}
-	if !ValidUserID(userID) {
-		return nil, invalid("invalid_user_id", "userId must be 1-128 characters of A-Z a-z 0-9 _ . @ + = -")
 	}
 	return set, nil
 }
