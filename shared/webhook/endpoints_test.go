@@ -725,3 +725,28 @@ func TestService_AStaticEndpointAutoDisablesAfterTheWindow(t *testing.T) {
 	b.pump(t)
 	require.Equal(t, 6, failing.count(), "released by resume")
 }
+
+func TestService_AbandonedReleaseLeavesTheDeliveriesHeld(t *testing.T) {
+	t.Parallel()
+	hooks := newReceiver(t)
+	b := setup(t, customerSet(newReceiver(t), nil), opsSet(newReceiver(t)))
+	ctx := context.Background()
+	register(t, b, "alice", "hooks", hooks)
+	_, err := b.svc.PauseEndpoint(ctx, "customer-events", "alice", "hooks")
+	require.NoError(t, err)
+	held := send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(`1`), UserID: "alice"})
+	b.pump(t)
+
+	// A release message that failed on every receive allowed is dropped (kept, it would fail forever) and
+	// logged; the held delivery stays held, and the next resume releases it.
+	ref := store.EndpointRef{Set: "customer-events", UserID: "alice", Name: "hooks"}
+	body, err := json.Marshal(releaseJob(ref, b.clock.Now()).wire())
+	require.NoError(t, err)
+	require.NoError(t, b.svc.Abandon(ctx, body, 5, errors.New("store unavailable")))
+	require.Contains(t, b.logs.String(), "giving up releasing held deliveries")
+	require.Equal(t, StatusPaused, deliveryOf(t, b, held.EventID, "hooks").Status)
+	_, err = b.svc.ResumeEndpoint(ctx, "customer-events", "alice", "hooks")
+	require.NoError(t, err)
+	b.pump(t)
+	require.Equal(t, StatusDelivered, deliveryOf(t, b, held.EventID, "hooks").Status)
+}

@@ -179,8 +179,12 @@ func (s *Service) Abandon(ctx context.Context, body []byte, receives int, cause 
 		return nil
 	}
 	if j.Release {
-		// Not a delivery: its held deliveries stay held (the next resume releases them). Keep the message.
-		return fmt.Errorf("release the held deliveries of endpoint %s of set %s: %w", j.Endpoint, j.Set, cause)
+		// Not a delivery: the held deliveries it was to release stay held, in the store, and the next resume
+		// (or delete) of the endpoint releases them. The message is dropped rather than kept failing.
+		s.log.ErrorContext(ctx, "giving up releasing held deliveries: they stay held; resume the endpoint again",
+			attrSet(j.Set), slog.String("endpoint", j.Endpoint), slog.String("userId", j.User),
+			slog.Int("receives", receives), slog.Any("error", cause))
+		return nil
 	}
 	log := s.log.With(attrEvent(j.EventID), slog.String("endpoint", j.Endpoint), slog.Int("attempt", j.Attempt))
 	var expires time.Time
