@@ -10,6 +10,7 @@
 //	alarmTopicArn  optional SNS topic notified by the alarms
 //	apiMemoryMiB, deliverMemoryMiB  the functions' memory (default outhookcdk.DefaultAPIMemoryMiB, 256, and
 //	               DefaultDeliverMemoryMiB, 128)
+//	deliverBatchWindowSeconds  how long the SQS event source may wait to fill a batch (default 0)
 //
 // The stack is environment-agnostic, so synth needs no AWS account; deploy uses the CLI's credentials and
 // region. cdk-nag's AwsSolutions checks run on every synth and fail it on an unsuppressed finding.
@@ -19,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -83,6 +85,13 @@ func run(appProps *awscdk.AppProps) error {
 				return fmt.Errorf("context %s %q: want a number of MiB", key, v)
 			}
 		}
+	}
+	if v := ctx("deliverBatchWindowSeconds", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("context deliverBatchWindowSeconds %q: want a number of seconds", v)
+		}
+		props.DeliverBatchWindow = time.Duration(n) * time.Second
 	}
 	if arn := ctx("alarmTopicArn", ""); arn != "" {
 		props.AlarmTopic = awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), jsii.String(arn))

@@ -25,7 +25,7 @@ func TestRun(t *testing.T) {
 	outdir := t.TempDir()
 	require.NoError(t, run(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &map[string]any{
 		"config": "../webhooks.example.yaml", "buildDir": build, "stackName": "OuthookTest", "removalPolicy": "destroy",
-		"architecture": "x86_64", "deliverMemoryMiB": "512",
+		"architecture": "x86_64", "deliverMemoryMiB": "512", "deliverBatchWindowSeconds": "2",
 	}}))
 
 	data, err := os.ReadFile(filepath.Join(outdir, "OuthookTest.template.json"))
@@ -35,13 +35,14 @@ func TestRun(t *testing.T) {
 			Type           string
 			DeletionPolicy string
 			Properties     struct {
-				Architectures []string
-				MemorySize    int
+				Architectures                  []string
+				MemorySize                     int
+				MaximumBatchingWindowInSeconds int
 			}
 		}
 	}
 	require.NoError(t, json.Unmarshal(data, &tmpl))
-	tables, functions, memories := 0, 0, map[int]int{}
+	tables, functions, memories, windows := 0, 0, map[int]int{}, []int{}
 	for _, r := range tmpl.Resources {
 		switch r.Type {
 		case "AWS::DynamoDB::Table":
@@ -51,11 +52,14 @@ func TestRun(t *testing.T) {
 			functions++
 			require.Equal(t, []string{"x86_64"}, r.Properties.Architectures, "architecture from the context")
 			memories[r.Properties.MemorySize]++
+		case "AWS::Lambda::EventSourceMapping":
+			windows = append(windows, r.Properties.MaximumBatchingWindowInSeconds)
 		}
 	}
 	require.Equal(t, 1, tables)
 	require.Equal(t, 4, functions)
 	require.Equal(t, map[int]int{256: 3, 512: 1}, memories, "deliverMemoryMiB from the context, the API's default")
+	require.Equal(t, []int{2}, windows, "deliverBatchWindowSeconds from the context")
 
 	// cdk-nag reports each unsuppressed finding as an error annotation, which the assembly keeps in the
 	// stack's metadata: in manifest.json or in the file it names.
@@ -93,9 +97,10 @@ func TestRun(t *testing.T) {
 
 func TestRun_BadContext(t *testing.T) {
 	for ctx, want := range map[string]string{
-		`{"config":"testdata/missing.yaml"}`:                               "testdata/missing.yaml",
-		`{"config":"../webhooks.example.yaml","removalPolicy":"snapshot"}`: `removalPolicy "snapshot"`,
-		`{"config":"../webhooks.example.yaml","apiMemoryMiB":"lots"}`:      `apiMemoryMiB "lots"`,
+		`{"config":"testdata/missing.yaml"}`:                                      "testdata/missing.yaml",
+		`{"config":"../webhooks.example.yaml","removalPolicy":"snapshot"}`:        `removalPolicy "snapshot"`,
+		`{"config":"../webhooks.example.yaml","apiMemoryMiB":"lots"}`:             `apiMemoryMiB "lots"`,
+		`{"config":"../webhooks.example.yaml","deliverBatchWindowSeconds":"900"}`: "DeliverBatchWindow 15m0s",
 	} {
 		var context map[string]any
 		require.NoError(t, json.Unmarshal([]byte(ctx), &context))

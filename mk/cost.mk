@@ -1,7 +1,8 @@
 # The cost benchmark: e2e/lambda's TestLambda_RequestsPerDelivery with every scenario and COST_EVENTS events
-# each (single send with and without a key, a batch of 100, 5 endpoints; 700-byte payloads).
+# each (single send with and without a key, a batch of 100, 5 endpoints, single send with a 2 s event-source
+# batching window; 700-byte payloads).
 COST_EVENTS ?= 1000
 
 .PHONY: cost
-cost: rie venv ## Price a million deliveries per AWS service: the real bootstraps against moto behind a request-counting proxy (COST_EVENTS=1000, ~10 min)
+cost: rie venv ## Price a million deliveries per AWS service: the real bootstraps against moto behind a request-counting proxy (COST_EVENTS=1000, ~3 min)
 	cd e2e/lambda && OUTHOOK_COST=1 OUTHOOK_MEASURE_EVENTS=$(COST_EVENTS) $(TEST_ENV) $(GO) test -count=1 -timeout 60m -run '^TestLambda_RequestsPerDelivery$$'

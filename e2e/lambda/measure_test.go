@@ -77,10 +77,11 @@ func measureEvents(t *testing.T) int {
 // scenario is one way of sending that the cost benchmark prices.
 type scenario struct {
 	name      string
-	endpoints int  // endpoints of the set, each signed with a named secret
-	key       bool // every send carries an Idempotency-Key
-	batch     int  // events per request: 1 is the single-send route, more the batch route
-	inTest    bool // measured (and asserted) in `make test` too; the others only under OUTHOOK_COST=1
+	endpoints int           // endpoints of the set, each signed with a named secret
+	key       bool          // every send carries an Idempotency-Key
+	batch     int           // events per request: 1 is the single-send route, more the batch route
+	window    time.Duration // the event source's batching window (infra/outhookcdk's DeliverBatchWindow)
+	inTest    bool          // measured (and asserted) in `make test` too; the others only under OUTHOOK_COST=1
 }
 
 // scenarios are the cost benchmark's runs, all with a 700-byte payload (payload700).
@@ -89,6 +90,7 @@ var scenarios = []scenario{
 	{name: "single send, key", endpoints: 1, key: true, batch: 1},
 	{name: "batch of 100", endpoints: 1, batch: 100, inTest: true},
 	{name: "5 endpoints", endpoints: 5, batch: 1, inTest: true},
+	{name: "single send, 2 s window", endpoints: 1, batch: 1, window: 2 * time.Second},
 }
 
 // TestLambda_RequestsPerDelivery sends events through the real send bootstraps in the ways of scenarios, lets
@@ -189,7 +191,7 @@ func measure(t *testing.T, sc scenario, events int) measurement {
 	delivers := []*function{s.start(variantProd, "deliver"), s.start(variantProd, "deliver")}
 	var pollers []*poller
 	for _, d := range delivers {
-		pollers = append(pollers, s.poll(d))
+		pollers = append(pollers, s.pollWindow(d, sc.window))
 	}
 
 	// Rounds of measureRound events, each delivered before the next is sent: the counts are those of one
@@ -472,14 +474,14 @@ func report(runs []measurement) string {
 	header := func(title string) {
 		fmt.Fprintf(&b, "%-44s", title)
 		for _, m := range runs {
-			fmt.Fprintf(&b, " %17s", m.scenario.name)
+			fmt.Fprintf(&b, " %23s", m.scenario.name)
 		}
 		b.WriteString("\n")
 	}
 	row := func(name, format string, value func(m measurement) float64) {
 		fmt.Fprintf(&b, "%-44s", name)
 		for _, m := range runs {
-			fmt.Fprintf(&b, " %17s", fmt.Sprintf(format, value(m)))
+			fmt.Fprintf(&b, " %23s", fmt.Sprintf(format, value(m)))
 		}
 		b.WriteString("\n")
 	}

@@ -202,12 +202,18 @@ func randomID() string {
 type poller struct {
 	counter *awstest.Counter // the poller's own SQS requests
 	crashes atomic.Int32     // invocations that failed (the function crashed)
+	// window is the event source's MaximumBatchingWindowInSeconds: after a receive that did not fill the
+	// batch, it receives again until the batch is full or the window since the first receive has passed.
+	window time.Duration
 }
 
 // poll feeds deliver from the stack's queue until the test ends.
-func (s *stack) poll(deliver *function) *poller {
+func (s *stack) poll(deliver *function) *poller { return s.pollWindow(deliver, 0) }
+
+// pollWindow is poll with an event source batching window.
+func (s *stack) pollWindow(deliver *function, window time.Duration) *poller {
 	s.t.Helper()
-	p := &poller{counter: awstest.NewCounter()}
+	p := &poller{counter: awstest.NewCounter(), window: window}
 	cfg := s.aws.Copy()
 	p.counter.Instrument(&cfg)
 	client := sqs.NewFromConfig(cfg)
@@ -233,6 +239,16 @@ func (p *poller) once(ctx context.Context, client *sqs.Client, queueURL string, 
 	})
 	if err != nil || len(out.Messages) == 0 {
 		return err
+	}
+	for until := time.Now().Add(p.window); len(out.Messages) < 10 && time.Now().Before(until); {
+		more, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: &queueURL, MaxNumberOfMessages: int32(10 - len(out.Messages)), WaitTimeSeconds: 1,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+		})
+		if err != nil {
+			break // deliver what was received
+		}
+		out.Messages = append(out.Messages, more.Messages...)
 	}
 	ev := events.SQSEvent{}
 	for _, m := range out.Messages {

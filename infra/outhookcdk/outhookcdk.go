@@ -184,7 +184,7 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 		w.functions[f] = newFunction(w, f, assets[f], memory, timeout, fnEnv, p)
 	}
 	w.grant(cfg.SecretNames())
-	w.connectQueue(p.DeliverMaxConcurrency)
+	w.connectQueue(p.DeliverMaxConcurrency, p.DeliverBatchWindow)
 	w.api = newAPI(w, p, w.functions)
 	ratio := newFailureRatioAlarm(w, p)
 	w.alarms = newAlarms(w, p, ratio)
@@ -247,6 +247,9 @@ func resolve(scope constructs.Construct, props *Props) (Props, *config.Resolved,
 		if *d.v < d.min || *d.v > d.max {
 			return Props{}, nil, fmt.Errorf("outhook props: %s %d is outside %d..%d", d.name, *d.v, d.min, d.max)
 		}
+	}
+	if p.DeliverBatchWindow < 0 || p.DeliverBatchWindow > 5*time.Minute || p.DeliverBatchWindow%time.Second != 0 {
+		return Props{}, nil, fmt.Errorf("outhook props: DeliverBatchWindow %s is not whole seconds within 0..5m", p.DeliverBatchWindow)
 	}
 	if p.OldestMessageAlarmAge == 0 {
 		p.OldestMessageAlarmAge = DefaultOldestMessageAlarmAge

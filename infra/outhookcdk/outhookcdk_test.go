@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -657,6 +658,8 @@ func TestNew_Errors(t *testing.T) {
 		{"missing bootstrap", &outhookcdk.Props{Config: testConfig(), BuildDir: missing}, "run `make lambdas` first"},
 		{"concurrency", &outhookcdk.Props{Config: testConfig(), BuildDir: dir, DeliverMaxConcurrency: 1},
 			"DeliverMaxConcurrency 1 is outside 2..1000"},
+		{"batch window", &outhookcdk.Props{Config: testConfig(), BuildDir: dir, DeliverBatchWindow: 1500 * time.Millisecond},
+			"DeliverBatchWindow 1.5s is not whole seconds"},
 		{"endpoint timeout", &outhookcdk.Props{Config: tooSlow, BuildDir: dir},
 			"sets[0].endpoints[0].timeoutSeconds: must be between 1 and 600"},
 		{"private URL", &outhookcdk.Props{Config: private, BuildDir: dir},

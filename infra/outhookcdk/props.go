@@ -42,6 +42,13 @@ type Props struct {
 	// bounds the load put on receivers and on the account's Lambda concurrency. Default: 20.
 	DeliverMaxConcurrency int
 
+	// DeliverBatchWindow is how long the SQS event source may wait to fill a batch of 10 messages before it
+	// invokes deliver (MaximumBatchingWindowInSeconds; whole seconds, 0..5 minutes). Default 0: a message is
+	// handed over as soon as it is received, so at a low rate each batch holds one message. A window of a
+	// second or two adds that much to a delivery's latency when the queue is quiet and saves deliver
+	// invocations and DeleteMessageBatch requests (docs/aws.md, the cost benchmark).
+	DeliverBatchWindow time.Duration
+
 	// APIMemoryMiB is the memory of the send, query and secrets functions (128..10240). Default: 256, chosen by
 	// measurement (docs/aws.md, "Right-sized functions"): they use about 20 MB, but Lambda gives CPU in
 	// proportion to memory and an API answer waits on it (a batch of 100 events or a 5 MB list page).

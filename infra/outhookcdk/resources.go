@@ -41,10 +41,11 @@ func newQueues(w *webhooks, p Props, deliverTimeout time.Duration) (dlq, queue a
 		RemovalPolicy:   p.RemovalPolicy,
 	})
 	queue = awssqs.NewQueue(w, jsii.String("DeliveryQueue"), &awssqs.QueueProps{
-		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:        jsii.Bool(true),
-		RetentionPeriod:   seconds(queueRetention),
-		VisibilityTimeout: seconds(visibilityFactor * deliverTimeout),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: seconds(queueRetention),
+		// As AWS recommends for an event source: six times the function's timeout, plus its batching window.
+		VisibilityTimeout: seconds(visibilityFactor*deliverTimeout + p.DeliverBatchWindow),
 		DeadLetterQueue: &awssqs.DeadLetterQueue{
 			Queue:           dlq,
 			MaxReceiveCount: jsii.Number(p.MaxReceiveCount),
@@ -110,13 +111,16 @@ func newFunction(w *webhooks, f Function, assetDir string, memoryMiB int, timeou
 
 // connectQueue feeds the delivery queue to the deliver function. The event source grants deliver
 // ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes and GetQueueUrl on this queue only.
-func (w *webhooks) connectQueue(maxConcurrency int) {
-	w.functions[FunctionDeliver].AddEventSource(awslambdaeventsources.NewSqsEventSource(w.queue,
-		&awslambdaeventsources.SqsEventSourceProps{
-			BatchSize:               jsii.Number(10),
-			ReportBatchItemFailures: jsii.Bool(true),
-			MaxConcurrency:          jsii.Number(maxConcurrency),
-		}))
+func (w *webhooks) connectQueue(maxConcurrency int, window time.Duration) {
+	props := &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(10),
+		ReportBatchItemFailures: jsii.Bool(true),
+		MaxConcurrency:          jsii.Number(maxConcurrency),
+	}
+	if window > 0 {
+		props.MaxBatchingWindow = seconds(window)
+	}
+	w.functions[FunctionDeliver].AddEventSource(awslambdaeventsources.NewSqsEventSource(w.queue, props))
 }
 
 // newAPI creates the HTTP API: the routes of the route table (shared/httpapi/route) that a function serves,
