@@ -24,7 +24,7 @@ import (
 
 // TestServer_Metrics sends three events to a set of three endpoints (one that answers 200, one that fails its
 // first attempt of each delivery, one that always fails, with two attempts, and is disabled after three failed
-// deliveries) and one to a paused endpoint, and reads GET /metrics.
+// deliveries), one to a paused endpoint and one to an endpoint a user registered, and reads GET /metrics.
 func TestServer_Metrics(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -63,7 +63,7 @@ func TestServer_Metrics(t *testing.T) {
 			AutoDisable: &config.AutoDisable{AfterFailedDeliveries: 3}},
 	}}, {Name: "quiet", Endpoints: []config.Endpoint{
 		{Name: "paused", URL: receiver.URL + "/ok", AllowPrivateNetwork: true},
-	}}}}
+	}}, {Name: "portal", UserEndpoints: &config.UserEndpoints{Enabled: true, AllowPrivateNetwork: true}}}}
 	cfg, err := doc.Validate()
 	require.NoError(t, err)
 	srv, err := localserver.New(localserver.Options{
@@ -82,8 +82,8 @@ func TestServer_Metrics(t *testing.T) {
 	})
 	base := "http://" + ln.Addr().String()
 
-	post := func(path, body string, status int) {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+path, strings.NewReader(body))
+	call := func(method, path, body string, status int) {
+		req, err := http.NewRequestWithContext(t.Context(), method, base+path, strings.NewReader(body))
 		require.NoError(t, err)
 		req.Header.Set("Authorization", "Bearer k")
 		res, err := http.DefaultClient.Do(req)
@@ -91,6 +91,7 @@ func TestServer_Metrics(t *testing.T) {
 		require.NoError(t, res.Body.Close())
 		require.Equal(t, status, res.StatusCode, path)
 	}
+	post := func(path, body string, status int) { call(http.MethodPost, path, body, status) }
 	post("/v1/webhooks/quiet/endpoints/paused/pause", "", http.StatusOK)
 	post("/v1/webhooks/quiet/events", `{"type":"order.created","payload":{}}`, http.StatusAccepted)
 	for range 3 {
@@ -107,10 +108,17 @@ func TestServer_Metrics(t *testing.T) {
 		clock.Add(800 * time.Second)
 		return false
 	}, 30*time.Second, 200*time.Millisecond, "retries")
+	// A user's own endpoint (after the clock stopped moving): counted in its set without its name, so that
+	// no series exists per user.
+	call(http.MethodPut, "/v1/webhooks/portal/users/user_7/endpoints/mine", `{"url":"`+receiver.URL+`/ok"}`, http.StatusCreated)
+	post("/v1/webhooks/portal/events", `{"type":"order.created","userId":"user_7","payload":{}}`, http.StatusAccepted)
+	require.Eventually(t, func() bool { return total() == 16 }, 20*time.Second, 10*time.Millisecond, "the user's delivery")
 
 	want := []string{
 		`outhook_events_accepted_total{set="orders"} 3`,
 		`outhook_events_accepted_total{set="quiet"} 1`,
+		`outhook_events_accepted_total{set="portal"} 1`,
+		`outhook_deliveries_total{set="portal",endpoint="",outcome="delivered"} 1`,
 		`outhook_deliveries_held_total{set="quiet",endpoint="paused"} 1`,
 		`outhook_endpoints_disabled_total{set="orders",endpoint="down"} 1`,
 		`outhook_deliveries_total{set="orders",endpoint="flaky",outcome="delivered"} 3`,
@@ -140,6 +148,8 @@ func TestServer_Metrics(t *testing.T) {
 	}
 	require.NotContains(t, body, `endpoint="ok",outcome="failed"`)
 	require.NotContains(t, body, `retries_queued_total{set="orders",endpoint="ok"}`)
+	require.NotContains(t, body, `endpoint="mine"`, "no series names a user's endpoint")
+	require.NotContains(t, body, "user_7", "no series names a user")
 
 	getMetrics(t, base, "wrong", http.StatusUnauthorized)
 }
