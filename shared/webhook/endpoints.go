@@ -27,13 +27,12 @@ const (
 
 // PutUserEndpoint registers or replaces one of a user's endpoints. created tells which (201 or 200).
 func (s *Service) PutUserEndpoint(ctx context.Context, setName, userID, name string, req EndpointRequest) (Endpoint, bool, error) {
-	set, err := s.userEndpointSet(setName, userID)
+	set, err := s.userEndpointSet(setName, userID, name, func(string) error {
+		return invalid("invalid_endpoint_name",
+			"endpoint name must match [a-z0-9][a-z0-9._-]* and be at most %d characters", config.MaxNameLength)
+	})
 	if err != nil {
 		return Endpoint{}, false, err
-	}
-	if !config.ValidName(name) {
-		return Endpoint{}, false, invalid("invalid_endpoint_name",
-			"endpoint name must match [a-z0-9][a-z0-9._-]* and be at most %d characters", config.MaxNameLength)
 	}
 	if _, static := set.Endpoint(name); static {
 		return Endpoint{}, false, &Error{Kind: ErrConflict, Code: "endpoint_name_taken",
@@ -114,21 +113,30 @@ func checkEndpointURL(raw string, allowPrivate bool) error {
 	return nil
 }
 
-// userEndpointSet returns the set if its users may register endpoints and userID is valid.
-func (s *Service) userEndpointSet(setName, userID string) (*config.ResolvedSet, error) {
+// userEndpointSet returns the set if its users may register endpoints and userID is valid. A name that is
+// not valid (name is "" where the request names no endpoint) is answered by badName. The request's own
+// faults come before the set's 409, whatever the set allows (a 409 for a malformed request misleads).
+func (s *Service) userEndpointSet(setName, userID, name string, badName func(set string) error) (*config.ResolvedSet, error) {
 	set, err := s.set(setName)
 	if err != nil {
 		return nil, err
 	}
-	// Bad input is 400 whatever the set allows (a 409 for a malformed request misleads the caller).
 	if !ValidUserID(userID) {
 		return nil, invalid("invalid_user_id", "userId must be 1-128 characters of A-Z a-z 0-9 _ . @ + = -")
+	}
+	if badName != nil && !config.ValidName(name) {
+		return nil, badName(set.Name)
 	}
 	if set.UserEndpoints == nil {
 		return nil, &Error{Kind: ErrConflict, Code: "user_endpoints_disabled",
 			Message: fmt.Sprintf("set %q does not let users register endpoints (userEndpoints.enabled)", set.Name)}
 	}
 	return set, nil
+}
+
+// notFoundIn answers a malformed endpoint name as an endpoint that does not exist, which it cannot.
+func notFoundIn(userID, name string) func(set string) error {
+	return func(set string) error { return endpointNotFound(set, userID, name) }
 }
 
 func endpointNotFound(set, userID, name string) error {
@@ -141,12 +149,12 @@ func endpointNotFound(set, userID, name string) error {
 
 // GetUserEndpoint returns one of a user's endpoints.
 func (s *Service) GetUserEndpoint(ctx context.Context, setName, userID, name string) (Endpoint, error) {
-	set, err := s.userEndpointSet(setName, userID)
+	set, err := s.userEndpointSet(setName, userID, name, notFoundIn(userID, name))
 	if err != nil {
 		return Endpoint{}, err
 	}
 	ep, err := s.store.GetEndpoint(ctx, store.EndpointRef{Set: set.Name, UserID: userID, Name: name})
-	if errors.Is(err, store.ErrNotFound) || !config.ValidName(name) {
+	if errors.Is(err, store.ErrNotFound) {
 		return Endpoint{}, endpointNotFound(set.Name, userID, name)
 	}
 	if err != nil {
@@ -157,7 +165,7 @@ func (s *Service) GetUserEndpoint(ctx context.Context, setName, userID, name str
 
 // ListUserEndpoints returns a user's endpoints, by name.
 func (s *Service) ListUserEndpoints(ctx context.Context, setName, userID string) (EndpointList, error) {
-	set, err := s.userEndpointSet(setName, userID)
+	set, err := s.userEndpointSet(setName, userID, "", nil)
 	if err != nil {
 		return EndpointList{}, err
 	}
@@ -199,14 +207,11 @@ func (s *Service) ListStaticEndpoints(ctx context.Context, setName string) (Endp
 // the reason recorded: the held ones at once, the queued and retrying ones found among the user's events
 // within the set's retention (and any the scan misses when their message is next received).
 func (s *Service) DeleteUserEndpoint(ctx context.Context, setName, userID, name string) error {
-	set, err := s.userEndpointSet(setName, userID)
+	set, err := s.userEndpointSet(setName, userID, name, notFoundIn(userID, name))
 	if err != nil {
 		return err
 	}
 	ref := store.EndpointRef{Set: set.Name, UserID: userID, Name: name}
-	if !config.ValidName(name) {
-		return endpointNotFound(set.Name, userID, name)
-	}
 	if err := s.store.DeleteEndpoint(ctx, ref); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return endpointNotFound(set.Name, userID, name)
@@ -334,7 +339,7 @@ func (s *Service) resolveEndpoint(ctx context.Context, setName, userID, name str
 	if userID == "" {
 		set, err = s.set(setName)
 	} else {
-		set, err = s.userEndpointSet(setName, userID)
+		set, err = s.userEndpointSet(setName, userID, name, notFoundIn(userID, name))
 	}
 	if err != nil {
 		return nil, target{}, err
