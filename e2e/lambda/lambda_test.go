@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/shared/aws/awsapp"
 	"github.com/outhook/outhook/shared/aws/awstest"
 	"github.com/outhook/outhook/shared/aws/cwmetric"
 	"github.com/outhook/outhook/shared/aws/emf/emftest"
@@ -136,9 +137,10 @@ func TestLambda_EndToEnd(t *testing.T) {
 	}}
 	s := newStack(t, cfg, map[string]string{crmSecretName: crmSecretValue}, visibilityTimeout)
 	send, query, secrets := s.start(variantProd, "send"), s.start(variantProd, "query"), s.start(variantProd, "secrets")
-	// deliver caches user secrets (a minute by default); short here, so the rotation below reaches it soon.
-	const userSecretCache = 2 * time.Second
-	deliver := s.start(variantProd, "deliver", lambdaenv.UserSecretCache+"="+userSecretCache.String())
+	// deliver caches user secrets for awsapp.DefaultUserSecretCacheTTL: the rotation below reaches deliveries
+	// within it.
+	const userSecretCache = awsapp.DefaultUserSecretCacheTTL
+	deliver := s.start(variantProd, "deliver")
 	inits := map[string]time.Duration{}
 	for _, f := range []*function{send, query, secrets} {
 		// A route the function does not serve: answered before any AWS request.

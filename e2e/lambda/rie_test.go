@@ -101,11 +101,12 @@ func startFunction(t testing.TB, name, bin string, env []string) *function {
 	f.cmd = exec.Command(riePath(t), "--log-level", "error",
 		"--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr, bin)
 	f.cmd.Dir = filepath.Dir(bin)
-	f.cmd.Env = append(env,
-		"AWS_LAMBDA_FUNCTION_NAME=outhook-"+name,
+	// The runtime variables first: env may override them (the last of duplicate keys wins).
+	f.cmd.Env = append([]string{
+		"AWS_LAMBDA_FUNCTION_NAME=outhook-" + name,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(memoryMiB),
-	)
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(memoryMiB),
+	}, env...)
 	f.cmd.Stdout, f.cmd.Stderr = f.out, f.out
 	// Own process group, so that stopping it also stops the bootstrap the emulator started.
 	f.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

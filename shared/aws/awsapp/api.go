@@ -2,6 +2,7 @@ package awsapp
 
 import (
 	"context"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -18,5 +19,18 @@ func (a *App) APIHandler(fn route.Function) func(context.Context, events.APIGate
 		patterns = append(patterns, r.Pattern())
 	}
 	api := httpapi.New(a.Service, httpapi.Options{Logger: a.Logger})
-	return lambdahttp.Handler(lambdahttp.Routes(api, patterns...))
+	serve := lambdahttp.Handler(lambdahttp.Routes(api, patterns...))
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		// The request's work ends answerMargin before the function's deadline: AWS calls still running then
+		// (throttled, retried, or hanging) are cancelled and the API answers a 5xx, never a timeout.
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-answerMargin))
+			defer cancel()
+		}
+		return serve(ctx, ev)
+	}
 }
+
+// answerMargin is the time an API function keeps, after its request's work is cut off, to answer.
+const answerMargin = time.Second

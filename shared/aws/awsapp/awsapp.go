@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -92,6 +94,9 @@ func New(ctx context.Context, env Env, role Role, awsCfg aws.Config, log *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("resolve webhook config from %s (%s): %w", lambdaenv.ConfigFile, env.ConfigFile, err)
 	}
+	if role == RoleAPI {
+		awsCfg.Retryer = apiRetryer
+	}
 	sm := secretsmanager.NewFromConfig(awsCfg)
 	if env.CursorKeySecret != "" {
 		if env.CursorKey, err = readCursorKey(ctx, sm, env.CursorKeySecret); err != nil {
@@ -128,6 +133,27 @@ func New(ctx context.Context, env Env, role Role, awsCfg aws.Config, log *slog.L
 		return nil, fmt.Errorf("build webhook service: %w", err)
 	}
 	return &App{Service: svc, Logger: log, MaxReceiveCount: env.MaxReceiveCount}, nil
+}
+
+// API retries. An API request makes a few AWS calls in sequence (a send: PutItem, SendMessageBatch, PutItem)
+// within the function's 10 s; each call makes at most apiAttempts attempts, apiMaxBackoff apart at most, so
+// a throttled call is retried within about a second (with a fifth of requests throttled, a call fails after
+// 4 attempts once in 600), and a call
+// that keeps failing fails fast: the client retries the whole request (with its idempotency key), which is
+// safe. The SDK's client-side retry quota (a token bucket shared by the process: 500 tokens, 5 per retry)
+// is off: under sustained throttling it emptied and turned every throttle into an immediate error ("retry
+// quota exceeded"); the bounded attempts and the request deadline (answerMargin) already bound the work.
+const (
+	apiAttempts   = 4
+	apiMaxBackoff = 300 * time.Millisecond
+)
+
+func apiRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = apiAttempts
+		o.MaxBackoff = apiMaxBackoff
+		o.RateLimiter = ratelimit.None
+	})
 }
 
 // readCursorKey reads the cursor key from the secret with the given ARN. Errors name the variable and the

@@ -36,8 +36,10 @@ type Env struct {
 	MetricsNamespace string
 }
 
-// DefaultUserSecretCacheTTL is deliver's per-user secret cache TTL when OUTHOOK_USER_SECRET_CACHE is unset.
-const DefaultUserSecretCacheTTL = time.Minute
+// DefaultUserSecretCacheTTL is deliver's per-user secret cache TTL when OUTHOOK_USER_SECRET_CACHE is unset:
+// a rotation reaches every delivery within it (TestLambda_EndToEnd). A few seconds keep the reads of a busy
+// user to one every 5 s per deliver instance (2 calls, $0.00001), as a minute did for all practical loads.
+const DefaultUserSecretCacheTTL = 5 * time.Second
 
 // LoadEnv reads Env with getenv (os.Getenv in the functions). A missing required variable is an error
 // that names it.
