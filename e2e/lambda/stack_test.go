@@ -212,6 +212,11 @@ func (s *stack) poll(deliver *function) *poller { return s.pollWindow(deliver, 0
 
 // pollWindow is poll with an event source batching window.
 func (s *stack) pollWindow(deliver *function, window time.Duration) *poller {
+	return s.pollQueue(deliver, s.queueURL, window)
+}
+
+// pollQueue feeds deliver from the queue at queueURL (the stack's, or its dead-letter queue) until the test ends.
+func (s *stack) pollQueue(deliver *function, queueURL string, window time.Duration) *poller {
 	s.t.Helper()
 	p := &poller{counter: awstest.NewCounter(), window: window}
 	cfg := s.aws.Copy()
@@ -222,7 +227,7 @@ func (s *stack) pollWindow(deliver *function, window time.Duration) *poller {
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			if err := p.once(ctx, client, s.queueURL, deliver); err != nil && ctx.Err() == nil {
+			if err := p.once(ctx, client, queueURL, deliver); err != nil && ctx.Err() == nil {
 				s.t.Logf("poller: %v", err)
 				time.Sleep(100 * time.Millisecond)
 			}
@@ -255,7 +260,7 @@ func (p *poller) once(ctx context.Context, client *sqs.Client, queueURL string, 
 		ev.Records = append(ev.Records, events.SQSMessage{
 			MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body),
 			Md5OfBody: aws.ToString(m.MD5OfBody), Attributes: m.Attributes, EventSource: "aws:sqs",
-			EventSourceARN: "arn:aws:sqs:" + awstest.Region + ":000000000000:" + queueURL[strings.LastIndex(queueURL, "/")+1:],
+			EventSourceARN: sourceARN(queueURL),
 			AWSRegion:      awstest.Region,
 		})
 	}
@@ -289,6 +294,11 @@ func (p *poller) once(ctx context.Context, client *sqs.Client, queueURL string, 
 		err = errors.New("delete failed for " + strconv.Itoa(len(del.Failed)) + " messages")
 	}
 	return err
+}
+
+// sourceARN is the ARN the poller gives as the records' EventSourceARN for the queue at queueURL.
+func sourceARN(queueURL string) string {
+	return "arn:aws:sqs:" + awstest.Region + ":000000000000:" + queueURL[strings.LastIndex(queueURL, "/")+1:]
 }
 
 // event reads one event through the query function.

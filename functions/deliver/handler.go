@@ -33,7 +33,19 @@ type handler struct {
 	// go to the dead-letter queue with its delivery still queued; the handler ends the delivery as failed
 	// instead (Processor.Abandon), and only a message whose delivery cannot be ended goes there.
 	maxReceives int
+	// deadLetterARN is the ARN of the queue's dead-letter queue (empty: unknown), also an event source of
+	// deliver: a message gets there when deliver crashed or timed out on its last receive, so it ended
+	// nothing. Its records are never attempted: the handler ends their delivery as failed, and a record
+	// whose delivery cannot be ended stays in the dead-letter queue (logged with metric DeadLetterNotEnded).
+	deadLetterARN string
 }
+
+// errDeadLettered is the cause recorded on a delivery ended from the dead-letter queue.
+var errDeadLettered = errors.New("dead-lettered: the deliver function crashed or timed out on its last receive")
+
+// DeadLetterNotEndedMetric is the value of the "metric" attribute of the log line written when the delivery
+// of a dead-lettered message cannot be ended; the CDK construct counts those lines and alarms on them.
+const DeadLetterNotEndedMetric = "DeadLetterNotEnded"
 
 // handle processes every record of the batch concurrently (a batch is about as slow as its slowest POST)
 // and reports the records that failed, so SQS deletes the others and delivers only those again.
@@ -47,6 +59,10 @@ func (h *handler) handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	failed := make([]bool, len(ev.Records))
 	var wg sync.WaitGroup
 	for i, rec := range ev.Records {
+		if h.deadLetterARN != "" && rec.EventSourceARN == h.deadLetterARN {
+			wg.Go(func() { failed[i] = !h.endDeadLettered(invocation, rec) })
+			continue
+		}
 		wg.Go(func() {
 			err := h.process(ctx, rec)
 			if err == nil {
@@ -73,6 +89,18 @@ func (h *handler) handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}
 	}
 	return resp, nil
+}
+
+// endDeadLettered ends the delivery of a record from the dead-letter queue without attempting it, and
+// reports whether it did (false: the record stays in the dead-letter queue).
+func (h *handler) endDeadLettered(ctx context.Context, rec events.SQSMessage) bool {
+	err := h.abandon(ctx, rec, h.maxReceives, errDeadLettered)
+	if err == nil {
+		return true
+	}
+	h.log.ErrorContext(ctx, "could not end the delivery of a dead-lettered message; it stays in the dead-letter queue",
+		slog.String("messageId", rec.MessageId), slog.String("metric", DeadLetterNotEndedMetric), slog.Any("error", err))
+	return false
 }
 
 // abandon ends the delivery of a record on its last receive; a panic is an error.

@@ -221,6 +221,57 @@ func TestHandler_Handle_LastReceive(t *testing.T) {
 	require.Equal(t, webhook.StatusQueued, got.Deliveries[0].Status, "the other one is still to be attempted")
 }
 
+// TestHandler_Handle_DeadLettered: a record from the dead-letter queue (deliver crashed or timed out on its
+// last receive) is never attempted: its delivery ends failed with the reason and the record is acknowledged;
+// a resend then delivers it. A record whose delivery cannot be ended is a batch item failure, left in the
+// dead-letter queue. Records of the delivery queue are still attempted in the same batch.
+func TestHandler_Handle_DeadLettered(t *testing.T) {
+	t.Parallel()
+	var posts atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { posts.Add(1) }))
+	t.Cleanup(receiver.Close)
+	b := setup(t, receiver.URL)
+	const dlqARN = "arn:aws:sqs:us-east-1:123456789012:outhook-dead-letters"
+	b.handler.maxReceives, b.handler.deadLetterARN = 5, dlqARN
+	ev, ids := b.batch(t, 2)
+	ev.Records[0].EventSourceARN = dlqARN
+	ev.Records = append(ev.Records, events.SQSMessage{
+		MessageId: "newer", EventSourceARN: dlqARN, Attributes: map[string]string{"ApproximateReceiveCount": "1"},
+		Body: `{"v":99,"set":"orders","eventId":"e","endpoint":"shop","attempt":1,"attemptId":"a"}`,
+	})
+
+	resp, err := b.handler.handle(context.Background(), ev)
+	require.NoError(t, err)
+	require.Equal(t, []events.SQSBatchItemFailure{{ItemIdentifier: "newer"}}, resp.BatchItemFailures,
+		"only the record whose delivery cannot be ended stays in the dead-letter queue")
+	require.EqualValues(t, 1, posts.Load(), "the dead-lettered record is not attempted; the other one is")
+
+	got, err := b.svc.GetEvent(context.Background(), set, ids[0])
+	require.NoError(t, err)
+	require.Equal(t, webhook.StatusFailed, got.Status)
+	require.Contains(t, got.Deliveries[0].Reason, "its queue message failed 5 times: dead-lettered")
+	got, err = b.svc.GetEvent(context.Background(), set, ids[1])
+	require.NoError(t, err)
+	require.Equal(t, webhook.StatusDelivered, got.Status)
+
+	// The ended delivery can be resent, and the resend delivers it.
+	_, err = b.svc.Resend(context.Background(), set, ids[0], "shop")
+	require.NoError(t, err)
+	msgs, err := b.queue.Receive(context.Background(), 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	resp, err = b.handler.handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{
+		MessageId: msgs[0].ID, Body: string(msgs[0].Body), EventSourceARN: "arn:aws:sqs:us-east-1:123456789012:outhook-deliveries",
+		Attributes: map[string]string{"ApproximateReceiveCount": "1"},
+	}}})
+	require.NoError(t, err)
+	require.Empty(t, resp.BatchItemFailures)
+	got, err = b.svc.GetEvent(context.Background(), set, ids[0])
+	require.NoError(t, err)
+	require.Equal(t, webhook.StatusDelivered, got.Status)
+	require.EqualValues(t, 2, posts.Load())
+}
+
 func TestSQSEventFixture(t *testing.T) {
 	t.Parallel()
 	raw, err := os.ReadFile(filepath.Join("testdata", "sqs-batch.json"))

@@ -18,6 +18,6 @@ func main() {
 		fmt.Fprintf(os.Stderr, "deliver: init: %v\n", err)
 		os.Exit(1)
 	}
-	h := &handler{proc: app.Service, log: app.Logger, maxReceives: app.MaxReceiveCount}
+	h := &handler{proc: app.Service, log: app.Logger, maxReceives: app.MaxReceiveCount, deadLetterARN: app.DeadLetterARN}
 	lambda.Start(awsapp.Flushing(app, h.handle))
 }

@@ -65,11 +65,12 @@ type Webhooks interface {
 	Table() awsdynamodb.Table
 	// Queue carries one message per delivery attempt to the deliver function.
 	Queue() awssqs.Queue
-	// DeadLetterQueue receives the messages deliver failed to process MaxReceiveCount times.
+	// DeadLetterQueue receives the messages deliver crashed or timed out on MaxReceiveCount times; deliver
+	// consumes it too, ending their deliveries as failed, and only messages it could not end stay there.
 	DeadLetterQueue() awssqs.Queue
 	// Function returns one of the four functions.
 	Function(f Function) awslambda.Function
-	// Alarms are the CloudWatch alarms: dead-letter queue depth, deliver errors, an endpoint auto-disabled,
+	// Alarms are the CloudWatch alarms: dead-lettered messages deliver could not end, deliver errors, an endpoint auto-disabled,
 	// age of the oldest message, and the ratio of failed deliveries.
 	Alarms() []awscloudwatch.Alarm
 	// Dashboard is the CloudWatch dashboard of the deployment's delivery metrics.
@@ -173,6 +174,8 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 	// queue, so the delivery reads failed (and can be resent) instead of queued forever.
 	deliverEnv := maps.Clone(env)
 	deliverEnv[lambdaenv.MaxReceiveCount] = jsii.String(strconv.Itoa(p.MaxReceiveCount))
+	// It also consumes the dead-letter queue (messages it crashed or timed out on), ending their deliveries.
+	deliverEnv[lambdaenv.DeadLetterARN] = w.dlq.QueueArn()
 	for _, f := range Functions {
 		memory, timeout, fnEnv := p.APIMemoryMiB, apiTimeout, env
 		switch f {

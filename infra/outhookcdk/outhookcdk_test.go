@@ -117,6 +117,15 @@ func (b *testBundle) functionID(t *testing.T, f outhookcdk.Function) string {
 	return *b.stack.GetLogicalId(b.hooks.Function(f).Node().DefaultChild().(awscdk.CfnElement))
 }
 
+// queueID and dlqID return the logical ids of the delivery queue and of its dead-letter queue.
+func (b *testBundle) queueID() string {
+	return *b.stack.GetLogicalId(b.hooks.Queue().Node().DefaultChild().(awscdk.CfnElement))
+}
+
+func (b *testBundle) dlqID() string {
+	return *b.stack.GetLogicalId(b.hooks.DeadLetterQueue().Node().DefaultChild().(awscdk.CfnElement))
+}
+
 // cursorKeyID returns the logical id of the cursor key's secret, the only secret of the template.
 func (b *testBundle) cursorKeyID(t *testing.T) string {
 	t.Helper()
@@ -187,9 +196,9 @@ func TestNew(t *testing.T) {
 			"AWS::DynamoDB::Table":            1,
 			"AWS::SQS::Queue":                 2,
 			"AWS::SQS::QueuePolicy":           2,
-			"AWS::Lambda::EventSourceMapping": 1,
+			"AWS::Lambda::EventSourceMapping": 2,
 			"AWS::CloudWatch::Alarm":          5,
-			"AWS::Logs::MetricFilter":         1,
+			"AWS::Logs::MetricFilter":         2,
 			"AWS::CloudWatch::Dashboard":      1,
 			"AWS::Logs::LogGroup":             5,
 			"AWS::IAM::Role":                  5,
@@ -232,8 +241,10 @@ func TestNew(t *testing.T) {
 			}
 			if f == outhookcdk.FunctionDeliver {
 				require.Equal(t, "5", vars[lambdaenv.MaxReceiveCount], "the queue's maxReceiveCount")
+				require.Equal(t, map[string]any{"Fn::GetAtt": []any{b.dlqID(), "Arn"}}, vars[lambdaenv.DeadLetterARN])
 			} else {
 				require.NotContains(t, vars, lambdaenv.MaxReceiveCount, f)
+				require.NotContains(t, vars, lambdaenv.DeadLetterARN, f)
 			}
 			require.Equal(t, "Outhook/Outhook", vars[lambdaenv.MetricsNamespace], f)
 		}
@@ -336,6 +347,9 @@ func TestNew(t *testing.T) {
 			"maxReceiveCount":     float64(5),
 		}, q["RedrivePolicy"])
 		require.Equal(t, true, props(queues[dlqID])["SqsManagedSseEnabled"])
+		require.EqualValues(t, 6*45, props(queues[dlqID])["VisibilityTimeout"],
+			"deliver consumes the dead-letter queue too: Lambda refuses a visibility timeout under the function's")
+		require.NotContains(t, props(queues[dlqID]), "RedrivePolicy", "messages deliver could not end stay")
 		for _, id := range []string{queueID, dlqID} {
 			require.Equal(t, "Retain", queues[id]["DeletionPolicy"])
 			b.has(t, "AWS::SQS::QueuePolicy", map[string]any{
@@ -356,10 +370,18 @@ func TestNew(t *testing.T) {
 			"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
 			"ScalingConfig":         map[string]any{"MaximumConcurrency": 20},
 		})
+		// deliver ends the deliveries of dead-lettered messages (functions/deliver: TestHandler_Handle_DeadLettered).
+		b.has(t, "AWS::Lambda::EventSourceMapping", map[string]any{
+			"FunctionName":          map[string]any{"Ref": b.functionID(t, outhookcdk.FunctionDeliver)},
+			"EventSourceArn":        map[string]any{"Fn::GetAtt": []any{dlqID, "Arn"}},
+			"BatchSize":             10,
+			"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
+			"ScalingConfig":         map[string]any{"MaximumConcurrency": 2},
+		})
 	})
 
 	t.Run("alarms notify the topic", func(t *testing.T) {
-		for _, metric := range []string{"ApproximateNumberOfMessagesVisible", "Errors", "ApproximateAgeOfOldestMessage"} {
+		for _, metric := range []string{outhookcdk.DeadLetterNotEndedMetric, "Errors", "ApproximateAgeOfOldestMessage"} {
 			b.has(t, "AWS::CloudWatch::Alarm", map[string]any{
 				"MetricName":         metric,
 				"ComparisonOperator": "GreaterThanThreshold",
@@ -376,6 +398,15 @@ func TestNew(t *testing.T) {
 		b.has(t, "AWS::Logs::MetricFilter", map[string]any{
 			"FilterPattern": `{ $.metric = "EndpointDisabled" }`,
 		})
+		// The dead-letter queue's depth is no alarm any more: deliver consumes it. What stays there is counted.
+		b.has(t, "AWS::Logs::MetricFilter", map[string]any{
+			"FilterPattern": `{ $.metric = "DeadLetterNotEnded" }`,
+			"MetricTransformations": []any{map[string]any{"MetricName": outhookcdk.DeadLetterNotEndedMetric,
+				"MetricNamespace": assertions.Match_AnyValue(), "MetricValue": "1"}},
+		})
+		for _, r := range b.resources("AWS::CloudWatch::Alarm") {
+			require.NotEqual(t, "ApproximateNumberOfMessagesVisible", props(r)["MetricName"])
+		}
 		require.Len(t, b.hooks.Alarms(), 5)
 	})
 
@@ -600,6 +631,13 @@ func checkIAM(t *testing.T, b *testBundle) {
 	require.Equal(t, []string{"sqs:SendMessage"}, actions(outhookcdk.FunctionSend, "sqs"))
 	require.Equal(t, []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 		"sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"}, actions(outhookcdk.FunctionDeliver, "sqs"))
+	// deliver receives from both queues, and sends to the delivery queue only.
+	queueArn := render(map[string]any{"Fn::GetAtt": []any{b.queueID(), "Arn"}})
+	dlqArn := render(map[string]any{"Fn::GetAtt": []any{b.dlqID(), "Arn"}})
+	for _, a := range []string{"sqs:ReceiveMessage", "sqs:DeleteMessage"} {
+		require.ElementsMatch(t, []string{queueArn, dlqArn}, resources(outhookcdk.FunctionDeliver, a), a)
+	}
+	require.Equal(t, []string{queueArn}, resources(outhookcdk.FunctionDeliver, "sqs:SendMessage"))
 	require.Equal(t, []string{"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue",
 		"secretsmanager:PutSecretValue"}, actions(outhookcdk.FunctionSecrets, "secretsmanager"))
 	require.Equal(t, []string{"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue"},

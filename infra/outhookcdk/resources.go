@@ -34,18 +34,21 @@ const accessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identi
 func title(f Function) string { return strings.ToUpper(string(f[:1])) + string(f[1:]) }
 
 func newQueues(w *webhooks, p Props, deliverTimeout time.Duration) (dlq, queue awssqs.Queue) {
+	// As AWS recommends for an event source: six times the function's timeout, plus its batching window.
+	// Both queues feed deliver.
+	visibility := seconds(visibilityFactor*deliverTimeout + p.DeliverBatchWindow)
 	dlq = awssqs.NewQueue(w, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
-		RetentionPeriod: seconds(queueRetention),
-		RemovalPolicy:   p.RemovalPolicy,
+		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		RetentionPeriod:   seconds(queueRetention),
+		VisibilityTimeout: visibility,
+		RemovalPolicy:     p.RemovalPolicy,
 	})
 	queue = awssqs.NewQueue(w, jsii.String("DeliveryQueue"), &awssqs.QueueProps{
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
-		RetentionPeriod: seconds(queueRetention),
-		// As AWS recommends for an event source: six times the function's timeout, plus its batching window.
-		VisibilityTimeout: seconds(visibilityFactor*deliverTimeout + p.DeliverBatchWindow),
+		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		RetentionPeriod:   seconds(queueRetention),
+		VisibilityTimeout: visibility,
 		DeadLetterQueue: &awssqs.DeadLetterQueue{
 			Queue:           dlq,
 			MaxReceiveCount: jsii.Number(p.MaxReceiveCount),
@@ -109,8 +112,12 @@ func newFunction(w *webhooks, f Function, assetDir string, memoryMiB int, timeou
 	})
 }
 
-// connectQueue feeds the delivery queue to the deliver function. The event source grants deliver
-// ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes and GetQueueUrl on this queue only.
+// connectQueue feeds the delivery queue and its dead-letter queue to the deliver function. Each event source
+// grants deliver ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes and GetQueueUrl on
+// its queue only. A message reaches the dead-letter queue when deliver crashed or timed out on its last
+// receive; deliver ends its delivery as failed without attempting it (OUTHOOK_DEAD_LETTER_QUEUE_ARN tells it
+// which records those are), and a message whose delivery cannot be ended stays there, received again every
+// visibility timeout, for its retention, and counted by the dead-letter alarm.
 func (w *webhooks) connectQueue(maxConcurrency int, window time.Duration) {
 	props := &awslambdaeventsources.SqsEventSourceProps{
 		BatchSize:               jsii.Number(10),
@@ -120,7 +127,13 @@ func (w *webhooks) connectQueue(maxConcurrency int, window time.Duration) {
 	if window > 0 {
 		props.MaxBatchingWindow = seconds(window)
 	}
-	w.functions[FunctionDeliver].AddEventSource(awslambdaeventsources.NewSqsEventSource(w.queue, props))
+	deliver := w.functions[FunctionDeliver]
+	deliver.AddEventSource(awslambdaeventsources.NewSqsEventSource(w.queue, props))
+	deliver.AddEventSource(awslambdaeventsources.NewSqsEventSource(w.dlq, &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(10),
+		ReportBatchItemFailures: jsii.Bool(true),
+		MaxConcurrency:          jsii.Number(2), // the least Lambda allows: ending a delivery is one write
+	}))
 }
 
 // newAPI creates the HTTP API: the routes of the route table (shared/httpapi/route) that a function serves,
@@ -183,13 +196,23 @@ func (w *webhooks) GrantInvokeAPI(grantee awsiam.IGrantable) awsiam.Grant {
 // metric filter on the deliver function's log matches its `endpoint disabled` warnings (metric=EndpointDisabled).
 const EndpointDisabledMetric = "EndpointsDisabled"
 
+// DeadLetterNotEndedMetric is the metric, in the same namespace, that counts the dead-lettered messages whose
+// delivery deliver could not end (each receive of one counts): a metric filter on deliver's log matches its
+// lines with metric=DeadLetterNotEnded.
+const DeadLetterNotEndedMetric = "DeadLettersNotEnded"
+
 func newEndpointDisabledMetric(w *webhooks) awscloudwatch.Metric {
+	return newLogMetric(w, "EndpointDisabledFilter", "EndpointDisabled", EndpointDisabledMetric)
+}
+
+// newLogMetric counts the lines of deliver's log whose "metric" attribute is value, as metric name.
+func newLogMetric(w *webhooks, id, value, name string) awscloudwatch.Metric {
 	namespace := "outhook/" + nonAlnum.ReplaceAllString(*w.Node().Path(), "")
-	filter := awslogs.NewMetricFilter(w, jsii.String("EndpointDisabledFilter"), &awslogs.MetricFilterProps{
+	filter := awslogs.NewMetricFilter(w, jsii.String(id), &awslogs.MetricFilterProps{
 		LogGroup:        w.functions[FunctionDeliver].LogGroup(),
-		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$.metric"), jsii.String("="), jsii.String("EndpointDisabled")),
+		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$.metric"), jsii.String("="), jsii.String(value)),
 		MetricNamespace: jsii.String(namespace),
-		MetricName:      jsii.String(EndpointDisabledMetric),
+		MetricName:      jsii.String(name),
 		MetricValue:     jsii.String("1"),
 	})
 	return filter.Metric(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")})
@@ -200,15 +223,18 @@ func newEndpointDisabledMetric(w *webhooks) awscloudwatch.Metric {
 func newAlarms(w *webhooks, p Props, failureRatio awscloudwatch.Alarm) []awscloudwatch.Alarm {
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	alarms := []awscloudwatch.Alarm{
-		w.dlq.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-			Period: minute, Statistic: jsii.String("Maximum"),
-		}).CreateAlarm(w, jsii.String("DeadLetterQueueAlarm"), &awscloudwatch.CreateAlarmOptions{
-			AlarmDescription:   jsii.String("outhook: deliveries are in the dead-letter queue; the deliver function failed on them repeatedly"),
-			Threshold:          jsii.Number(0),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-			EvaluationPeriods:  jsii.Number(1),
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		}),
+		// deliver consumes the dead-letter queue, so its depth says little; what needs a person is a message
+		// whose delivery could not be ended there (it stays queued until that is fixed and it is ended).
+		newLogMetric(w, "DeadLetterNotEndedFilter", "DeadLetterNotEnded", DeadLetterNotEndedMetric).CreateAlarm(w,
+			jsii.String("DeadLetterQueueAlarm"), &awscloudwatch.CreateAlarmOptions{
+				AlarmDescription: jsii.String("outhook: deliver could not end the delivery of dead-lettered messages; they stay in the " +
+					"dead-letter queue and their deliveries read queued; the deliver function's log says why " +
+					"(msg \"could not end the delivery of a dead-lettered message\")"),
+				Threshold:          jsii.Number(0),
+				ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+				EvaluationPeriods:  jsii.Number(1),
+				TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+			}),
 		w.functions[FunctionDeliver].MetricErrors(&awscloudwatch.MetricOptions{
 			Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum"),
 		}).CreateAlarm(w, jsii.String("DeliverErrorsAlarm"), &awscloudwatch.CreateAlarmOptions{

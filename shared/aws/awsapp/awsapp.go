@@ -34,6 +34,8 @@ type App struct {
 	Logger  *slog.Logger
 	// MaxReceiveCount is the delivery queue's maxReceiveCount (Env.MaxReceiveCount; 0: unknown).
 	MaxReceiveCount int
+	// DeadLetterARN is the ARN of the delivery queue's dead-letter queue (Env.DeadLetterARN; empty: unknown).
+	DeadLetterARN string
 	// flush writes the metrics summed during an invocation (FromEnvironment's buffered EMF writer); nil: none.
 	flush func()
 }
@@ -132,7 +134,7 @@ func New(ctx context.Context, env Env, role Role, awsCfg aws.Config, log *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("build webhook service: %w", err)
 	}
-	return &App{Service: svc, Logger: log, MaxReceiveCount: env.MaxReceiveCount}, nil
+	return &App{Service: svc, Logger: log, MaxReceiveCount: env.MaxReceiveCount, DeadLetterARN: env.DeadLetterARN}, nil
 }
 
 // API retries. An API request makes a few AWS calls in sequence (a send: PutItem, SendMessageBatch, PutItem)

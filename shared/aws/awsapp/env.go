@@ -32,6 +32,9 @@ type Env struct {
 	// MaxReceiveCount is the delivery queue's maxReceiveCount: deliver ends the delivery of a message that
 	// fails on that receive, before SQS moves it to the dead-letter queue. 0 (unset): it never does.
 	MaxReceiveCount int
+	// DeadLetterARN is the ARN of the delivery queue's dead-letter queue (OUTHOOK_DEAD_LETTER_QUEUE_ARN): deliver
+	// ends the delivery of a message received from it without attempting it. Empty: it never does.
+	DeadLetterARN string
 	// MetricsNamespace is the CloudWatch namespace of the EMF metrics. Default cwmetric.Namespace.
 	MetricsNamespace string
 }
@@ -88,5 +91,6 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		}
 		e.MaxReceiveCount = n
 	}
+	e.DeadLetterARN = getenv(lambdaenv.DeadLetterARN)
 	return e, nil
 }

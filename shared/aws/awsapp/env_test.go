@@ -102,6 +102,19 @@ func TestLoadEnv_MaxReceiveCount(t *testing.T) {
 	}
 }
 
+func TestLoadEnv_DeadLetterARN(t *testing.T) {
+	t.Parallel()
+	m := fullEnv()
+	env, err := awsapp.LoadEnv(getenv(m))
+	require.NoError(t, err)
+	require.Empty(t, env.DeadLetterARN, "unset: deliver treats every record as a delivery")
+
+	m[lambdaenv.DeadLetterARN] = "arn:aws:sqs:eu-west-1:123456789012:dlq"
+	env, err = awsapp.LoadEnv(getenv(m))
+	require.NoError(t, err)
+	require.Equal(t, "arn:aws:sqs:eu-west-1:123456789012:dlq", env.DeadLetterARN)
+}
+
 func TestLoadEnv_UserSecretCache(t *testing.T) {
 	t.Parallel()
 	m := fullEnv()
