@@ -41,7 +41,7 @@ type handler struct {
 }
 
 // errDeadLettered is the cause recorded on a delivery ended from the dead-letter queue.
-var errDeadLettered = errors.New("dead-lettered: the deliver function crashed or timed out on its last receive")
+var errDeadLettered = errors.New("dead-lettered: deliver crashed, timed out or could not end it on its last receive")
 
 // DeadLetterNotEndedMetric is the value of the "metric" attribute of the log line written when the delivery
 // of a dead-lettered message cannot be ended; the CDK construct counts those lines and alarms on them.
