@@ -11,6 +11,7 @@
 //	apiMemoryMiB, deliverMemoryMiB  the functions' memory (default outhookcdk.DefaultAPIMemoryMiB, 256, and
 //	               DefaultDeliverMemoryMiB, 128)
 //	deliverBatchWindowSeconds  how long the SQS event source may wait to fill a batch (default 0)
+//	dashboard      true (default) or false: false leaves out the CloudWatch dashboard ($3.00 a month)
 //
 // The stack is environment-agnostic, so synth needs no AWS account; deploy uses the CLI's credentials and
 // region. cdk-nag's AwsSolutions checks run on every synth and fail it on an unsuppressed finding.
@@ -92,6 +93,13 @@ func run(appProps *awscdk.AppProps) error {
 			return fmt.Errorf("context deliverBatchWindowSeconds %q: want a number of seconds", v)
 		}
 		props.DeliverBatchWindow = time.Duration(n) * time.Second
+	}
+	switch d := ctx("dashboard", "true"); d {
+	case "true":
+	case "false":
+		props.NoDashboard = true
+	default:
+		return fmt.Errorf("context dashboard %q: want true or false", d)
 	}
 	if arn := ctx("alarmTopicArn", ""); arn != "" {
 		props.AlarmTopic = awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), jsii.String(arn))

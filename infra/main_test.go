@@ -15,7 +15,7 @@ import (
 // The tests do not call t.Parallel: jsii's runtime is not safe for concurrent use.
 
 // TestRun synthesizes the app with the example config, the context `make synth` passes (here with the
-// x86_64 architecture and the destroy removal policy), and checks that cdk-nag, applied to the whole app,
+// x86_64 architecture, the destroy removal policy and no dashboard), and checks that cdk-nag, applied to the whole app,
 // left no error in the assembly.
 func TestRun(t *testing.T) {
 	build := t.TempDir()
@@ -27,6 +27,7 @@ func TestRun(t *testing.T) {
 	require.NoError(t, run(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &map[string]any{
 		"config": "../webhooks.example.yaml", "buildDir": build, "stackName": "OuthookTest", "removalPolicy": "destroy",
 		"architecture": "x86_64", "deliverMemoryMiB": "512", "deliverBatchWindowSeconds": "2",
+		"dashboard": "false",
 	}}))
 
 	data, err := os.ReadFile(filepath.Join(outdir, "OuthookTest.template.json"))
@@ -43,7 +44,7 @@ func TestRun(t *testing.T) {
 		}
 	}
 	require.NoError(t, json.Unmarshal(data, &tmpl))
-	tables, functions, memories, windows := 0, 0, map[int]int{}, []int{}
+	tables, functions, dashboards, alarms, memories, windows := 0, 0, 0, 0, map[int]int{}, []int{}
 	for _, r := range tmpl.Resources {
 		switch r.Type {
 		case "AWS::DynamoDB::Table":
@@ -53,12 +54,18 @@ func TestRun(t *testing.T) {
 			functions++
 			require.Equal(t, []string{"x86_64"}, r.Properties.Architectures, "architecture from the context")
 			memories[r.Properties.MemorySize]++
+		case "AWS::CloudWatch::Dashboard":
+			dashboards++
+		case "AWS::CloudWatch::Alarm":
+			alarms++
 		case "AWS::Lambda::EventSourceMapping":
 			windows = append(windows, r.Properties.MaximumBatchingWindowInSeconds)
 		}
 	}
 	require.Equal(t, 1, tables)
 	require.Equal(t, 4, functions)
+	require.Zero(t, dashboards, "dashboard=false from the context")
+	require.Equal(t, 5, alarms, "every alarm, the failure ratio's included, without the dashboard")
 	require.Equal(t, map[int]int{256: 3, 512: 1}, memories, "deliverMemoryMiB from the context, the API's default")
 	sort.Ints(windows)
 	require.Equal(t, []int{0, 2}, windows, "deliverBatchWindowSeconds from the context (the dead-letter queue's source has none)")
@@ -103,6 +110,7 @@ func TestRun_BadContext(t *testing.T) {
 		`{"config":"../webhooks.example.yaml","removalPolicy":"snapshot"}`:        `removalPolicy "snapshot"`,
 		`{"config":"../webhooks.example.yaml","apiMemoryMiB":"lots"}`:             `apiMemoryMiB "lots"`,
 		`{"config":"../webhooks.example.yaml","deliverBatchWindowSeconds":"900"}`: "DeliverBatchWindow 15m0s",
+		`{"config":"../webhooks.example.yaml","dashboard":"no"}`:                  `context dashboard "no": want true or false`,
 	} {
 		var context map[string]any
 		require.NoError(t, json.Unmarshal([]byte(ctx), &context))

@@ -73,7 +73,7 @@ type Webhooks interface {
 	// Alarms are the CloudWatch alarms: dead-lettered messages deliver could not end, deliver errors, an endpoint auto-disabled,
 	// age of the oldest message, and the ratio of failed deliveries.
 	Alarms() []awscloudwatch.Alarm
-	// Dashboard is the CloudWatch dashboard of the deployment's delivery metrics.
+	// Dashboard is the CloudWatch dashboard of the deployment's delivery metrics; nil with Props.NoDashboard.
 	Dashboard() awscloudwatch.Dashboard
 	// MetricsNamespace is the CloudWatch namespace of the functions' metrics: Outhook/<NamePrefix>.
 	MetricsNamespace() string
@@ -191,7 +191,9 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 	w.api = newAPI(w, p, w.functions)
 	ratio := newFailureRatioAlarm(w, p)
 	w.alarms = newAlarms(w, p, ratio)
-	w.dashboard = newDashboard(w, cfg, ratio)
+	if !p.NoDashboard {
+		w.dashboard = newDashboard(w, cfg, ratio)
+	}
 	warnPrivateUserEndpoints(w, cfg)
 	w.outputs()
 	suppressNagFindings(w)

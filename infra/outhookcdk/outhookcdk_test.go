@@ -761,6 +761,25 @@ func checkTableDefinition(t *testing.T, p map[string]any) {
 	require.Equal(t, map[string]any{"AttributeName": dynamostore.TTLAttribute, "Enabled": true}, p["TimeToLiveSpecification"])
 }
 
+// NoDashboard leaves out the dashboard and nothing else: the failure-ratio alarm (which the dashboard shows)
+// and the other alarms stay. The default's dashboard is checked by TestNew.
+func TestNew_NoDashboard(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	stack := awscdk.NewStack(app, jsii.String("Outhook"), nil)
+	hooks, err := outhookcdk.New(stack, jsii.String("Webhooks"), &outhookcdk.Props{Config: testConfig(), BuildDir: buildDir(t), NoDashboard: true})
+	require.NoError(t, err)
+	template := assertions.Template_FromStack(stack, nil)
+	match(t, func() { template.ResourceCountIs(jsii.String("AWS::CloudWatch::Dashboard"), jsii.Number(0)) })
+	match(t, func() { template.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(5)) })
+	match(t, func() {
+		template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), &map[string]any{
+			"AlarmDescription": assertions.Match_StringLikeRegexp(jsii.String("more than 10% of the deliveries that ended failed")),
+		})
+	})
+	require.Nil(t, hooks.Dashboard())
+	require.Len(t, hooks.Alarms(), 5)
+}
+
 // A set whose users may register endpoints on private networks is deployable, with a loud warning.
 func TestNew_WarnsAboutPrivateUserEndpoints(t *testing.T) {
 	cfg := testConfig()

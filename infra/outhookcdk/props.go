@@ -73,6 +73,11 @@ type Props struct {
 	// FailureRatioAlarmPercent is the share of ended deliveries that ended failed (0 < x <= 100) above which the
 	// failure-ratio alarm fires, in two consecutive 5-minute periods. Default: 10.
 	FailureRatioAlarmPercent float64
+
+	// NoDashboard leaves out the CloudWatch dashboard of the delivery metrics, which costs $3.00 a month beyond
+	// the free tier's three dashboards and is most of an idle stack's bill (docs/deploy.md). The metrics and
+	// every alarm, the failure-ratio alarm included, stay. Default false: the dashboard is created.
+	NoDashboard bool
 }
 
 // Defaults for the Props fields left zero.
