@@ -28,24 +28,30 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 
 const testConfig = `{"sets": [{"name": "billing-events", "endpoints": [{"name": "crm", "url": "https://crm.example.com/hooks"}]}]}`
 
+// testVars writes testConfig in a temporary task root and returns the functions' environment variables over a
+// new table and queue, with the Secrets Manager name prefix of the test.
+func testVars(t *testing.T, cfg aws.Config) (vars map[string]string, prefix string) {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "webhooks.json"), []byte(testConfig), 0o644))
+	prefix = "outhook/" + awstest.UniqueName("awsapp-")
+	return map[string]string{
+		lambdaenv.TaskRoot:          dir,
+		lambdaenv.ConfigFile:        "webhooks.json",
+		lambdaenv.Table:             awstest.Table(t, cfg, dynamostore.TableDefinition),
+		lambdaenv.QueueURL:          awstest.Queue(t, cfg, nil),
+		lambdaenv.UserSecretPrefix:  prefix + "/users/",
+		lambdaenv.NamedSecretPrefix: prefix + "/named/",
+	}, prefix
+}
+
 // TestNew wires the service over a real table, queue and Secrets Manager: send stores the event and queues
 // its delivery, get reads it back, and a user secret is created in Secrets Manager.
 func TestNew(t *testing.T) {
 	t.Parallel()
 	cfg := awstest.Config(t)
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "webhooks.json"), []byte(testConfig), 0o644))
-	prefix := "outhook/" + awstest.UniqueName("awsapp-")
-	env, err := awsapp.LoadEnv(func(name string) string {
-		return map[string]string{
-			lambdaenv.TaskRoot:          dir,
-			lambdaenv.ConfigFile:        "webhooks.json",
-			lambdaenv.Table:             awstest.Table(t, cfg, dynamostore.TableDefinition),
-			lambdaenv.QueueURL:          awstest.Queue(t, cfg, nil),
-			lambdaenv.UserSecretPrefix:  prefix + "/users/",
-			lambdaenv.NamedSecretPrefix: prefix + "/named/",
-		}[name]
-	})
+	vars, _ := testVars(t, cfg)
+	env, err := awsapp.LoadEnv(getenv(vars))
 	require.NoError(t, err)
 	app, err := awsapp.New(context.Background(), env, awsapp.RoleAPI, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	require.NoError(t, err)
@@ -104,21 +110,11 @@ func TestNew_CursorKeyFromSecretsManager(t *testing.T) {
 	t.Parallel()
 	cfg := awstest.Config(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "webhooks.json"), []byte(testConfig), 0o644))
-	prefix := "outhook/" + awstest.UniqueName("awsapp-")
+	vars, prefix := testVars(t, cfg)
 	const keyValue = "a generated cursor key of sixty-four characters 0123456789abcdef"
 	secret, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String(prefix + "/cursor-key"), SecretString: aws.String(keyValue)})
 	require.NoError(t, err)
-	vars := map[string]string{
-		lambdaenv.TaskRoot:          dir,
-		lambdaenv.ConfigFile:        "webhooks.json",
-		lambdaenv.Table:             awstest.Table(t, cfg, dynamostore.TableDefinition),
-		lambdaenv.QueueURL:          awstest.Queue(t, cfg, nil),
-		lambdaenv.UserSecretPrefix:  prefix + "/users/",
-		lambdaenv.NamedSecretPrefix: prefix + "/named/",
-	}
 	app := func(extra map[string]string) (*awsapp.App, error) {
 		env, err := awsapp.LoadEnv(func(name string) string {
 			if v, ok := extra[name]; ok {
