@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/outhook/outhook/shared/httpapi/route"
 	"github.com/outhook/outhook/shared/local/sqlite"
 	"github.com/outhook/outhook/shared/syncbuf"
+	"github.com/outhook/outhook/shared/testclock"
 	"github.com/outhook/outhook/shared/webhook"
 )
 
@@ -48,28 +48,10 @@ sets:
 `
 )
 
-// clock is the tests' settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type testBundle struct {
 	db    *sqlite.DB
 	srv   *httptest.Server
-	clock *clock
+	clock *testclock.Clock
 	logs  *syncbuf.Buffer
 }
 
@@ -82,7 +64,7 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	cfg := resolvedTestConfig(t)
-	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	logs := &syncbuf.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	svc, err := webhook.New(webhook.Options{
@@ -328,7 +310,7 @@ func TestHandler_StaleCursor(t *testing.T) {
 	require.NotEmpty(t, cursor)
 	require.Len(t, b.list(t, "orders", "?limit=1&cursor="+cursor).Events, 1)
 
-	b.clock.Advance(25 * time.Hour)
+	b.clock.Add(25 * time.Hour)
 	res := b.do(t, request{method: http.MethodGet, path: "/v1/webhooks/orders/events?limit=1&cursor=" + cursor})
 	require.Equal(t, http.StatusBadRequest, res.status)
 	require.Equal(t, "stale_cursor", res.code)
@@ -390,7 +372,7 @@ func TestHandler_ListPages(t *testing.T) {
 		res, sr := b.send(t, "orders", `{"type":"a.b","payload":{"n":1}}`, nil)
 		require.Equal(t, http.StatusAccepted, res.status)
 		ids = append(ids, sr.EventID)
-		b.clock.Advance(time.Millisecond)
+		b.clock.Add(time.Millisecond)
 	}
 	var seen []string
 	cursor := ""
