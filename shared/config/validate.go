@@ -131,21 +131,19 @@ func (v *validator) name(path, name string) bool {
 	return false
 }
 
+// orDefault sets *n to def when it is 0, and otherwise requires it to be between 1 and limit.
+func (v *validator) orDefault(path string, n *int, def, limit int) {
+	switch {
+	case *n == 0:
+		*n = def
+	case *n < 0 || *n > limit:
+		v.fail(path, fmt.Sprintf("must be between 1 and %d (0 means the default %d)", limit, def))
+	}
+}
+
 func (v *validator) set(p string, s *Set) {
-	switch {
-	case s.RotationWindowSeconds == 0:
-		s.RotationWindowSeconds = DefaultRotationWindowSeconds
-	case s.RotationWindowSeconds < 0 || s.RotationWindowSeconds > MaxRotationWindowSeconds:
-		v.fail(p+".rotationWindowSeconds", fmt.Sprintf("must be between 1 and %d (0 means the default %d)",
-			MaxRotationWindowSeconds, DefaultRotationWindowSeconds))
-	}
-	switch {
-	case s.RetentionDays == 0:
-		s.RetentionDays = DefaultRetentionDays
-	case s.RetentionDays < 0 || s.RetentionDays > MaxRetentionDays:
-		v.fail(p+".retentionDays", fmt.Sprintf("must be between 1 and %d (0 means the default %d)",
-			MaxRetentionDays, DefaultRetentionDays))
-	}
+	v.orDefault(p+".rotationWindowSeconds", &s.RotationWindowSeconds, DefaultRotationWindowSeconds, MaxRotationWindowSeconds)
+	v.orDefault(p+".retentionDays", &s.RetentionDays, DefaultRetentionDays, MaxRetentionDays)
 	userEndpoints := s.UserEndpoints != nil && s.UserEndpoints.Enabled
 	if len(s.Endpoints) == 0 && !userEndpoints {
 		v.fail(p+".endpoints", "at least one endpoint is required (or userEndpoints.enabled)")
@@ -169,13 +167,7 @@ func (v *validator) set(p string, s *Set) {
 
 func (v *validator) endpoint(p string, e *Endpoint) {
 	v.url(p+".url", e.URL)
-	switch {
-	case e.TimeoutSeconds == 0:
-		e.TimeoutSeconds = DefaultTimeoutSeconds
-	case e.TimeoutSeconds < 0 || e.TimeoutSeconds > MaxTimeoutSeconds:
-		v.fail(p+".timeoutSeconds", fmt.Sprintf("must be between 1 and %d (0 means the default %d)",
-			MaxTimeoutSeconds, DefaultTimeoutSeconds))
-	}
+	v.orDefault(p+".timeoutSeconds", &e.TimeoutSeconds, DefaultTimeoutSeconds, MaxTimeoutSeconds)
 	if e.Signing != nil {
 		v.signing(p+".signing", e.Signing)
 	}
@@ -198,20 +190,8 @@ func (v *validator) retryOrDefault(p string, r **Retry) {
 }
 
 func (v *validator) userEndpoints(p string, u *UserEndpoints) {
-	switch {
-	case u.MaxPerUser == 0:
-		u.MaxPerUser = DefaultMaxPerUser
-	case u.MaxPerUser < 0 || u.MaxPerUser > MaxPerUserLimit:
-		v.fail(p+".maxPerUser", fmt.Sprintf("must be between 1 and %d (0 means the default %d)",
-			MaxPerUserLimit, DefaultMaxPerUser))
-	}
-	switch {
-	case u.TimeoutSeconds == 0:
-		u.TimeoutSeconds = DefaultTimeoutSeconds
-	case u.TimeoutSeconds < 0 || u.TimeoutSeconds > MaxTimeoutSeconds:
-		v.fail(p+".timeoutSeconds", fmt.Sprintf("must be between 1 and %d (0 means the default %d)",
-			MaxTimeoutSeconds, DefaultTimeoutSeconds))
-	}
+	v.orDefault(p+".maxPerUser", &u.MaxPerUser, DefaultMaxPerUser, MaxPerUserLimit)
+	v.orDefault(p+".timeoutSeconds", &u.TimeoutSeconds, DefaultTimeoutSeconds, MaxTimeoutSeconds)
 	v.autoDisable(p+".autoDisable", &u.AutoDisable)
 	v.retryOrDefault(p+".retry", &u.Retry)
 }
