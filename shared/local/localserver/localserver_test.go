@@ -163,22 +163,12 @@ func TestServer_RunRetriesOnItsClock(t *testing.T) {
 	}}}}}
 	cfg, err := doc.Validate()
 	require.NoError(t, err)
-	srv, err := localserver.New(localserver.Options{
+	addr := run(t, localserver.Options{
 		Config: cfg, DB: db, APIKey: "k", CursorKey: []byte("c"), Workers: 2, Now: clock.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln, 5*time.Second) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
 
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+ln.Addr().String()+"/v1/webhooks/orders/events",
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+addr+"/v1/webhooks/orders/events",
 		strings.NewReader(`{"type":"order.created","payload":{}}`))
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer k")
@@ -234,4 +224,22 @@ func TestNew_WarnsAboutPrivateURLs(t *testing.T) {
 	require.Contains(t, lines[0], "127.0.0.1:9000: Loopback (RFC 1122)")
 	require.Contains(t, lines[1], "endpoint=metadata")
 	require.Contains(t, lines[1], "169.254.169.254:80: Link Local (RFC 3927)")
+}
+
+// run starts a server with opts on 127.0.0.1, stops it when the test ends (requiring a clean shutdown) and
+// returns its address.
+func run(t *testing.T, opts localserver.Options) string {
+	t.Helper()
+	srv, err := localserver.New(opts)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, 5*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return ln.Addr().String()
 }

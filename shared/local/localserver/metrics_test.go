@@ -1,10 +1,8 @@
 package localserver_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -66,21 +64,11 @@ func TestServer_Metrics(t *testing.T) {
 	}}, {Name: "portal", UserEndpoints: &config.UserEndpoints{Enabled: true, AllowPrivateNetwork: true}}}}
 	cfg, err := doc.Validate()
 	require.NoError(t, err)
-	srv, err := localserver.New(localserver.Options{
+	addr := run(t, localserver.Options{
 		Config: cfg, DB: db, APIKey: "k", CursorKey: []byte("c"), Workers: 2, Now: clock.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln, 5*time.Second) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	base := "http://" + ln.Addr().String()
+	base := "http://" + addr
 
 	call := func(method, path, body string, status int) {
 		req, err := http.NewRequestWithContext(t.Context(), method, base+path, strings.NewReader(body))
