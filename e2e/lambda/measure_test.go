@@ -191,7 +191,7 @@ func measure(t *testing.T, sc scenario, events int) measurement {
 	delivers := []*function{s.start(variantProd, "deliver"), s.start(variantProd, "deliver")}
 	var pollers []*poller
 	for _, d := range delivers {
-		pollers = append(pollers, s.pollWindow(d, sc.window))
+		pollers = append(pollers, s.pollQueue(d, s.queueURL, sc.window))
 	}
 
 	// Rounds of measureRound events, each delivered before the next is sent: the counts are those of one

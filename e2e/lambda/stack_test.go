@@ -208,12 +208,7 @@ type poller struct {
 }
 
 // poll feeds deliver from the stack's queue until the test ends.
-func (s *stack) poll(deliver *function) *poller { return s.pollWindow(deliver, 0) }
-
-// pollWindow is poll with an event source batching window.
-func (s *stack) pollWindow(deliver *function, window time.Duration) *poller {
-	return s.pollQueue(deliver, s.queueURL, window)
-}
+func (s *stack) poll(deliver *function) *poller { return s.pollQueue(deliver, s.queueURL, 0) }
 
 // pollQueue feeds deliver from the queue at queueURL (the stack's, or its dead-letter queue) until the test ends.
 func (s *stack) pollQueue(deliver *function, queueURL string, window time.Duration) *poller {
