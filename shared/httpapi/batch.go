@@ -46,8 +46,10 @@ func (h *handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("a batch holds 1 to %d events; this one holds %d", webhook.MaxBatchEvents, n))
 		return
 	}
-	reqs := make([]webhook.SendRequest, len(body.Events))
-	bad := make(map[int]*errorDetail)
+	// The malformed events are left out of the service's batch and answered in their place.
+	results := make([]batchResult, len(body.Events))
+	var good []webhook.SendRequest
+	var at []int
 	for i, raw := range body.Events {
 		var ev batchEventBody
 		dec := json.NewDecoder(bytes.NewReader(raw))
@@ -57,24 +59,12 @@ func (h *handler) sendBatch(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				msg = decodeMessage(err)
 			}
-			bad[i] = &errorDetail{Code: "invalid_event", Message: msg}
+			results[i].Error = &errorDetail{Code: "invalid_event", Message: msg}
 			continue
 		}
-		reqs[i] = webhook.SendRequest{Type: ev.Type.value, Payload: ev.Payload, UserID: ev.UserID.value,
-			IdempotencyKey: ev.IdempotencyKey.value}
-	}
-	// The malformed events are left out of the service's batch and answered in their place.
-	var good []webhook.SendRequest
-	var at []int
-	for i, req := range reqs {
-		if bad[i] == nil {
-			good = append(good, req)
-			at = append(at, i)
-		}
-	}
-	results := make([]batchResult, len(reqs))
-	for i, d := range bad {
-		results[i].Error = d
+		good = append(good, webhook.SendRequest{Type: ev.Type.value, Payload: ev.Payload, UserID: ev.UserID.value,
+			IdempotencyKey: ev.IdempotencyKey.value})
+		at = append(at, i)
 	}
 	if len(good) > 0 {
 		entries, err := h.svc.SendBatch(r.Context(), r.PathValue("set"), good)
