@@ -134,15 +134,11 @@ func (r *Registry) Write(out io.Writer) error {
 			fmt.Fprintf(&b, "outhook_deliveries_total{%s,outcome=%s} %d\n", k.labels(), quote(o.name), o.counts[k])
 		}
 	}
-	b.WriteString("# HELP outhook_retries_queued_total Failed attempts after which another attempt was queued.\n")
-	b.WriteString("# TYPE outhook_retries_queued_total counter\n")
-	for _, k := range sortedKeys(r.retries) {
-		fmt.Fprintf(&b, "outhook_retries_queued_total{%s} %d\n", k.labels(), r.retries[k])
-	}
 	for _, c := range []struct {
 		name, help string
 		counts     map[endpointKey]uint64
 	}{
+		{"outhook_retries_queued_total", "Failed attempts after which another attempt was queued.", r.retries},
 		{"outhook_deliveries_held_total", "Deliveries held because their endpoint is paused or disabled.", r.held},
 		{"outhook_endpoints_disabled_total", "Endpoints turned off by auto-disable.", r.disabled},
 	} {
