@@ -69,6 +69,21 @@ func (c *countingStore) UpdateEndpoint(ctx context.Context, ep store.Endpoint) (
 	return c.Store.UpdateEndpoint(ctx, ep)
 }
 
+// countCalls replaces b's service with one over a countingStore (and an EndpointStateTTL of an hour), and
+// returns the store.
+func countCalls(t *testing.T, b *bundle) *countingStore {
+	t.Helper()
+	counting := &countingStore{Store: b.db.Store(), calls: map[string]int{}}
+	var err error
+	b.svc, err = New(Options{
+		Config: b.cfg, Store: counting, Queue: b.queue, Named: envsecret.Env{}, Users: b.db.UserSecrets(),
+		HTTP: egress.New(), Now: b.clock.Now, Rand: rand.Reader, Jitter: func() float64 { return 0.5 },
+		Logger: slog.New(slog.NewTextHandler(b.logs, nil)), CursorKey: []byte("k"), EndpointStateTTL: time.Hour,
+	})
+	require.NoError(t, err)
+	return counting
+}
+
 // TestService_CostRules holds the domain to the cost rules of DESIGN.md: healthy deliveries to a static
 // endpoint write the event and one attempt each and read nothing but the endpoint's state once per
 // EndpointStateTTL; health is written when it changes, not per success; a send with a userId adds one read
@@ -78,14 +93,7 @@ func TestService_CostRules(t *testing.T) {
 	r := newReceiver(t)
 	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r)},
 		UserEndpoints: &config.UserEndpoints{Enabled: true, AllowPrivateNetwork: true}})
-	counting := &countingStore{Store: b.db.Store(), calls: map[string]int{}}
-	var err error
-	b.svc, err = New(Options{
-		Config: b.cfg, Store: counting, Queue: b.queue, Named: envsecret.Env{}, Users: b.db.UserSecrets(),
-		HTTP: egress.New(), Now: b.clock.Now, Rand: rand.Reader, Jitter: func() float64 { return 0.5 },
-		Logger: slog.New(slog.NewTextHandler(b.logs, nil)), CursorKey: []byte("k"), EndpointStateTTL: time.Hour,
-	})
-	require.NoError(t, err)
+	counting := countCalls(t, b)
 	ctx := context.Background()
 
 	const n = 20
@@ -104,7 +112,7 @@ func TestService_CostRules(t *testing.T) {
 	b.pump(t)
 	require.Equal(t, map[string]int{"PutAttempt": n}, counting.take(), "healthy deliveries: no read, no health write")
 
-	_, _, err = b.svc.PutUserEndpoint(ctx, "s", "alice", "hooks", EndpointRequest{URL: r.srv.URL + "/alice"})
+	_, _, err := b.svc.PutUserEndpoint(ctx, "s", "alice", "hooks", EndpointRequest{URL: r.srv.URL + "/alice"})
 	require.NoError(t, err)
 	counting.take()
 	res := send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`), UserID: "alice"})
@@ -120,14 +128,7 @@ func TestService_CostRules_ConcurrentDeliveries(t *testing.T) {
 	t.Parallel()
 	r := newReceiver(t)
 	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r)}})
-	counting := &countingStore{Store: b.db.Store(), calls: map[string]int{}}
-	var err error
-	b.svc, err = New(Options{
-		Config: b.cfg, Store: counting, Queue: b.queue, Named: envsecret.Env{}, Users: b.db.UserSecrets(),
-		HTTP: egress.New(), Now: b.clock.Now, Rand: rand.Reader, Jitter: func() float64 { return 0.5 },
-		Logger: slog.New(slog.NewTextHandler(b.logs, nil)), CursorKey: []byte("k"), EndpointStateTTL: time.Hour,
-	})
-	require.NoError(t, err)
+	counting := countCalls(t, b)
 	ctx := context.Background()
 
 	const n = 10
