@@ -555,34 +555,48 @@ func TestService_ADeliveryWorkerWithACachedStateDeliversToTheNewRegistration(t *
 	require.Equal(t, 1, oldHooks.count())
 }
 
-func TestService_ResumeReleasesALargeBacklogThroughTheQueue(t *testing.T) {
-	t.Parallel()
-	hooks := newReceiver(t)
-	b := setup(t, customerSet(newReceiver(t), nil), opsSet(newReceiver(t)))
-	ctx := context.Background()
-	register(t, b, "alice", "hooks", hooks)
-	_, err := b.svc.PauseEndpoint(ctx, "customer-events", "alice", "hooks")
+// holdBacklog pauses alice's endpoint hooks in customer-events and sends it n events, a millisecond apart,
+// whose deliveries it holds; it returns their ids, in the order sent.
+func holdBacklog(t *testing.T, b *bundle, n int) []string {
+	t.Helper()
+	_, err := b.svc.PauseEndpoint(context.Background(), "customer-events", "alice", "hooks")
 	require.NoError(t, err)
-	const n = 2*releaseBatch + 50
 	var ids []string
 	for i := range n {
 		b.clock.Add(time.Millisecond)
 		ids = append(ids, send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(fmt.Sprint(i)), UserID: "alice"}).EventID)
 	}
 	b.pump(t)
+	return ids
+}
+
+// countHeld is how many of the events ids have their delivery to hooks still held.
+func countHeld(t *testing.T, b *bundle, ids []string) int {
+	t.Helper()
+	held := 0
+	for _, id := range ids {
+		if deliveryOf(t, b, id, "hooks").Status == StatusPaused {
+			held++
+		}
+	}
+	return held
+}
+
+func TestService_ResumeReleasesALargeBacklogThroughTheQueue(t *testing.T) {
+	t.Parallel()
+	hooks := newReceiver(t)
+	b := setup(t, customerSet(newReceiver(t), nil), opsSet(newReceiver(t)))
+	ctx := context.Background()
+	register(t, b, "alice", "hooks", hooks)
+	const n = 2*releaseBatch + 50
+	ids := holdBacklog(t, b, n)
 	require.Equal(t, 0, hooks.count())
 
 	// The API call releases at most one page itself, so that it answers in time however many are held (an
 	// API Lambda has seconds); a queue message releases the rest, page by page.
-	_, err = b.svc.ResumeEndpoint(ctx, "customer-events", "alice", "hooks")
+	_, err := b.svc.ResumeEndpoint(ctx, "customer-events", "alice", "hooks")
 	require.NoError(t, err)
-	stillHeld := 0
-	for _, id := range ids {
-		if deliveryOf(t, b, id, "hooks").Status == StatusPaused {
-			stillHeld++
-		}
-	}
-	require.GreaterOrEqual(t, stillHeld, n-releaseBatch)
+	require.GreaterOrEqual(t, countHeld(t, b, ids), n-releaseBatch)
 	b.pump(t)
 	require.Equal(t, n, hooks.count(), "every held delivery POSTed once")
 	for i, id := range ids {
@@ -600,27 +614,14 @@ func TestService_DeleteEndsALargeBacklogOfHeldDeliveries(t *testing.T) {
 	b := setup(t, customerSet(newReceiver(t), nil), opsSet(newReceiver(t)))
 	ctx := context.Background()
 	register(t, b, "alice", "hooks", hooks)
-	_, err := b.svc.PauseEndpoint(ctx, "customer-events", "alice", "hooks")
-	require.NoError(t, err)
 	const n = 2*releaseBatch + 50
-	var ids []string
-	for i := range n {
-		b.clock.Add(time.Millisecond)
-		ids = append(ids, send(t, b, "customer-events", SendRequest{Type: "a", Payload: json.RawMessage(fmt.Sprint(i)), UserID: "alice"}).EventID)
-	}
-	b.pump(t)
+	ids := holdBacklog(t, b, n)
 
 	// The call ends at most one page itself (an API Lambda has seconds; the endpoint is gone once it is
 	// deleted, so a call that timed out could not be repeated); a queue message ends the rest.
 	require.NoError(t, b.svc.DeleteUserEndpoint(ctx, "customer-events", "alice", "hooks"))
 	require.Equal(t, StatusFailed, deliveryOf(t, b, ids[0], "hooks").Status, "the first page at once")
-	stillHeld := 0
-	for _, id := range ids {
-		if deliveryOf(t, b, id, "hooks").Status == StatusPaused {
-			stillHeld++
-		}
-	}
-	require.GreaterOrEqual(t, stillHeld, n-releaseBatch)
+	require.GreaterOrEqual(t, countHeld(t, b, ids), n-releaseBatch)
 	b.pump(t)
 	require.Equal(t, 0, hooks.count())
 	for _, id := range ids {
