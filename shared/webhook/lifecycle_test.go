@@ -76,17 +76,25 @@ func TestService_ReplayAfterCrashBeforeNote(t *testing.T) {
 	require.Len(t, got.Deliveries[0].Attempts, 1)
 }
 
-// TestService_ResendClaimsTheDelivery: of two resends of a failed delivery, the second answers
-// delivery_in_progress, and the id the first answered is the id its attempt is recorded under.
-func TestService_ResendClaimsTheDelivery(t *testing.T) {
-	t.Parallel()
+// failedDelivery sends an event to set s, whose one endpoint e answers 500 and is tried once, and processes
+// it: the delivery has failed. It returns the bundle, the receiver and the send's result.
+func failedDelivery(t *testing.T) (*bundle, *receiver, SendResult) {
+	t.Helper()
 	r := newReceiver(t, 500)
 	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r, func(ep *config.Endpoint) {
 		ep.Retry = &config.Retry{Attempts: 1}
 	})}})
-	ctx := context.Background()
 	res := send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
 	b.pump(t)
+	return b, r, res
+}
+
+// TestService_ResendClaimsTheDelivery: of two resends of a failed delivery, the second answers
+// delivery_in_progress, and the id the first answered is the id its attempt is recorded under.
+func TestService_ResendClaimsTheDelivery(t *testing.T) {
+	t.Parallel()
+	b, _, res := failedDelivery(t)
+	ctx := context.Background()
 
 	first, err := b.svc.Resend(ctx, "s", res.EventID, "e")
 	require.NoError(t, err)
@@ -112,13 +120,8 @@ func TestService_ResendClaimsTheDelivery(t *testing.T) {
 // delivery_in_progress; one message is queued.
 func TestService_ConcurrentResends(t *testing.T) {
 	t.Parallel()
-	r := newReceiver(t, 500)
-	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r, func(ep *config.Endpoint) {
-		ep.Retry = &config.Retry{Attempts: 1}
-	})}})
+	b, r, res := failedDelivery(t)
 	ctx := context.Background()
-	res := send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
-	b.pump(t)
 
 	const n = 10
 	results := make([]SendResult, n)
@@ -148,13 +151,8 @@ func TestService_ConcurrentResends(t *testing.T) {
 // can be resent again, and the answered error is a server error.
 func TestService_ResendThatCannotBeQueued(t *testing.T) {
 	t.Parallel()
-	r := newReceiver(t, 500)
-	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r, func(ep *config.Endpoint) {
-		ep.Retry = &config.Retry{Attempts: 1}
-	})}})
+	b, _, res := failedDelivery(t)
 	ctx := context.Background()
-	res := send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
-	b.pump(t)
 
 	b.queue.fail.Store(1)
 	_, err := b.svc.Resend(ctx, "s", res.EventID, "e")
