@@ -197,6 +197,17 @@ func TestStore_CreateEvent(t *testing.T) {
 	})
 }
 
+// reserveKey writes the item of a keyed send that reserved id for key in set and then died, its event never
+// written.
+func reserveKey(t *testing.T, b testBundle, set, key, id string) {
+	t.Helper()
+	_, err := b.client.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &b.table, Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "I#" + set + "#" + key}, "sk": &types.AttributeValueMemberS{Value: "I"},
+		"ev": &types.AttributeValueMemberS{Value: id},
+	}})
+	require.NoError(t, err)
+}
+
 // TestStore_CreateEventClaimsAReservedKey is the crash point between the two writes of a keyed send: the
 // key's item reserves an event id, the event was never written (the call died, answering nothing). The
 // client's retry finds the key reserved and no event: it stores its event under the reserved id, as new;
@@ -206,11 +217,7 @@ func TestStore_CreateEventClaimsAReservedKey(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	first := event("billing", 40)
-	_, err := b.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &b.table, Item: map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: "I#billing#crashed"}, "sk": &types.AttributeValueMemberS{Value: "I"},
-		"ev": &types.AttributeValueMemberS{Value: first.ID},
-	}})
-	require.NoError(t, err)
+	reserveKey(t, b, "billing", "crashed", first.ID)
 
 	retry := event("billing", 41)
 	retry.IdempotencyKey = "crashed"
@@ -237,11 +244,7 @@ func TestStore_CreateEventClaimRace(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	reserved := event("billing", 50)
-	_, err := b.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &b.table, Item: map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: "I#billing#race"}, "sk": &types.AttributeValueMemberS{Value: "I"},
-		"ev": &types.AttributeValueMemberS{Value: reserved.ID},
-	}})
-	require.NoError(t, err)
+	reserveKey(t, b, "billing", "race", reserved.ID)
 	const n = 6
 	var wg sync.WaitGroup
 	var mu sync.Mutex
