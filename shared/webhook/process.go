@@ -61,13 +61,9 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 	if j.Event != nil {
 		ev = j.event()
 	} else {
-		rec, err := s.store.GetEvent(ctx, j.Set, j.EventID)
-		if errors.Is(err, store.ErrNotFound) {
-			log.Warn("dropping delivery: the event no longer exists (retention)")
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read event %s: %w", j.EventID, err)
+		rec, found, err := s.storedEvent(ctx, j, log)
+		if !found {
+			return err
 		}
 		if done, err := s.duplicate(ctx, rec, j); done || err != nil {
 			return err
@@ -163,6 +159,20 @@ func (s *Service) put(ctx context.Context, j job, a store.Attempt, log *slog.Log
 	return true, nil
 }
 
+// storedEvent reads the job's event from the store. found is false when it could not: with an error, or
+// with none (and the drop logged) when retention removed the event, leaving the job nothing to deliver.
+func (s *Service) storedEvent(ctx context.Context, j job, log *slog.Logger) (rec store.Record, found bool, err error) {
+	rec, err = s.store.GetEvent(ctx, j.Set, j.EventID)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Warn("dropping delivery: the event no longer exists (retention)")
+		return store.Record{}, false, nil
+	}
+	if err != nil {
+		return store.Record{}, false, fmt.Errorf("read event %s: %w", j.EventID, err)
+	}
+	return rec, true, nil
+}
+
 // Abandon ends the delivery of a message that failed too many times to be processed (its queue is about to
 // dead-letter it, or the local worker gives it up): it records the job's attempt as failed without making it,
 // with cause as the reason, so the delivery does not stay queued and can be resent. If the attempt is recorded
@@ -191,13 +201,9 @@ func (s *Service) Abandon(ctx context.Context, body []byte, receives int, cause 
 	if j.Event != nil {
 		expires = j.Event.ExpiresAt
 	} else {
-		rec, err := s.store.GetEvent(ctx, j.Set, j.EventID)
-		if errors.Is(err, store.ErrNotFound) {
-			log.Warn("dropping delivery: the event no longer exists (retention)")
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read event %s: %w", j.EventID, err)
+		rec, found, err := s.storedEvent(ctx, j, log)
+		if !found {
+			return err
 		}
 		expires = rec.Event.ExpiresAt
 	}
