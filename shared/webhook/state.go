@@ -256,7 +256,7 @@ func (s *Service) recordHealth(ctx context.Context, set *config.ResolvedSet, t t
 	st := t.state
 	switch a.Outcome {
 	case store.OutcomeSucceeded:
-		if st.Health.ConsecutiveFailed == 0 && now.Sub(st.Health.LastSuccessAt) < healthResolution {
+		if healthy(st.Health, now) {
 			return
 		}
 		// Concurrent successes record one: the others would write the same, or conflict and read again.
@@ -267,7 +267,7 @@ func (s *Service) recordHealth(ctx context.Context, set *config.ResolvedSet, t t
 		// A delivery that finished meanwhile may have recorded it already.
 		if cached, ok := s.states.get(t.ref(), s.now()); ok && cached.ep.Version > st.Version {
 			st = cached.ep
-			if st.Health.ConsecutiveFailed == 0 && now.Sub(st.Health.LastSuccessAt) < healthResolution {
+			if healthy(st.Health, now) {
 				return
 			}
 		}
@@ -316,6 +316,12 @@ func (s *Service) recordHealth(ctx context.Context, set *config.ResolvedSet, t t
 			return
 		}
 	}
+}
+
+// healthy reports whether a success at now leaves h as recorded: no failures since the last success, which is
+// recent enough (healthResolution).
+func healthy(h store.Health, now time.Time) bool {
+	return h.ConsecutiveFailed == 0 && now.Sub(h.LastSuccessAt) < healthResolution
 }
 
 // EndpointDisabledType is the type of the event sent when auto-disable fires.
