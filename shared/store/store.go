@@ -117,9 +117,21 @@ type ListOptions struct {
 	MaxBytes int
 }
 
-// Fitting returns how many of records, in order, a page of opts holds within its MaxBytes (all of them
+// PageOf cuts records (newest first, up to limit+1: one more than the page tells that another follows) into
+// the page of opts: at most limit records, within its MaxBytes (at least one), and, when records remain, the
+// cursor that cursorAfter makes from the id of the page's last record. Every adapter's ListEvents ends with it.
+func PageOf(records []Record, limit int, opts ListOptions, cursorAfter func(lastID string) string) Page {
+	n := fitting(records[:min(limit, len(records))], opts)
+	page := Page{Records: records[:n]}
+	if len(records) > n {
+		page.NextCursor = cursorAfter(records[n-1].Event.ID)
+	}
+	return page
+}
+
+// fitting returns how many of records, in order, a page of opts holds within its MaxBytes (all of them
 // when opts sets no size bound; at least one).
-func Fitting(records []Record, opts ListOptions) int {
+func fitting(records []Record, opts ListOptions) int {
 	if opts.Size == nil || opts.MaxBytes <= 0 {
 		return len(records)
 	}

@@ -106,15 +106,11 @@ func (s *Store) ListEvents(ctx context.Context, set string, opts store.ListOptio
 	return pageOf(set, records, limit, opts), nil
 }
 
-// pageOf cuts records (up to limit+1) into a page of at most limit records within opts's size bound, and
-// its cursor when records remain.
+// pageOf is store.PageOf with the cursor of set.
 func pageOf(set string, records []store.Record, limit int, opts store.ListOptions) store.Page {
-	n := store.Fitting(records[:min(limit, len(records))], opts)
-	page := store.Page{Records: records[:n]}
-	if len(records) > n {
-		page.NextCursor = encodeCursor(cursor{Version: cursorVersion, Set: set, Before: records[n-1].Event.ID})
-	}
-	return page
+	return store.PageOf(records, limit, opts, func(lastID string) string {
+		return encodeCursor(cursor{Version: cursorVersion, Set: set, Before: lastID})
+	})
 }
 
 // listUser lists one user's events through the sparse user index (keys only, newest first), then reads

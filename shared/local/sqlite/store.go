@@ -112,12 +112,7 @@ func (s eventStore) ListEvents(ctx context.Context, set string, opts store.ListO
 		}
 		before = batch[len(batch)-1].Event.ID
 	}
-	n := store.Fitting(records[:min(opts.Limit, len(records))], opts)
-	page := store.Page{Records: records[:n]}
-	if len(records) > n {
-		page.NextCursor = encodeCursor(records[n-1].Event.ID)
-	}
-	return page, nil
+	return store.PageOf(records, opts.Limit, opts, encodeCursor), nil
 }
 
 // listBatch reads up to n records of the set with SinceID <= id < before, newest first.
