@@ -54,8 +54,18 @@ func endpointArgs(ep store.Endpoint) ([]any, error) {
 		ep.Version}, nil
 }
 
-const replaceEndpoint = `INSERT OR REPLACE INTO endpoints (` + endpointColumns + `)
+const replaceEndpointSQL = `INSERT OR REPLACE INTO endpoints (` + endpointColumns + `)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// replaceEndpoint writes ep's row, whether or not it exists; it runs inside a write of the single writer.
+func (s eventStore) replaceEndpoint(ctx context.Context, ep store.Endpoint) error {
+	args, err := endpointArgs(ep)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.conn.ExecContext(ctx, replaceEndpointSQL, args...)
+	return err
+}
 
 func (s eventStore) PutEndpoint(ctx context.Context, ep store.Endpoint, maxPerUser int) (store.Endpoint, bool, error) {
 	ep.CreatedAt, ep.UpdatedAt = toMs(ep.CreatedAt), toMs(ep.UpdatedAt)
@@ -89,12 +99,7 @@ func (s eventStore) PutEndpoint(ctx context.Context, ep store.Endpoint, maxPerUs
 		default:
 			return fmt.Errorf("read endpoint: %w", err)
 		}
-		args, err := endpointArgs(stored)
-		if err != nil {
-			return err
-		}
-		_, err = s.db.conn.ExecContext(ctx, replaceEndpoint, args...)
-		return err
+		return s.replaceEndpoint(ctx, stored)
 	})
 	if err != nil {
 		return store.Endpoint{}, false, fmt.Errorf("put endpoint %s of user %s in set %s: %w", ep.Name, ep.UserID, ep.Set, err)
@@ -180,12 +185,7 @@ func (s eventStore) UpdateEndpoint(ctx context.Context, ep store.Endpoint) (stor
 		out.Status, out.DisabledReason, out.DisabledAt = ep.Status, ep.DisabledReason, ep.DisabledAt
 		out.Health, out.UpdatedAt = ep.Health, ep.UpdatedAt
 		out.Version = ep.Version + 1
-		args, err := endpointArgs(out)
-		if err != nil {
-			return err
-		}
-		_, err = s.db.conn.ExecContext(ctx, replaceEndpoint, args...)
-		return err
+		return s.replaceEndpoint(ctx, out)
 	})
 	if err != nil {
 		return store.Endpoint{}, fmt.Errorf("update endpoint %s of set %s: %w", ep.Name, ep.Set, err)
