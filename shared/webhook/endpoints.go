@@ -122,7 +122,7 @@ func (s *Service) userEndpointSet(setName, userID, name string, badName func(set
 		return nil, err
 	}
 	if !ValidUserID(userID) {
-		return nil, invalid("invalid_user_id", "userId must be 1-128 characters of A-Z a-z 0-9 _ . @ + = -")
+		return nil, invalidUserID()
 	}
 	if badName != nil && !config.ValidName(name) {
 		return nil, badName(set.Name)

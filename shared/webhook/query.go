@@ -95,7 +95,7 @@ func listOptions(q ListQuery) (store.ListOptions, error) {
 		return opts, invalid("invalid_status", "status must be pending, delivered or failed")
 	}
 	if q.UserID != "" && !ValidUserID(q.UserID) {
-		return opts, invalid("invalid_user_id", "userId must be 1-128 characters of A-Z a-z 0-9 _ . @ + = -")
+		return opts, invalidUserID()
 	}
 	if q.Endpoint != "" && !config.ValidName(q.Endpoint) {
 		return opts, invalid("invalid_endpoint", "endpoint must be an endpoint name ([a-z0-9][a-z0-9._-]*, at most 64 characters)")

@@ -68,7 +68,7 @@ func (s *Service) secretSet(setName, userID string) (*config.ResolvedSet, error)
 		return nil, err
 	}
 	if !ValidUserID(userID) {
-		return nil, invalid("invalid_user_id", "userId must be 1-128 characters of A-Z a-z 0-9 _ . @ + = -")
+		return nil, invalidUserID()
 	}
 	return set, nil
 }

@@ -31,6 +31,11 @@ var userIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.@+=-]{1,128}$`)
 // ValidUserID reports whether id is an acceptable user id.
 func ValidUserID(id string) bool { return userIDPattern.MatchString(id) }
 
+// invalidUserID is the answer to a userId that is not ValidUserID.
+func invalidUserID() error {
+	return invalid("invalid_user_id", "userId must be 1-128 characters of A-Z a-z 0-9 _ . @ + = -")
+}
+
 // Send stores an event and queues one delivery per endpoint of the set. It answers only after both the
 // event and its queue messages are durable, so a returned result is never lost. With an idempotency key,
 // repeating the call returns the first result (Replayed) and the same key with another request is a
@@ -190,7 +195,7 @@ func validateSend(req SendRequest) (json.RawMessage, error) {
 		return nil, invalid("invalid_type", "type must be UTF-8 text of at most %d characters", maxTypeLen)
 	}
 	if req.UserID != "" && !ValidUserID(req.UserID) {
-		return nil, invalid("invalid_user_id", "userId must be 1-128 characters of A-Z a-z 0-9 _ . @ + = -")
+		return nil, invalidUserID()
 	}
 	// Characters too, as the OpenAPI maxLength counts them; and UTF-8, which a DynamoDB string must be.
 	if !utf8.ValidString(req.IdempotencyKey) || utf8.RuneCountInString(req.IdempotencyKey) > MaxIdempotencyKeyLen {
