@@ -1,6 +1,7 @@
 // Package smsecret implements the secret ports on AWS Secrets Manager: Named reads the config's named
 // signing secrets through an in-memory TTL cache, and UserStore keeps one secret per (set, user) whose
-// AWSCURRENT and AWSPREVIOUS versions are the user's current and previous signing secrets.
+// AWSCURRENT value holds the user's current signing secret and every previous one still in its rotation
+// window (values written before that list existed keep their previous secret in AWSPREVIOUS).
 package smsecret
 
 import (
