@@ -216,6 +216,15 @@ func TestLambda_EndToEnd(t *testing.T) {
 		"billing-events/flaky/" + cwmetric.RetriesQueued: 2,
 		"billing-events/flaky/" + cwmetric.Delivered:     1,
 	})
+	// Deliver logs the two failed attempts at WARN, and no line for a successful one: it is in the event log
+	// and the metrics, and CloudWatch Logs bills every byte.
+	attempts := logLines(t, deliver, "delivery attempt")
+	require.Len(t, attempts, 2, "flaky's two 503s only")
+	for _, l := range attempts {
+		require.Equal(t, "WARN", l["level"])
+		require.Equal(t, "retrying", l["outcome"])
+		require.Equal(t, "flaky", l["endpoint"])
+	}
 	require.Equal(t, billing.Deliveries[1].AttemptID, ev.Deliveries[1].Attempts[0].ID)
 	require.JSONEq(t, `{"invoiceId":"inv_1","amount":4200}`, string(ev.Payload))
 
@@ -293,6 +302,22 @@ func requireMetrics(t *testing.T, f *function, want map[string]float64) {
 	for k, v := range want {
 		require.Equal(t, v, got[k], "%s in the EMF lines of %s: %v", k, f.name, got)
 	}
+}
+
+// logLines returns the log lines of f (JSON objects with a "msg", unlike EMF lines) whose msg is msg.
+func logLines(t *testing.T, f *function, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.Lines(f.out.String()) {
+		var l map[string]any
+		if !strings.HasPrefix(line, "{") || json.Unmarshal([]byte(line), &l) != nil {
+			continue // the emulator's START, END and REPORT lines
+		}
+		if l["msg"] == msg {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // crashStack is a stack with a receiver whose first failFirst requests fail, a deliver fed by the poller,

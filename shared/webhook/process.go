@@ -97,16 +97,29 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 	if written, err := s.put(ctx, j, a, log); !written || err != nil {
 		return err
 	}
+	s.logAttempt(ctx, log, a)
+	s.recordHealth(ctx, set, t, a)
+	s.recordAttempt(set, j, a)
+	return s.schedule(ctx, j, a)
+}
+
+// logAttempt writes the attempt's log line: a failed one (retrying or failed) at WARN, so that an operator
+// sees every failure and retry at the default level; a successful one at Options.SucceededLogLevel.
+func (s *Service) logAttempt(ctx context.Context, log *slog.Logger, a store.Attempt) {
+	level := slog.LevelWarn
+	if a.Outcome == store.OutcomeSucceeded {
+		level = s.okLevel
+	}
+	if !log.Enabled(ctx, level) {
+		return
+	}
 	attrs := []slog.Attr{slog.String("outcome", string(a.Outcome)), slog.Int("status", a.ResponseStatus),
 		slog.Duration("duration", a.Duration)}
 	if a.Error != "" {
 		// Why no response came (the attempt's recorded error: it names secrets, never their values).
 		attrs = append(attrs, slog.String("error", a.Error))
 	}
-	log.LogAttrs(ctx, slog.LevelInfo, "delivery attempt", attrs...)
-	s.recordHealth(ctx, set, t, a)
-	s.recordAttempt(set, j, a)
-	return s.schedule(ctx, j, a)
+	log.LogAttrs(ctx, level, "delivery attempt", attrs...)
 }
 
 // jobTarget resolves the set and endpoint of a job. gone, when not empty, says which of them no longer

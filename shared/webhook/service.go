@@ -41,6 +41,11 @@ type Options struct {
 	// healthy deliveries free of reads, and a pause then takes effect within that time.
 	EndpointStateTTL time.Duration
 	Metrics          Metrics // default: records nothing
+	// SucceededLogLevel is the level of a successful attempt's log line; the zero value is INFO. A failed
+	// attempt is logged at WARN whatever this says. The Lambda functions set DEBUG: a successful attempt is
+	// in the event log and in the metrics already, and CloudWatch Logs bills every byte; the local server
+	// keeps INFO, so that its output shows the deliveries being made.
+	SucceededLogLevel slog.Level
 }
 
 // Service is the domain service. It is safe for concurrent use.
@@ -58,6 +63,7 @@ type Service struct {
 	cursor  []byte
 	states  *stateCache
 	metrics Metrics
+	okLevel slog.Level // SucceededLogLevel
 }
 
 // New checks the options and returns a Service.
@@ -103,6 +109,7 @@ func New(o Options) (*Service, error) {
 		cursor:  o.CursorKey,
 		states:  &stateCache{ttl: o.EndpointStateTTL},
 		metrics: o.Metrics,
+		okLevel: o.SucceededLogLevel,
 	}, nil
 }
 

@@ -809,6 +809,53 @@ func TestService_LogsAttemptError(t *testing.T) {
 	require.NotContains(t, logs, namedSecretValue)
 }
 
+// TestService_AttemptLogLevels: a failed attempt (retrying, then failed) is logged at WARN; a successful one at
+// SucceededLogLevel: INFO by default (the local server), and nothing at all on AWS's setting (DEBUG) with the
+// default INFO logger, where the attempt is in the event log and the metrics.
+func TestService_AttemptLogLevels(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t, http.StatusServiceUnavailable)
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r, func(ep *config.Endpoint) {
+		ep.Retry = &config.Retry{Attempts: 2, InitialDelaySeconds: 1}
+	})}})
+	var aws syncbuf.Buffer
+	onAWS, err := New(Options{
+		Config: b.cfg, Store: b.db.Store(), Queue: b.queue, Named: envsecret.Env{}, Users: b.db.UserSecrets(),
+		HTTP: egress.New(), Now: b.clock.Now, Jitter: func() float64 { return 0.5 },
+		Logger: slog.New(slog.NewJSONHandler(&aws, nil)), CursorKey: []byte("test cursor key"),
+		SucceededLogLevel: slog.LevelDebug,
+	})
+	require.NoError(t, err)
+
+	send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
+	require.Equal(t, 2, b.pumpWith(t, onAWS))
+	require.Equal(t, 2, r.count(), "a 503, then a 204")
+	var lines []map[string]any
+	for line := range strings.Lines(aws.String()) {
+		var l map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &l), line)
+		lines = append(lines, l)
+	}
+	require.Len(t, lines, 1, "the retry only: %s", aws.String())
+	require.Equal(t, "WARN", lines[0]["level"])
+	require.Equal(t, "delivery attempt", lines[0]["msg"])
+	require.Equal(t, "retrying", lines[0]["outcome"])
+	require.EqualValues(t, http.StatusServiceUnavailable, lines[0]["status"])
+
+	// The default level (the local server's): every attempt, the successful one at INFO.
+	send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
+	require.Equal(t, 1, b.pump(t))
+	require.Regexp(t, `level=INFO msg="delivery attempt" event=whevt_\S+ endpoint=e attempt=1 outcome=succeeded status=200`, b.logs.String())
+
+	// A delivery that ends failed is a WARN line too.
+	r.srv.Close()
+	send(t, b, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{}`)})
+	require.Equal(t, 2, b.pumpWith(t, onAWS))
+	require.Contains(t, aws.String(), `"level":"WARN","msg":"delivery attempt"`)
+	require.Contains(t, aws.String(), `"outcome":"failed"`)
+	require.NotContains(t, aws.String(), `"outcome":"succeeded"`)
+}
+
 // TestService_UserSecretSigningNeedsAUser: an endpoint signed with the user's secret (signing.userSecret)
 // refuses a send without a userId (nothing stored, nothing queued) instead of delivering it unsigned; with a
 // userId it is signed with that user's managed secret. An endpoint without signing takes sends without a user.

@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/outhook/outhook/shared/aws/cwmetric"
@@ -37,6 +39,10 @@ type Env struct {
 	DeadLetterARN string
 	// MetricsNamespace is the CloudWatch namespace of the EMF metrics. Default cwmetric.Namespace.
 	MetricsNamespace string
+	// LogLevel is the lowest level the function logs: the function's application log level, which Lambda
+	// gives in AWS_LAMBDA_LOG_LEVEL (the construct sets INFO; DEBUG adds a line per successful attempt).
+	// Default INFO.
+	LogLevel slog.Level
 }
 
 // DefaultUserSecretCacheTTL is deliver's per-user secret cache TTL when OUTHOOK_USER_SECRET_CACHE is unset:
@@ -92,5 +98,22 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		e.MaxReceiveCount = n
 	}
 	e.DeadLetterARN = getenv(lambdaenv.DeadLetterARN)
+	if s := getenv(lambdaenv.LogLevel); s != "" {
+		level, ok := lambdaLogLevels[strings.ToUpper(s)]
+		if !ok {
+			return Env{}, fmt.Errorf("environment variable %s=%q: want TRACE, DEBUG, INFO, WARN, ERROR or FATAL", lambdaenv.LogLevel, s)
+		}
+		e.LogLevel = level
+	}
 	return e, nil
+}
+
+// lambdaLogLevels maps Lambda's application log levels to slog's (TRACE and FATAL have no slog name).
+var lambdaLogLevels = map[string]slog.Level{
+	"TRACE": slog.LevelDebug - 4,
+	"DEBUG": slog.LevelDebug,
+	"INFO":  slog.LevelInfo,
+	"WARN":  slog.LevelWarn,
+	"ERROR": slog.LevelError,
+	"FATAL": slog.LevelError + 4,
 }

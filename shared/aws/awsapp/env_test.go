@@ -1,6 +1,7 @@
 package awsapp_test
 
 import (
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -132,4 +133,22 @@ func TestLoadEnv_UserSecretCache(t *testing.T) {
 		_, err = awsapp.LoadEnv(getenv(m))
 		require.ErrorContains(t, err, lambdaenv.UserSecretCache, bad)
 	}
+}
+
+func TestLoadEnv_LogLevel(t *testing.T) {
+	t.Parallel()
+	m := fullEnv()
+	env, err := awsapp.LoadEnv(getenv(m))
+	require.NoError(t, err)
+	require.Equal(t, slog.LevelInfo, env.LogLevel, "unset (text log format, the emulator): INFO")
+
+	for value, want := range map[string]slog.Level{"DEBUG": slog.LevelDebug, "WARN": slog.LevelWarn, "error": slog.LevelError} {
+		m[lambdaenv.LogLevel] = value
+		env, err = awsapp.LoadEnv(getenv(m))
+		require.NoError(t, err)
+		require.Equal(t, want, env.LogLevel, value)
+	}
+	m[lambdaenv.LogLevel] = "VERBOSE"
+	_, err = awsapp.LoadEnv(getenv(m))
+	require.ErrorContains(t, err, lambdaenv.LogLevel)
 }

@@ -17,6 +17,7 @@ const (
 	DeadLetterARN     = "OUTHOOK_DEAD_LETTER_QUEUE_ARN" // deliver: ARN of the dead-letter queue, whose messages it ends unattempted
 	MetricsNamespace  = "OUTHOOK_METRICS_NAMESPACE"     // optional: CloudWatch namespace of the EMF metrics; default Outhook
 	TaskRoot          = "LAMBDA_TASK_ROOT"              // set by Lambda: where the function package is unpacked
+	LogLevel          = "AWS_LAMBDA_LOG_LEVEL"          // set by Lambda: the function's application log level (JSON log format)
 )
 
 // Required lists the variables every function needs; the construct sets each of them on every function.
