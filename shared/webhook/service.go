@@ -37,8 +37,9 @@ type Options struct {
 	Logger    *slog.Logger     // default slog.Default()
 	CursorKey []byte           // authenticates list cursors; required
 	// EndpointStateTTL is how long a delivery worker may use an endpoint's state (paused or not, health) read
-	// before: 0 reads it for every delivery (the local server: a SQLite read); on AWS a few seconds keep
-	// healthy deliveries free of reads, and a pause then takes effect within that time.
+	// before: 0 reads it for every delivery (the local server, whose SQLite store answers from a cache that
+	// its own writes keep current); on AWS a few seconds keep healthy deliveries free of reads, and a pause
+	// then takes effect within that time.
 	EndpointStateTTL time.Duration
 	Metrics          Metrics // default: records nothing
 	// SucceededLogLevel is the level of a successful attempt's log line; the zero value is INFO. A failed

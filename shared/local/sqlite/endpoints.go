@@ -73,7 +73,7 @@ func (s eventStore) PutEndpoint(ctx context.Context, ep store.Endpoint, maxPerUs
 		stored  store.Endpoint
 		created bool
 	)
-	err := s.db.w.do(ctx, func(ctx context.Context) error {
+	err := s.writeEndpoints(ctx, func(ctx context.Context) error {
 		// Conditions first: an error returned after a write would leave the write in a shared batch.
 		existing, err := scanEndpoint(s.db.conn.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 			WHERE set_name = ? AND user_id = ? AND name = ?`, ep.Set, ep.UserID, ep.Name))
@@ -107,13 +107,32 @@ func (s eventStore) PutEndpoint(ctx context.Context, ep store.Endpoint, maxPerUs
 	return stored, created, nil
 }
 
+// GetEndpoint answers from the DB's endpoint cache when it can (see endpointCache).
 func (s eventStore) GetEndpoint(ctx context.Context, ref store.EndpointRef) (store.Endpoint, error) {
-	ep, err := scanEndpoint(s.db.stmts.getEndpoint.QueryRowContext(ctx, ref.Set, ref.UserID, ref.Name))
-	if err != nil {
-		return store.Endpoint{}, fmt.Errorf("get endpoint %s of set %s: %w", ref.Name, ref.Set,
-			interpretError(err, store.ErrNotFound, store.ErrConflict))
+	c, ok, gen := s.db.endpoints.get(ref)
+	if !ok {
+		ep, err := scanEndpoint(s.db.stmts.getEndpoint.QueryRowContext(ctx, ref.Set, ref.UserID, ref.Name))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			s.db.endpoints.put(ref, store.Endpoint{}, false, gen)
+		case err != nil:
+			return store.Endpoint{}, fmt.Errorf("get endpoint %s of set %s: %w", ref.Name, ref.Set, err)
+		default:
+			s.db.endpoints.put(ref, ep, true, gen)
+		}
+		c = cachedEndpoint{ep: ep, found: err == nil}
 	}
-	return ep, nil
+	if !c.found {
+		return store.Endpoint{}, fmt.Errorf("get endpoint %s of set %s: %w", ref.Name, ref.Set, store.ErrNotFound)
+	}
+	return c.ep, nil
+}
+
+// writeEndpoints runs fn, a write to the endpoints table, in the writer, and invalidates the endpoint cache
+// once it has committed or failed.
+func (s eventStore) writeEndpoints(ctx context.Context, fn func(ctx context.Context) error) error {
+	defer s.db.endpoints.invalidate()
+	return s.db.w.do(ctx, fn)
 }
 
 func (s eventStore) ListEndpoints(ctx context.Context, set, userID string) ([]store.Endpoint, error) {
@@ -139,7 +158,7 @@ func (s eventStore) ListEndpoints(ctx context.Context, set, userID string) ([]st
 
 func (s eventStore) DeleteEndpoint(ctx context.Context, ref store.EndpointRef) error {
 	var n int64
-	err := s.db.w.do(ctx, func(ctx context.Context) error {
+	err := s.writeEndpoints(ctx, func(ctx context.Context) error {
 		res, err := s.db.conn.ExecContext(ctx, `DELETE FROM endpoints WHERE set_name = ? AND user_id = ? AND name = ?`,
 			ref.Set, ref.UserID, ref.Name)
 		if err != nil {
@@ -163,7 +182,7 @@ func (s eventStore) UpdateEndpoint(ctx context.Context, ep store.Endpoint) (stor
 	ep.Health.LastSuccessAt, ep.Health.LastFailureAt = toMs(ep.Health.LastSuccessAt), toMs(ep.Health.LastFailureAt)
 	ep.Health.FailingSince = toMs(ep.Health.FailingSince)
 	var out store.Endpoint
-	err := s.db.w.do(ctx, func(ctx context.Context) error {
+	err := s.writeEndpoints(ctx, func(ctx context.Context) error {
 		existing, err := scanEndpoint(s.db.conn.QueryRowContext(ctx, `SELECT `+endpointColumns+` FROM endpoints
 			WHERE set_name = ? AND user_id = ? AND name = ?`, ep.Set, ep.UserID, ep.Name))
 		switch {
@@ -194,7 +213,7 @@ func (s eventStore) UpdateEndpoint(ctx context.Context, ep store.Endpoint) (stor
 }
 
 func (s eventStore) HoldDelivery(ctx context.Context, h store.Hold, endpointVersion int64) error {
-	err := s.db.w.do(ctx, func(ctx context.Context) error {
+	err := s.writeEndpoints(ctx, func(ctx context.Context) error {
 		var (
 			version int64
 			status  string

@@ -33,7 +33,9 @@ type DB struct {
 	stmts  statements
 	now    func() time.Time // the queue's clock
 	notify *notifier
-	closed sync.Once
+	// endpoints caches the endpoint rows read, for the deliveries that read them one by one.
+	endpoints endpointCache
+	closed    sync.Once
 }
 
 // An Option configures Open.
