@@ -26,6 +26,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/infra/outhookcdk/accesslog"
 	"github.com/outhook/outhook/shared/aws/awsapp"
 	"github.com/outhook/outhook/shared/aws/awstest"
 	"github.com/outhook/outhook/shared/aws/smsecret"
@@ -51,13 +52,10 @@ const (
 	deliverMemoryMiB = 128
 )
 
-// accessLogLine is one line of the API's access log (infra/outhookcdk's accessLogFormat) filled in for a
-// send, as API Gateway writes it to CloudWatch Logs once per request: the functions do not see it, so the
-// cost counts this many bytes per API request.
-const accessLogLine = `{"requestId":"Pq3a8jVHoAMEbvQ=","ip":"203.0.113.7","caller":"AIDAXXXXXXXXXXXXXXXXX",` +
-	`"userArn":"arn:aws:iam::123456789012:user/billing-service","requestTime":"01/Dec/2026:16:51:45 +0000",` +
-	`"routeKey":"POST /v1/webhooks/{set}/events","status":"202","protocol":"HTTP/1.1","responseLength":"104",` +
-	`"latencyMs":"31","integrationLatencyMs":"29","integrationStatus":"200","error":"-","integrationError":"-"}` + "\n"
+// accessLogLine is one line of the API's access log (accesslog.Format, which infra/outhookcdk deploys) filled
+// in for a send, as API Gateway writes it to CloudWatch Logs once per request: the functions do not see it,
+// so the cost counts this many bytes per API request.
+var accessLogLine = accesslog.Example()
 
 // measureRound is how many events are sent before waiting for their deliveries.
 const measureRound = 100
@@ -164,6 +162,7 @@ type measurement struct {
 	eventBytes, attemptBytes      float64 // average item sizes
 	deliverEnvs                   int     // deliver execution environments
 	elapsed                       time.Duration
+	sending                       time.Duration // from the start of each round to its last answer, summed
 }
 
 // payload700 is event i's payload: a JSON object of exactly 700 bytes.
@@ -199,8 +198,10 @@ func measure(t *testing.T, sc scenario, events int) measurement {
 	deliveries := events * sc.endpoints
 	var next atomic.Int64 // the last event number taken by a sender
 	var requests atomic.Int64
+	var sending time.Duration
 	for sent := 0; sent < events; sent += measureRound {
 		last := int64(min(sent+measureRound, events))
+		roundStart := time.Now()
 		var wg sync.WaitGroup
 		for _, send := range senders {
 			wg.Go(func() {
@@ -220,6 +221,7 @@ func measure(t *testing.T, sc scenario, events int) measurement {
 			})
 		}
 		wg.Wait()
+		sending += time.Since(roundStart)
 		require.False(t, t.Failed())
 		next.Store(last)
 		require.Eventually(t, func() bool { return len(rcv.distinct()) >= int(last)*sc.endpoints }, 3*time.Minute, 100*time.Millisecond,
@@ -246,7 +248,7 @@ func measure(t *testing.T, sc scenario, events int) measurement {
 		m.deliverCPU, m.deliverRSS, m.deliverLogBytes = m.deliverCPU+u.cpu, max(m.deliverRSS, u.peakRSS), m.deliverLogBytes+f.logBytes()
 	}
 	s.tableUnits(t, &m)
-	m.deliverEnvs, m.elapsed = len(delivers), time.Since(start)
+	m.deliverEnvs, m.elapsed, m.sending = len(delivers), time.Since(start), sending
 	t.Logf("%s: %d events x %d endpoints measured in %s", sc.name, events, sc.endpoints, time.Since(start).Round(time.Second))
 	return m
 }
@@ -487,6 +489,7 @@ func report(runs []measurement) string {
 	}
 	per := func(n float64, m measurement) float64 { return n / float64(m.deliveries) }
 	header(fmt.Sprintf("per delivery (%d events, 700 B payload)", runs[0].events))
+	row("arrival rate, events/s", "%.0f", func(m measurement) float64 { return float64(m.events) / m.sending.Seconds() })
 	for _, k := range sorted {
 		row(k, "%.3f", func(m measurement) float64 {
 			service, op, _ := strings.Cut(strings.SplitN(k, ": ", 2)[1], ".")

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/infra/outhookcdk"
+	"github.com/outhook/outhook/infra/outhookcdk/accesslog"
 	"github.com/outhook/outhook/shared/aws/cwmetric"
 	"github.com/outhook/outhook/shared/aws/dynamostore"
 	"github.com/outhook/outhook/shared/aws/lambdaenv"
@@ -317,7 +318,7 @@ func TestNew(t *testing.T) {
 			"AutoDeploy": true,
 			"AccessLogSettings": map[string]any{
 				"DestinationArn": assertions.Match_AnyValue(),
-				"Format":         assertions.Match_StringLikeRegexp(jsii.String(`"requestId":"\$context.requestId"`)),
+				"Format":         accesslog.Format,
 			},
 		})
 	})

@@ -19,17 +19,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/outhook/outhook/infra/outhookcdk/accesslog"
 	"github.com/outhook/outhook/shared/httpapi/route"
 )
-
-// accessLogFormat is the API's access log line: JSON, one object per request, no request or response bodies.
-const accessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",` +
-	`"caller":"$context.identity.caller","userArn":"$context.identity.userArn",` +
-	`"requestTime":"$context.requestTime","routeKey":"$context.routeKey","status":"$context.status",` +
-	`"protocol":"$context.protocol","responseLength":"$context.responseLength",` +
-	`"latencyMs":"$context.responseLatency","integrationLatencyMs":"$context.integrationLatency",` +
-	`"integrationStatus":"$context.integrationStatus","error":"$context.error.message",` +
-	`"integrationError":"$context.integrationErrorMessage"}`
 
 func title(f Function) string { return strings.ToUpper(string(f[:1])) + string(f[1:]) }
 
@@ -150,7 +142,7 @@ func newAPI(w *webhooks, p Props, fns map[Function]awslambda.Function) awsapigat
 	stage := api.DefaultStage().Node().DefaultChild().(awsapigatewayv2.CfnStage)
 	stage.SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
 		DestinationArn: accessLogs.LogGroupArn(),
-		Format:         jsii.String(accessLogFormat),
+		Format:         jsii.String(accesslog.Format),
 	})
 
 	integrations := map[Function]awsapigatewayv2.HttpRouteIntegration{}
