@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -202,6 +203,8 @@ func randomID() string {
 type poller struct {
 	counter *awstest.Counter // the poller's own SQS requests
 	crashes atomic.Int32     // invocations that failed (the function crashed)
+	mu      sync.Mutex
+	retried []string // the body of each record deliver reported in BatchItemFailures, once per report
 	// window is the event source's MaximumBatchingWindowInSeconds: after a receive that did not fill the
 	// batch, it receives again until the batch is full or the window since the first receive has passed.
 	window time.Duration
@@ -275,6 +278,13 @@ func (p *poller) once(ctx context.Context, client *sqs.Client, queueURL string, 
 	for _, f := range resp.BatchItemFailures {
 		failed[f.ItemIdentifier] = true
 	}
+	p.mu.Lock()
+	for _, m := range out.Messages {
+		if failed[aws.ToString(m.MessageId)] {
+			p.retried = append(p.retried, aws.ToString(m.Body))
+		}
+	}
+	p.mu.Unlock()
 	var entries []sqstypes.DeleteMessageBatchRequestEntry
 	for i, m := range out.Messages {
 		if !failed[aws.ToString(m.MessageId)] {
@@ -289,6 +299,20 @@ func (p *poller) once(ctx context.Context, client *sqs.Client, queueURL string, 
 		err = errors.New("delete failed for " + strconv.Itoa(len(del.Failed)) + " messages")
 	}
 	return err
+}
+
+// retries returns how many times deliver reported a message of event id in BatchItemFailures (so SQS
+// delivers it again).
+func (p *poller) retries(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, body := range p.retried {
+		if strings.Contains(body, `"eventId":"`+id+`"`) {
+			n++
+		}
+	}
+	return n
 }
 
 // sourceARN is the ARN the poller gives as the records' EventSourceARN for the queue at queueURL.
