@@ -72,6 +72,29 @@ func measureEvents(t *testing.T) int {
 	return measureRound
 }
 
+// defaultMeasureRate is the rate at which every scenario sends its events, in events per second: how fast
+// messages reach the queue decides how full the event source's batches are, so the scenarios are compared
+// at one rate. 50 events/s is about 130 million events a month, where the cost per million matters.
+const defaultMeasureRate = 50
+
+// measureRate is the events per second the runs send at: defaultMeasureRate, or OUTHOOK_MEASURE_RATE
+// (`make cost COST_RATE=5`).
+func measureRate(t *testing.T) float64 {
+	t.Helper()
+	if s := os.Getenv("OUTHOOK_MEASURE_RATE"); s != "" {
+		r, err := strconv.ParseFloat(s, 64)
+		require.NoError(t, err, "OUTHOOK_MEASURE_RATE")
+		require.Positive(t, r, "OUTHOOK_MEASURE_RATE")
+		return r
+	}
+	return defaultMeasureRate
+}
+
+// sendEnvs is how many execution environments of send a run starts: enough for every scenario to keep up
+// with the rate (a send to 5 endpoints takes about 70 ms against moto on a loaded machine), as Lambda would
+// scale them.
+const sendEnvs = 4
+
 // scenario is one way of sending that the cost benchmark prices.
 type scenario struct {
 	name      string
@@ -79,6 +102,7 @@ type scenario struct {
 	key       bool          // every send carries an Idempotency-Key
 	batch     int           // events per request: 1 is the single-send route, more the batch route
 	window    time.Duration // the event source's batching window (infra/outhookcdk's DeliverBatchWindow)
+	funcURL   bool          // sent through send's function URL: no API Gateway request, no access log line
 	inTest    bool          // measured (and asserted) in `make test` too; the others only under OUTHOOK_COST=1
 }
 
@@ -89,19 +113,22 @@ var scenarios = []scenario{
 	{name: "batch of 100", endpoints: 1, batch: 100, inTest: true},
 	{name: "5 endpoints", endpoints: 5, batch: 1, inTest: true},
 	{name: "single send, 2 s window", endpoints: 1, batch: 1, window: 2 * time.Second},
+	{name: "single send via function URL", endpoints: 1, batch: 1, funcURL: true},
+	{name: "batch of 100 via function URL", endpoints: 1, batch: 100, funcURL: true},
 }
 
 // TestLambda_RequestsPerDelivery sends events through the real send bootstraps in the ways of scenarios, lets
 // the deliver bootstraps deliver them, counts every AWS request the functions make (at the counting proxy in
 // front of the endpoint) and the event source's own SQS requests, asserts the request counts the design
 // promises, and prints the requests per delivery and the cost per million deliveries at list prices.
-// `make test` runs the scenarios marked inTest with 100 events each; `make cost` runs them all with 1,000:
+// Every run sends at measureRate events per second. `make test` runs the scenarios marked inTest with 100
+// events each; `make cost` runs them all with 1,000:
 //
 //	OUTHOOK_COST=1 OUTHOOK_MEASURE_EVENTS=1000 go test -count=1 -v -timeout 60m -run TestLambda_RequestsPerDelivery ./e2e/lambda/
 func TestLambda_RequestsPerDelivery(t *testing.T) {
 	t.Parallel()
 	awstest.Endpoint(t) // skips under -short
-	n := measureEvents(t)
+	n, rate := measureEvents(t), measureRate(t)
 	all := os.Getenv("OUTHOOK_COST") != ""
 	var results []measurement
 	for _, sc := range scenarios {
@@ -109,7 +136,7 @@ func TestLambda_RequestsPerDelivery(t *testing.T) {
 			continue
 		}
 		// A subtest each, so that a run's functions, pollers and resources are gone before the next.
-		t.Run(strings.ReplaceAll(sc.name, " ", "_"), func(t *testing.T) { results = append(results, measure(t, sc, n)) })
+		t.Run(strings.ReplaceAll(sc.name, " ", "_"), func(t *testing.T) { results = append(results, measure(t, sc, n, rate)) })
 	}
 	require.False(t, t.Failed())
 	if all {
@@ -150,7 +177,7 @@ func TestLambda_RequestsPerDelivery(t *testing.T) {
 // measurement is what one run counted.
 type measurement struct {
 	scenario                      scenario
-	events, deliveries, requests  int            // requests: API requests (send invocations)
+	events, deliveries, requests  int            // requests: send's requests (API Gateway's, or its function URL's)
 	functions                     map[string]int // AWS requests of the functions by "Service.Operation"
 	poller                        map[string]int // the event source's SQS requests
 	sendInvokes, deliverInvokes   int
@@ -162,7 +189,8 @@ type measurement struct {
 	eventBytes, attemptBytes      float64 // average item sizes
 	deliverEnvs                   int     // deliver execution environments
 	elapsed                       time.Duration
-	sending                       time.Duration // from the start of each round to its last answer, summed
+	rate                          float64       // the rate asked for, events per second
+	sending                       time.Duration // from the first send to the last answer, or the schedule's end if later
 }
 
 // payload700 is event i's payload: a JSON object of exactly 700 bytes.
@@ -171,7 +199,7 @@ func payload700(i int64) json.RawMessage {
 	return json.RawMessage(head + strings.Repeat("x", 700-len(head)-2) + `"}`)
 }
 
-func measure(t *testing.T, sc scenario, events int) measurement {
+func measure(t *testing.T, sc scenario, events int, rate float64) measurement {
 	t.Helper()
 	start := time.Now()
 	rcv := newReceiver(t, nil)
@@ -185,8 +213,11 @@ func measure(t *testing.T, sc scenario, events int) measurement {
 	// (the CDK app sets six times the function timeout), so that no message is delivered twice.
 	s := newStack(t, config.Config{Sets: []config.Set{set}}, map[string]string{crmSecretName: crmSecretValue}, time.Minute)
 
-	// Two execution environments of each function, as Lambda would scale them.
-	senders := []*function{s.start(variantProd, "send"), s.start(variantProd, "send")}
+	// Execution environments of each function, as Lambda would scale them: sendEnvs of send, two of deliver.
+	var senders []*function
+	for range sendEnvs {
+		senders = append(senders, s.start(variantProd, "send"))
+	}
 	delivers := []*function{s.start(variantProd, "deliver"), s.start(variantProd, "deliver")}
 	var pollers []*poller
 	for _, d := range delivers {
@@ -194,14 +225,23 @@ func measure(t *testing.T, sc scenario, events int) measurement {
 	}
 
 	// Rounds of measureRound events, each delivered before the next is sent: the counts are those of one
-	// run of all the events, and moto stays fast (with 5,000 messages queued it served 2 requests/s).
+	// run of all the events, and moto stays fast (with 5,000 messages queued it served 2 requests/s). The
+	// events are sent on a schedule of rate per second: a request is sent when its first event is due (a
+	// batch of 100 every 100/rate seconds), or as soon as an environment is free if it is late; a round starts
+	// when the previous one's schedule ends or its deliveries have all arrived, whichever is later.
 	deliveries := events * sc.endpoints
-	var next atomic.Int64 // the last event number taken by a sender
+	interval := time.Duration(float64(time.Second) / rate) // between two events
+	var next atomic.Int64                                  // the last event number taken by a sender
 	var requests atomic.Int64
-	var sending time.Duration
+	runStart := time.Now()
+	scheduleEnd, lastAnswer := runStart, runStart
 	for sent := 0; sent < events; sent += measureRound {
-		last := int64(min(sent+measureRound, events))
+		first, last := int64(sent+1), int64(min(sent+measureRound, events))
 		roundStart := time.Now()
+		if roundStart.Before(scheduleEnd) {
+			roundStart = scheduleEnd
+		}
+		scheduleEnd = roundStart.Add(time.Duration(last-first+1) * interval)
 		var wg sync.WaitGroup
 		for _, send := range senders {
 			wg.Go(func() {
@@ -212,6 +252,7 @@ func measure(t *testing.T, sc scenario, events int) measurement {
 						return
 					}
 					to = min(to, last)
+					time.Sleep(time.Until(roundStart.Add(time.Duration(from-first) * interval)))
 					requests.Add(1)
 					if err := sendEvents(t, send, sc, from, to); err != nil {
 						t.Error(err)
@@ -221,7 +262,7 @@ func measure(t *testing.T, sc scenario, events int) measurement {
 			})
 		}
 		wg.Wait()
-		sending += time.Since(roundStart)
+		lastAnswer = time.Now()
 		require.False(t, t.Failed())
 		next.Store(last)
 		require.Eventually(t, func() bool { return len(rcv.distinct()) >= int(last)*sc.endpoints }, 3*time.Minute, 100*time.Millisecond,
@@ -248,13 +289,18 @@ func measure(t *testing.T, sc scenario, events int) measurement {
 		m.deliverCPU, m.deliverRSS, m.deliverLogBytes = m.deliverCPU+u.cpu, max(m.deliverRSS, u.peakRSS), m.deliverLogBytes+f.logBytes()
 	}
 	s.tableUnits(t, &m)
-	m.deliverEnvs, m.elapsed, m.sending = len(delivers), time.Since(start), sending
+	m.deliverEnvs, m.elapsed, m.rate = len(delivers), time.Since(start), rate
+	m.sending = max(lastAnswer.Sub(runStart), scheduleEnd.Sub(runStart))
 	t.Logf("%s: %d events x %d endpoints measured in %s", sc.name, events, sc.endpoints, time.Since(start).Round(time.Second))
 	return m
 }
 
 // sendEvents sends events from..to (numbers) of scenario sc in one request through send.
 func sendEvents(t *testing.T, send *function, sc scenario, from, to int64) error {
+	call := send.call // through API Gateway
+	if sc.funcURL {
+		call = send.callFuncURL
+	}
 	event := func(i int64) map[string]any {
 		return map[string]any{"type": "invoice.paid", "payload": payload700(i)}
 	}
@@ -264,7 +310,7 @@ func sendEvents(t *testing.T, send *function, sc scenario, from, to int64) error
 		if sc.key {
 			headers = []string{"Idempotency-Key", key(from)}
 		}
-		resp := send.call(t, http.MethodPost, "/v1/webhooks/load/events", event(from), headers...)
+		resp := call(t, http.MethodPost, "/v1/webhooks/load/events", event(from), headers...)
 		if resp.status != http.StatusAccepted {
 			return fmt.Errorf("send %d: %d %s", from, resp.status, resp.body)
 		}
@@ -278,7 +324,7 @@ func sendEvents(t *testing.T, send *function, sc scenario, from, to int64) error
 		}
 		batch = append(batch, e)
 	}
-	resp := send.call(t, http.MethodPost, "/v1/webhooks/load/events/batch", map[string]any{"events": batch})
+	resp := call(t, http.MethodPost, "/v1/webhooks/load/events/batch", map[string]any{"events": batch})
 	if resp.status != http.StatusAccepted {
 		return fmt.Errorf("send %d..%d: %d %s", from, to, resp.status, resp.body)
 	}
@@ -430,9 +476,9 @@ func (m measurement) cost() map[string]float64 {
 		sqsRequests += v
 	}
 	gbs := (m.sendMs*apiMemoryMiB + m.deliverMs*deliverMemoryMiB) / 1000 / 1024
-	logBytes := m.sendLogBytes + m.deliverLogBytes + m.requests*len(accessLogLine)
+	logBytes := m.sendLogBytes + m.deliverLogBytes + m.apiRequests()*len(accessLogLine)
 	return map[string]float64{
-		"API Gateway":     float64(m.requests) * priceHTTPAPI,
+		"API Gateway":     float64(m.apiRequests()) * priceHTTPAPI,
 		"Lambda requests": float64(m.sendInvokes+m.deliverInvokes) * priceLambdaReq,
 		"Lambda GB-s":     gbs * priceLambdaGBs,
 		"SQS":             float64(sqsRequests) * priceSQS,
@@ -441,6 +487,15 @@ func (m measurement) cost() map[string]float64 {
 		"Secrets Manager": float64(secrets) * priceSecrets,
 		"CloudWatch Logs": float64(logBytes) / 1e9 * priceLogsGB,
 	}
+}
+
+// apiRequests is how many requests API Gateway served (and wrote an access log line for): none through the
+// function URL.
+func (m measurement) apiRequests() int {
+	if m.scenario.funcURL {
+		return 0
+	}
+	return m.requests
 }
 
 // costItems are the keys of cost, in the order of the report.
@@ -473,23 +528,29 @@ func report(runs []measurement) string {
 		sorted = append(sorted, k)
 	}
 	sort.Strings(sorted)
+	width := 0 // of a column: its scenario's name
+	for _, m := range runs {
+		width = max(width, len(m.scenario.name))
+	}
 	header := func(title string) {
 		fmt.Fprintf(&b, "%-44s", title)
 		for _, m := range runs {
-			fmt.Fprintf(&b, " %23s", m.scenario.name)
+			fmt.Fprintf(&b, " %*s", width, m.scenario.name)
 		}
 		b.WriteString("\n")
 	}
 	row := func(name, format string, value func(m measurement) float64) {
 		fmt.Fprintf(&b, "%-44s", name)
 		for _, m := range runs {
-			fmt.Fprintf(&b, " %23s", fmt.Sprintf(format, value(m)))
+			fmt.Fprintf(&b, " %*s", width, fmt.Sprintf(format, value(m)))
 		}
 		b.WriteString("\n")
 	}
 	per := func(n float64, m measurement) float64 { return n / float64(m.deliveries) }
 	header(fmt.Sprintf("per delivery (%d events, 700 B payload)", runs[0].events))
-	row("arrival rate, events/s", "%.0f", func(m measurement) float64 { return float64(m.events) / m.sending.Seconds() })
+	row(fmt.Sprintf("events sent per second (asked: %.0f)", runs[0].rate), "%.1f", func(m measurement) float64 {
+		return float64(m.events) / m.sending.Seconds()
+	})
 	for _, k := range sorted {
 		row(k, "%.3f", func(m measurement) float64 {
 			service, op, _ := strings.Cut(strings.SplitN(k, ": ", 2)[1], ".")
@@ -499,7 +560,7 @@ func report(runs []measurement) string {
 			return per(float64(m.poller[service+"."+op]), m)
 		})
 	}
-	row("API requests", "%.3f", func(m measurement) float64 { return per(float64(m.requests), m) })
+	row("API Gateway requests", "%.3f", func(m measurement) float64 { return per(float64(m.apiRequests()), m) })
 	row("Lambda invocations: send", "%.3f", func(m measurement) float64 { return per(float64(m.sendInvokes), m) })
 	row("Lambda invocations: deliver", "%.3f", func(m measurement) float64 { return per(float64(m.deliverInvokes), m) })
 	row("Lambda billed ms: send", "%.2f", func(m measurement) float64 { return per(m.sendMs, m) })
@@ -507,7 +568,7 @@ func report(runs []measurement) string {
 	row("Lambda CPU ms: send", "%.2f", func(m measurement) float64 { return per(float64(m.sendCPU.Microseconds())/1000, m) })
 	row("Lambda CPU ms: deliver", "%.2f", func(m measurement) float64 { return per(float64(m.deliverCPU.Microseconds())/1000, m) })
 	row("log bytes: send + API access log", "%.0f", func(m measurement) float64 {
-		return per(float64(m.sendLogBytes+m.requests*len(accessLogLine)), m)
+		return per(float64(m.sendLogBytes+m.apiRequests()*len(accessLogLine)), m)
 	})
 	row("log bytes: deliver", "%.0f", func(m measurement) float64 { return per(float64(m.deliverLogBytes), m) })
 	row("DynamoDB write units", "%.3f", func(m measurement) float64 { return per(m.writeUnits, m) })
