@@ -239,20 +239,29 @@ func (s *Service) enqueue(ctx context.Context, jobs ...job) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	now := s.now()
-	msgs := make([]queue.Message, 0, len(jobs))
-	for _, j := range jobs {
-		body, err := json.Marshal(j.wire())
-		if err != nil {
-			return fmt.Errorf("encode job: %w", err)
-		}
-		delay := max(j.DueAt.Sub(now), 0)
-		msgs = append(msgs, queue.Message{Body: body, Delay: min(delay, s.queue.MaxDelay())})
+	msgs, err := s.messages(jobs)
+	if err != nil {
+		return err
 	}
 	if err := s.queue.Send(ctx, msgs...); err != nil {
 		return fmt.Errorf("send %d queue messages: %w", len(msgs), err)
 	}
 	return nil
+}
+
+// messages are the queue messages of jobs, each delayed until its DueAt (at most the queue's MaxDelay).
+func (s *Service) messages(jobs []job) ([]queue.Message, error) {
+	now := s.now()
+	msgs := make([]queue.Message, 0, len(jobs))
+	for _, j := range jobs {
+		body, err := json.Marshal(j.wire())
+		if err != nil {
+			return nil, fmt.Errorf("encode job: %w", err)
+		}
+		delay := max(j.DueAt.Sub(now), 0)
+		msgs = append(msgs, queue.Message{Body: body, Delay: min(delay, s.queue.MaxDelay())})
+	}
+	return msgs, nil
 }
 
 // attemptsOf returns the attempts of one endpoint, in number order (the store returns them ordered).

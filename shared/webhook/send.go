@@ -51,20 +51,43 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 	if err != nil {
 		return SendResult{}, err
 	}
-	stored, err := s.store.CreateEvent(ctx, ev)
+	stored, jobs, err := s.storeAndQueue(ctx, ev, regs)
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
 		return s.replay(ctx, stored, ev.RequestHash)
 	case err != nil:
-		return SendResult{}, fmt.Errorf("store event: %w", err)
+		return SendResult{}, err
 	}
-	ev = stored // its id may be the one an earlier call with the key reserved
-	jobs := firstJobs(ev, regs)
+	s.accepted(ctx, stored, jobs)
+	return resultOf(stored, false), nil
+}
+
+// storeAndQueue stores a new event and queues the first attempt of each of its deliveries: in one write when
+// the store keeps the queue (Options.EventQueue), else the event, then its messages. It returns the event
+// stored (with store.ErrDuplicate: the event that holds the idempotency key) and the jobs queued.
+func (s *Service) storeAndQueue(ctx context.Context, ev store.Event, regs registrations) (store.Event, []job, error) {
+	if s.outbox != nil {
+		jobs := firstJobs(ev, regs)
+		msgs, err := s.messages(jobs)
+		if err != nil {
+			return store.Event{}, nil, err
+		}
+		stored, err := s.outbox.CreateEventQueued(ctx, ev, msgs)
+		if err != nil {
+			return stored, nil, fmt.Errorf("store event and queue its deliveries: %w", err)
+		}
+		return stored, jobs, nil
+	}
+	stored, err := s.store.CreateEvent(ctx, ev)
+	if err != nil {
+		return stored, nil, fmt.Errorf("store event: %w", err)
+	}
+	// Its id may be the one an earlier call with the key reserved.
+	jobs := firstJobs(stored, regs)
 	if err := s.enqueue(ctx, jobs...); err != nil {
-		return SendResult{}, fmt.Errorf("queue deliveries of %s: %w", ev.ID, err)
+		return store.Event{}, nil, fmt.Errorf("queue deliveries of %s: %w", stored.ID, err)
 	}
-	s.accepted(ctx, ev, jobs)
-	return resultOf(ev, false), nil
+	return stored, jobs, nil
 }
 
 // registrations are the createdAt of the user endpoints a send found, by name (job.Registered).
@@ -84,7 +107,7 @@ func (s *Service) prepare(ctx context.Context, set *config.ResolvedSet, req Send
 		UserID:         req.UserID,
 		IdempotencyKey: req.IdempotencyKey,
 		CreatedAt:      now,
-		ExpiresAt:      now.Add(set.Retention),
+		ExpiresAt:      msTime(now.Add(set.Retention)), // as stored: the jobs carry it
 	}
 	if req.IdempotencyKey != "" {
 		ev.RequestHash = requestHash(req.Type, req.UserID, payload)

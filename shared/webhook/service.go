@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -47,6 +48,19 @@ type Options struct {
 	// in the event log and in the metrics already, and CloudWatch Logs bills every byte; the local server
 	// keeps INFO, so that its output shows the deliveries being made.
 	SucceededLogLevel slog.Level
+	// EventQueue, if set, makes a send store its event and queue its first deliveries in one write. A store
+	// that keeps the queue in the same database offers it (the local server's SQLite file); it writes to that
+	// database's store and queue, so Store and Queue must be the same database's. Nil: a send stores its
+	// event, then queues its messages.
+	EventQueue EventQueue
+}
+
+// EventQueue stores an event and queues messages in one atomic write.
+type EventQueue interface {
+	// CreateEventQueued is store.Events.CreateEvent, and also sends msgs in the same write: they are queued
+	// if and only if the event is stored (with store.ErrDuplicate, neither is written). The event keeps its
+	// ID and times.
+	CreateEventQueued(ctx context.Context, ev store.Event, msgs []queue.Message) (store.Event, error)
 }
 
 // Service is the domain service. It is safe for concurrent use.
@@ -65,6 +79,7 @@ type Service struct {
 	states  *stateCache
 	metrics Metrics
 	okLevel slog.Level // SucceededLogLevel
+	outbox  EventQueue // nil: none
 }
 
 // New checks the options and returns a Service.
@@ -111,6 +126,7 @@ func New(o Options) (*Service, error) {
 		states:  &stateCache{ttl: o.EndpointStateTTL},
 		metrics: o.Metrics,
 		okLevel: o.SucceededLogLevel,
+		outbox:  o.EventQueue,
 	}, nil
 }
 

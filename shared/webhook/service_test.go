@@ -385,6 +385,41 @@ func TestService_IdempotentSend(t *testing.T) {
 	require.Len(t, list.Events, 1)
 }
 
+// With an EventQueue (the local server's SQLite file), a send stores its event and queues its first
+// deliveries in one write, not through Queue; the deliveries, their retries (through Queue) and idempotent
+// replays go as with two writes.
+func TestService_SendWithEventQueue(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t, http.StatusServiceUnavailable) // the first attempt fails: its retry goes through Queue
+	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("a", r), endpoint("b", r)}})
+	var err error
+	b.svc, err = New(Options{
+		Config: b.cfg, Store: b.db.Store(), Queue: b.queue, EventQueue: b.db, Named: envsecret.Env{},
+		Users: b.db.UserSecrets(), HTTP: egress.New(), Now: b.clock.Now, Rand: rand.Reader,
+		Jitter: func() float64 { return 0.5 }, Logger: slog.New(slog.NewTextHandler(b.logs, nil)),
+		CursorKey: []byte("test cursor key"),
+	})
+	require.NoError(t, err)
+
+	req := SendRequest{Type: "t", Payload: json.RawMessage(`{"a": 1}`), IdempotencyKey: "key-1"}
+	first := send(t, b, "s", req)
+	require.Len(t, first.Deliveries, 2)
+	b.queue.mu.Lock()
+	require.Empty(t, b.queue.delays, "the first deliveries were queued with the event, not through Queue")
+	b.queue.mu.Unlock()
+	again := send(t, b, "s", req)
+	require.True(t, again.Replayed)
+	require.Equal(t, first.EventID, again.EventID)
+
+	require.Equal(t, 3, b.pump(t), "two first attempts (one failed) and one retry")
+	require.Equal(t, 3, r.count())
+	ev, err := b.svc.GetEvent(context.Background(), "s", first.EventID)
+	require.NoError(t, err)
+	for _, d := range ev.Deliveries {
+		require.Equal(t, StatusDelivered, d.Status, d.Endpoint)
+	}
+}
+
 func TestService_SendSurvivesQueueOutageBetweenWrites(t *testing.T) {
 	t.Parallel()
 	r := newReceiver(t)

@@ -112,6 +112,8 @@ func New(o Options) (*Server, error) {
 		CursorKey: o.CursorKey,
 		Now:       o.Now,
 		Metrics:   metrics,
+		// The store keeps the queue: a send commits its event and its messages together.
+		EventQueue: o.DB,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build the webhook service: %w", err)

@@ -39,26 +39,34 @@ func (q delayQueue) Send(ctx context.Context, msgs ...queue.Message) error {
 	now := q.db.now()
 	var first time.Time // the earliest visible_at of msgs
 	err := q.db.w.do(ctx, func(ctx context.Context) error {
-		for i, m := range msgs {
-			visibleAt := now.Add(min(max(m.Delay, 0), maxDelay))
-			if i == 0 || visibleAt.Before(first) {
-				first = visibleAt
-			}
-			body := m.Body
-			if body == nil {
-				body = []byte{}
-			}
-			if _, err := q.db.stmts.enqueue.ExecContext(ctx, body, visibleAt.UnixMilli(), now.UnixMilli()); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		first, err = q.db.insertMessages(ctx, msgs, now)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("enqueue %d messages: %w", len(msgs), err)
 	}
 	q.db.notify.visibleAt(first)
 	return nil
+}
+
+// insertMessages inserts msgs into the queue table, inside a write, and returns the earliest time one of
+// them becomes visible (notify it once committed).
+func (db *DB) insertMessages(ctx context.Context, msgs []queue.Message, now time.Time) (first time.Time, err error) {
+	for i, m := range msgs {
+		visibleAt := now.Add(min(max(m.Delay, 0), maxDelay))
+		if i == 0 || visibleAt.Before(first) {
+			first = visibleAt
+		}
+		body := m.Body
+		if body == nil {
+			body = []byte{}
+		}
+		if _, err := db.stmts.enqueue.ExecContext(ctx, body, visibleAt.UnixMilli(), now.UnixMilli()); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return first, nil
 }
 
 func (q delayQueue) Receive(ctx context.Context, maxMessages int, visibility time.Duration) ([]queue.Received, error) {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/queue"
+	"github.com/outhook/outhook/shared/store"
 )
 
 // signalled waits for a signal on ready; the deadline only bounds a failing test.
@@ -82,4 +83,37 @@ func TestQueue_DeleteBatch(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, left, 1, "a and b deleted; c kept, its stale receipt skipped")
 	require.Equal(t, "c", string(left[0].Body))
+}
+
+// CreateEventQueued stores an event and its messages in one write: the messages are queued (and signalled)
+// with the event, and not at all when the event is not stored (its idempotency key is taken).
+func TestDB_CreateEventQueued(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := open(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	ev := store.Event{ID: "whevt_1", Set: "billing", Type: "invoice.paid", Payload: []byte(`{}`),
+		IdempotencyKey: "k1", RequestHash: "h1", CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+		Deliveries: []store.Delivery{{Endpoint: "crm", URL: "https://example.com", FirstAttemptID: "whatt_1"}}}
+	stored, err := db.CreateEventQueued(ctx, ev, []queue.Message{{Body: []byte("job 1")}, {Body: []byte("job 2")}})
+	require.NoError(t, err)
+	require.Equal(t, ev.ID, stored.ID)
+	signalled(t, db.QueueReady())
+	rec, err := db.Store().GetEvent(ctx, "billing", ev.ID)
+	require.NoError(t, err)
+	require.Equal(t, ev.Deliveries, rec.Event.Deliveries)
+
+	again := ev
+	again.ID = "whevt_2"
+	first, err := db.CreateEventQueued(ctx, again, []queue.Message{{Body: []byte("job 3")}})
+	require.ErrorIs(t, err, store.ErrDuplicate)
+	require.Equal(t, ev.ID, first.ID, "the event that holds the key")
+
+	msgs, err := db.Queue().Receive(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	var bodies []string
+	for _, m := range msgs {
+		bodies = append(bodies, string(m.Body))
+	}
+	require.ElementsMatch(t, []string{"job 1", "job 2"}, bodies, "nothing queued for the duplicate")
 }

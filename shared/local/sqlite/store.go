@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/outhook/outhook/shared/queue"
 	"github.com/outhook/outhook/shared/store"
 )
 
@@ -31,6 +32,17 @@ type deliveryRow struct {
 }
 
 func (s eventStore) CreateEvent(ctx context.Context, ev store.Event) (store.Event, error) {
+	return s.createEvent(ctx, ev, nil)
+}
+
+// CreateEventQueued stores ev as CreateEvent does and enqueues msgs in the same transaction, so that a send
+// commits once (webhook.EventQueue): the messages are queued with the event or not at all.
+func (db *DB) CreateEventQueued(ctx context.Context, ev store.Event, msgs []queue.Message) (store.Event, error) {
+	return eventStore{db: db}.createEvent(ctx, ev, msgs)
+}
+
+// createEvent stores ev and enqueues msgs in one write.
+func (s eventStore) createEvent(ctx context.Context, ev store.Event, msgs []queue.Message) (store.Event, error) {
 	ev.CreatedAt, ev.ExpiresAt = toMs(ev.CreatedAt), toMs(ev.ExpiresAt)
 	rows := make([]deliveryRow, len(ev.Deliveries))
 	for i, d := range ev.Deliveries {
@@ -44,12 +56,24 @@ func (s eventStore) CreateEvent(ctx context.Context, ev store.Event) (store.Even
 	if payload == nil {
 		payload = []byte{}
 	}
+	now := s.db.now()
+	var first time.Time // the earliest visible_at of msgs
 	err = s.db.w.do(ctx, func(ctx context.Context) error {
 		_, err := s.db.stmts.insertEvent.ExecContext(ctx, ev.ID, ev.Set, ev.Type, payload, ev.UserID,
 			ev.IdempotencyKey, ev.RequestHash, deliveries, unixMs(ev.CreatedAt), unixMs(ev.ExpiresAt))
-		return err
+		if err != nil || len(msgs) == 0 {
+			return err // a conflict on the idempotency key changed nothing
+		}
+		if first, err = s.db.insertMessages(ctx, msgs, now); err != nil {
+			// The event is written: undo it with the transaction.
+			return &rollbackError{err: fmt.Errorf("enqueue %d messages: %w", len(msgs), err)}
+		}
+		return nil
 	})
 	if err == nil {
+		if len(msgs) > 0 {
+			s.db.notify.visibleAt(first)
+		}
 		return ev, nil
 	}
 	err = interpretError(err, store.ErrNotFound, store.ErrConflict)

@@ -29,8 +29,9 @@ type writer struct {
 
 // A writeOp is one write. fn runs inside the batch's transaction and must either succeed, or fail having
 // changed nothing (a constraint violation undoes its statement only; a statement that matched no row changes
-// nothing), or fail with an SQLite error that ends the transaction, after which the batch runs again one write
-// per transaction. fn may therefore run twice and must set its results anew on each run.
+// nothing), or fail with an SQLite error that ends the transaction or with a rollbackError, after which the
+// batch runs again one write per transaction. fn may therefore run twice and must set its results anew on
+// each run.
 type writeOp struct {
 	ctx  context.Context
 	fn   func(ctx context.Context) error
@@ -161,9 +162,20 @@ func (w *writer) rollback() {
 	w.stmts.rollback.ExecContext(context.Background()) //nolint:errcheck // see above
 }
 
-// endsTransaction reports whether err may have rolled back the whole transaction: any SQLite error except a
-// constraint violation, which undoes its own statement only.
+// rollbackError is returned by a write that failed after writing: its transaction must be rolled back
+// (the batch then runs again one write per transaction, and this write's transaction is rolled back).
+type rollbackError struct{ err error }
+
+func (e *rollbackError) Error() string { return e.err.Error() }
+func (e *rollbackError) Unwrap() error { return e.err }
+
+// endsTransaction reports whether err may have rolled back the whole transaction, or must: any SQLite error
+// except a constraint violation, which undoes its own statement only; a rollbackError.
 func endsTransaction(err error) bool {
+	var rb *rollbackError
+	if errors.As(err, &rb) {
+		return true
+	}
 	var se *sqlitedriver.Error
 	if !errors.As(err, &se) {
 		return false

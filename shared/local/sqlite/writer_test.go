@@ -89,6 +89,29 @@ func TestWriter_FallbackAfterFatalError(t *testing.T) {
 	requireSetting(t, db, "after", true)
 }
 
+// A write that fails after writing (a rollbackError) is undone with its transaction: in a batch, the others
+// run again one per transaction and are kept; alone, its own transaction is rolled back.
+func TestWriter_RollbackError(t *testing.T) {
+	t.Parallel()
+	db := openInternal(t)
+	before := newOp(context.Background(), setting(db, "before"))
+	half := newOp(context.Background(), func(ctx context.Context) error {
+		if err := setting(db, "half")(ctx); err != nil {
+			return err
+		}
+		return &rollbackError{err: errors.New("the second half failed")}
+	})
+	after := newOp(context.Background(), setting(db, "after"))
+	db.w.run([]*writeOp{before, half, after})
+
+	require.NoError(t, <-before.done)
+	require.ErrorContains(t, <-half.done, "the second half failed")
+	require.NoError(t, <-after.done)
+	requireSetting(t, db, "before", true)
+	requireSetting(t, db, "half", false)
+	requireSetting(t, db, "after", true)
+}
+
 func TestWriter_CanceledBeforeWrite(t *testing.T) {
 	t.Parallel()
 	db := openInternal(t)
