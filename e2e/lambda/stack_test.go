@@ -31,6 +31,7 @@ import (
 	"github.com/outhook/outhook/shared/aws/dynamostore"
 	"github.com/outhook/outhook/shared/aws/lambdaenv"
 	"github.com/outhook/outhook/shared/config"
+	"github.com/outhook/outhook/shared/httpapi/route"
 	"github.com/outhook/outhook/shared/webhook"
 )
 
@@ -144,18 +145,80 @@ type apiResponse struct {
 	header map[string]string
 }
 
-// call sends an HTTP API request through the function as API Gateway would: payload format 2.0,
-// IAM-authorized, headers lower-cased.
+// call sends an HTTP API request through the function as API Gateway would: payload format 2.0, the route
+// key of the route of the table that matches, IAM-authorized, headers lower-cased.
 func (f *function) call(t testing.TB, method, target string, body any, headers ...string) apiResponse {
+	t.Helper()
+	return f.serve(t, apiGatewayEvent(t, method, target, body, headers...))
+}
+
+// callURL sends the request through the function as its Lambda function URL would (functionURLEvent).
+func (f *function) callURL(t testing.TB, method, target string, body any, headers ...string) apiResponse {
+	t.Helper()
+	return f.serve(t, functionURLEvent(t, method, target, body, headers...))
+}
+
+// serve invokes the function with an HTTP event and reads its answer.
+func (f *function) serve(t testing.TB, ev events.APIGatewayV2HTTPRequest) apiResponse {
+	t.Helper()
+	status, out := f.invoke(t, ev)
+	if status != http.StatusOK {
+		return apiResponse{status: status, body: out}
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	require.NoError(t, json.Unmarshal(out, &resp), "response of %s: %s", f.name, out)
+	require.False(t, resp.IsBase64Encoded, "the API answers JSON text")
+	return apiResponse{status: resp.StatusCode, body: []byte(resp.Body), header: resp.Headers}
+}
+
+// Hosts of the test events.
+const (
+	apiDomain = "abc123def4.execute-api.us-east-1.amazonaws.com"
+	urlID     = "abcdefghijklmnopqrstuvwxyz012345"
+	urlDomain = urlID + ".lambda-url.us-east-1.on.aws"
+)
+
+// apiGatewayEvent is the event API Gateway's HTTP API sends for the request: its routeKey is the route of
+// the table (shared/httpapi/route) that matches, as API Gateway matched it, or "METHOD /path" for a path that
+// is no route.
+func apiGatewayEvent(t testing.TB, method, target string, body any, headers ...string) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	ev := httpEvent(t, method, target, body, headers...)
+	ev.RouteKey = method + " " + ev.RawPath
+	r := httptest.NewRequest(method, target, nil)
+	if _, pattern := apiRoutes.Handler(r); pattern != "" {
+		ev.RouteKey = pattern
+	}
+	ev.RequestContext.RouteKey = ev.RouteKey
+	ev.RequestContext.APIID, ev.RequestContext.DomainName, ev.RequestContext.DomainPrefix = "abc123def4", apiDomain, "abc123def4"
+	ev.Headers["host"] = apiDomain
+	return ev
+}
+
+// functionURLEvent is the event a Lambda function URL with AWS_IAM auth sends for the request: payload format
+// 2.0 as API Gateway's, but routeKey "$default" (the route is only in rawPath and requestContext.http.method)
+// and the URL's own domain. body is marshalled to JSON unless nil; headers are name, value pairs.
+func functionURLEvent(t testing.TB, method, target string, body any, headers ...string) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	ev := httpEvent(t, method, target, body, headers...)
+	ev.RouteKey, ev.RequestContext.RouteKey = "$default", "$default"
+	ev.RequestContext.APIID, ev.RequestContext.DomainName, ev.RequestContext.DomainPrefix = urlID, urlDomain, urlID
+	ev.Headers["host"] = urlDomain
+	ev.Headers["x-forwarded-proto"] = "https"
+	return ev
+}
+
+// httpEvent is what API Gateway and function URL events share: payload format 2.0, IAM-authorized, the stage
+// $default, headers lower-cased, a JSON body.
+func httpEvent(t testing.TB, method, target string, body any, headers ...string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
 	u, err := url.Parse(target)
 	require.NoError(t, err)
 	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: "$default", RawPath: u.EscapedPath(), RawQueryString: u.RawQuery,
-		Headers: map[string]string{"host": "abc123def4.execute-api.us-east-1.amazonaws.com", "user-agent": "outhook-e2e"},
+		Version: "2.0", RawPath: u.EscapedPath(), RawQueryString: u.RawQuery,
+		Headers: map[string]string{"user-agent": "outhook-e2e"},
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			AccountID: "123456789012", APIID: "abc123def4", Stage: "$default", RequestID: randomID(),
-			DomainName: "abc123def4.execute-api.us-east-1.amazonaws.com",
+			AccountID: "123456789012", Stage: "$default", RequestID: randomID(),
 			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
 				IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{AccountID: "123456789012", UserARN: "arn:aws:iam::123456789012:user/e2e"},
 			},
@@ -174,15 +237,19 @@ func (f *function) call(t testing.TB, method, target string, body any, headers .
 		ev.Body = string(raw)
 		ev.Headers["content-type"] = "application/json"
 	}
-	status, out := f.invoke(t, ev)
-	if status != http.StatusOK {
-		return apiResponse{status: status, body: out}
-	}
-	var resp events.APIGatewayV2HTTPResponse
-	require.NoError(t, json.Unmarshal(out, &resp), "response of %s: %s", f.name, out)
-	require.False(t, resp.IsBase64Encoded, "the API answers JSON text")
-	return apiResponse{status: resp.StatusCode, body: []byte(resp.Body), header: resp.Headers}
+	return ev
 }
+
+// apiRoutes matches a request to the route of the table that API Gateway would match it to.
+var apiRoutes = func() *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, r := range route.All() {
+		if r.Function != "" {
+			mux.Handle(r.Pattern(), http.NotFoundHandler())
+		}
+	}
+	return mux
+}()
 
 // decode parses a 2xx JSON answer into out.
 func (r apiResponse) decode(t testing.TB, want int, out any) {

@@ -94,6 +94,86 @@ func apiEvent(method, path string) events.APIGatewayV2HTTPRequest {
 	return ev
 }
 
+// TestAPIHandler_FunctionURL: through a function URL (routeKey $default) the send function serves single and
+// batch send as through API Gateway, and answers the API's 404 to its other routes and to any other path; the
+// query function serves nothing there.
+func TestAPIHandler_FunctionURL(t *testing.T) {
+	t.Parallel()
+	cfg := awstest.Config(t)
+	vars, _ := testVars(t, cfg)
+	env, err := awsapp.LoadEnv(getenv(vars))
+	require.NoError(t, err)
+	app, err := awsapp.New(context.Background(), env, awsapp.RoleAPI, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	require.NoError(t, err)
+	ctx := context.Background()
+	send, query := app.APIHandler(route.Send), app.APIHandler(route.Query)
+
+	ev := urlEvent(http.MethodPost, "/v1/webhooks/billing-events/events", `{"type":"invoice.paid","payload":{"id":1}}`)
+	resp, err := send(ctx, ev)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, resp.Body)
+	var sent webhook.SendResult
+	require.NoError(t, json.Unmarshal([]byte(resp.Body), &sent))
+	_, err = app.Service.GetEvent(ctx, "billing-events", sent.EventID)
+	require.NoError(t, err, "the event sent through the URL is stored")
+
+	resp, err = send(ctx, urlEvent(http.MethodPost, "/v1/webhooks/billing-events/events/batch",
+		`{"events":[{"type":"invoice.paid","payload":{"id":2}},{"payload":{}}]}`))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, resp.Body)
+	var batch struct {
+		Results []struct {
+			EventID string          `json:"eventId"`
+			Error   json.RawMessage `json:"error"`
+		} `json:"results"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(resp.Body), &batch))
+	require.Len(t, batch.Results, 2)
+	require.NotEmpty(t, batch.Results[0].EventID)
+	require.Contains(t, string(batch.Results[1].Error), "missing_type")
+
+	for _, tc := range []struct {
+		handler func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+		method  string
+		path    string
+	}{
+		{send, http.MethodPost, "/v1/webhooks/billing-events/endpoints/crm/pause"}, // a send route, not on the URL
+		{send, http.MethodPost, "/v1/webhooks/billing-events/events/" + sent.EventID + "/retry"},
+		{send, http.MethodGet, "/v1/webhooks/billing-events/events"}, // the query function's route
+		{send, http.MethodPost, "/nowhere"},
+		{query, http.MethodGet, "/v1/webhooks/billing-events/events/" + sent.EventID},
+	} {
+		resp, err := tc.handler(ctx, urlEvent(tc.method, tc.path, ""))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, "%s %s: %s", tc.method, tc.path, resp.Body)
+		require.JSONEq(t, `{"error":{"code":"not_found","message":"no such route"}}`, resp.Body)
+		require.Equal(t, "application/json", resp.Headers["Content-Type"])
+	}
+
+	// Through API Gateway the functions still serve the routes the URL does not.
+	resp, err = query(ctx, apiEvent(http.MethodGet, "/v1/webhooks/billing-events/events/"+sent.EventID))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
+	ev = apiEvent(http.MethodPost, "/v1/webhooks/billing-events/events/"+sent.EventID+"/retry")
+	ev.Body = `{}`
+	resp, err = send(ctx, ev)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusConflict, resp.StatusCode, resp.Body)
+	require.Contains(t, resp.Body, `"nothing_to_resend"`, "the resend handler answered (the delivery is still queued)")
+}
+
+// urlEvent is a Lambda function URL event (payload format 2.0, routeKey $default) with a JSON body, if any.
+func urlEvent(method, path, body string) events.APIGatewayV2HTTPRequest {
+	ev := apiEvent(method, path)
+	ev.RouteKey, ev.RequestContext.RouteKey, ev.RequestContext.Stage = "$default", "$default", "$default"
+	ev.Headers = map[string]string{"host": "abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws"}
+	if body != "" {
+		ev.Body = body
+		ev.Headers["content-type"] = "application/json"
+	}
+	return ev
+}
+
 func TestNew_BadConfig(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "webhooks.json")

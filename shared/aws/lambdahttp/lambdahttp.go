@@ -1,7 +1,10 @@
 // Package lambdahttp serves API Gateway HTTP API events (payload format 2.0) with a net/http handler, so the
-// Lambdas answer through the same handlers, routes, validation and errors as the local server.
+// Lambdas answer through the same handlers, routes, validation and errors as the local server. A Lambda
+// function URL invokes with the same payload format, so its events are served alike (FromFunctionURL tells
+// them apart).
 //
-// API Gateway authenticates callers (IAM), so the handler runs without the local server's bearer key.
+// API Gateway or the function URL authenticates callers (IAM), so the handler runs without the local server's
+// bearer key.
 package lambdahttp
 
 import (
@@ -26,6 +29,15 @@ func Handler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPReques
 		return Serve(ctx, h, ev)
 	}
 }
+
+// defaultRouteKey is the route key of every function URL event. An API Gateway event carries the key of the
+// route it matched ("POST /v1/webhooks/{set}/events"); outhook's HTTP API has no $default route.
+const defaultRouteKey = "$default"
+
+// FromFunctionURL tells whether ev came through a Lambda function URL rather than an API Gateway route: a
+// function URL sends payload format 2.0 too, with routeKey "$default", and the route only in rawPath and
+// requestContext.http.method.
+func FromFunctionURL(ev events.APIGatewayV2HTTPRequest) bool { return ev.RouteKey == defaultRouteKey }
 
 // Serve builds the request of ev, serves it with h and returns the recorded response.
 func Serve(ctx context.Context, h http.Handler, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {

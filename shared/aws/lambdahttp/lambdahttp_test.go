@@ -44,6 +44,7 @@ func TestRequest(t *testing.T) {
 		headers     map[string]string
 		cookies     map[string]string
 		body        string
+		host        string // default: the API Gateway fixtures' domain
 	}{
 		{
 			fixture: "send.json", method: http.MethodPost,
@@ -54,6 +55,18 @@ func TestRequest(t *testing.T) {
 				lambdahttp.HeaderRequestID: "Bq7XKjZ5DoEEJ3w=",
 			},
 			body: sendBody,
+		},
+		{
+			// A function URL event: the same payload format, routeKey $default, the route only in the path.
+			fixture: "send-function-url.json", method: http.MethodPost,
+			path: "/v1/webhooks/billing-events/events", escapedPath: "/v1/webhooks/billing-events/events",
+			query: map[string][]string{},
+			headers: map[string]string{
+				"Idempotency-Key": "invoice-42-paid", "Content-Type": "application/json",
+				lambdahttp.HeaderRequestID: "6f5d6f2e-3a1b-4c8e-9d2f-0a1b2c3d4e5f",
+			},
+			body: sendBody,
+			host: "abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws",
 		},
 		{
 			fixture: "send-base64.json", method: http.MethodPost,
@@ -100,7 +113,11 @@ func TestRequest(t *testing.T) {
 				require.NoError(t, err, name)
 				require.Equal(t, want, c.Value)
 			}
-			require.Equal(t, "abc123def4.execute-api.eu-west-1.amazonaws.com", r.Host)
+			host := tt.host
+			if host == "" {
+				host = "abc123def4.execute-api.eu-west-1.amazonaws.com"
+			}
+			require.Equal(t, host, r.Host)
 			require.Equal(t, "lambda", r.Context().Value(ctxKey{}), "the Lambda context is the request's")
 			require.Equal(t, 1, r.ProtoMajor)
 			require.Equal(t, 1, r.ProtoMinor)
@@ -109,6 +126,14 @@ func TestRequest(t *testing.T) {
 			require.Equal(t, tt.body, string(body))
 			require.EqualValues(t, len(tt.body), r.ContentLength)
 		})
+	}
+}
+
+func TestFromFunctionURL(t *testing.T) {
+	t.Parallel()
+	require.True(t, lambdahttp.FromFunctionURL(loadEvent(t, "send-function-url.json")))
+	for _, fixture := range []string{"send.json", "send-base64.json", "list.json", "rotate.json"} {
+		require.False(t, lambdahttp.FromFunctionURL(loadEvent(t, fixture)), "%s: an API Gateway route's event", fixture)
 	}
 }
 

@@ -1,7 +1,7 @@
 // Package route is the one table of outhook's HTTP API routes: for each, its method and path, whether the
-// caller must authenticate, and which Lambda function serves it on AWS. The local server's mux (httpapi), each
-// API Lambda's route filter and the API Gateway routes of the CDK construct are built from it, and a test holds
-// docs/openapi.yaml to it. It imports nothing, so the CDK app can use it without linking the domain.
+// caller must authenticate, which Lambda function serves it on AWS, and whether that function's URL serves it
+// too. The local server's mux (httpapi), each API Lambda's route filters and the API Gateway routes of the CDK
+// construct are built from it, and a test holds docs/openapi.yaml to it. It imports nothing, so the CDK app can use it without linking the domain.
 //
 // To add a route: add it to the table, its handler to httpapi, and the operation to docs/openapi.yaml.
 package route
@@ -34,6 +34,10 @@ type Route struct {
 	// Public routes are served without authentication (no bearer key on the local server). API Gateway
 	// requires IAM authentication on every route, so a public route has no Function.
 	Public bool
+	// FunctionURL routes are served through the function URL of their Function too, when the deployment
+	// gives it one (the CDK construct's SendFunctionURL): the hot path of sending, without API Gateway's
+	// per-request charge. Every other route answers 404 there.
+	FunctionURL bool
 }
 
 // Pattern is the route as a net/http ServeMux pattern and an API Gateway route key: "METHOD /path".
@@ -44,8 +48,8 @@ var table = []Route{
 	{Operation: "healthz", Method: "GET", Path: "/healthz", Public: true},
 	{Operation: "metrics", Method: "GET", Path: "/metrics"},
 	{Operation: "listSets", Method: "GET", Path: "/v1/webhooks", Function: Query},
-	{Operation: "sendEvent", Method: "POST", Path: "/v1/webhooks/{set}/events", Function: Send},
-	{Operation: "sendEventBatch", Method: "POST", Path: "/v1/webhooks/{set}/events/batch", Function: Send},
+	{Operation: "sendEvent", Method: "POST", Path: "/v1/webhooks/{set}/events", Function: Send, FunctionURL: true},
+	{Operation: "sendEventBatch", Method: "POST", Path: "/v1/webhooks/{set}/events/batch", Function: Send, FunctionURL: true},
 	{Operation: "listEvents", Method: "GET", Path: "/v1/webhooks/{set}/events", Function: Query},
 	{Operation: "getEvent", Method: "GET", Path: "/v1/webhooks/{set}/events/{eventId}", Function: Query},
 	{Operation: "resendEvent", Method: "POST", Path: "/v1/webhooks/{set}/events/{eventId}/retry", Function: Send},
@@ -72,6 +76,17 @@ func Served(fn Function) []Route {
 	var out []Route
 	for _, r := range table {
 		if r.Function == fn {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ServedByURL returns the routes fn serves through its function URL, in the table's order.
+func ServedByURL(fn Function) []Route {
+	var out []Route
+	for _, r := range Served(fn) {
+		if r.FunctionURL {
 			out = append(out, r)
 		}
 	}

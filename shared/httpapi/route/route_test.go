@@ -29,6 +29,7 @@ func TestAll_WellFormed(t *testing.T) {
 		require.Contains(t, []route.Function{"", route.Send, route.Query, route.Secrets}, r.Function, r.Operation)
 		require.False(t, r.Public && r.Function != "",
 			"%s: API Gateway authenticates every route (IAM), so a public route cannot be on it", r.Operation)
+		require.False(t, r.FunctionURL && r.Function == "", "%s: a function URL route needs the Function whose URL serves it", r.Operation)
 		// ServeMux panics on a malformed pattern and on two patterns that conflict.
 		require.NotPanics(t, func() { mux.Handle(r.Pattern(), http.NotFoundHandler()) }, r.Pattern())
 	}
@@ -54,6 +55,18 @@ func TestServed(t *testing.T) {
 	require.Equal(t, onGateway, served, "every route on API Gateway is served by exactly one function")
 }
 
+func TestServedByURL(t *testing.T) {
+	t.Parallel()
+	var ops []string
+	for _, r := range route.ServedByURL(route.Send) {
+		ops = append(ops, r.Operation)
+	}
+	// The send function URL is the hot path of sending: the two send routes and nothing that changes endpoints.
+	require.Equal(t, []string{"sendEvent", "sendEventBatch"}, ops)
+	require.Empty(t, route.ServedByURL(route.Query))
+	require.Empty(t, route.ServedByURL(route.Secrets))
+}
+
 func TestAll_ReturnsACopy(t *testing.T) {
 	t.Parallel()
 	all := route.All()
@@ -63,8 +76,14 @@ func TestAll_ReturnsACopy(t *testing.T) {
 
 // specOperation is what the table holds of an operation of docs/openapi.yaml.
 type specOperation struct {
-	operation string
-	public    bool
+	operation   string
+	public      bool
+	functionURL bool // the operation lists the function URL among its servers
+}
+
+// specServer is a server of an operation in docs/openapi.yaml.
+type specServer struct {
+	URL string `yaml:"url"`
 }
 
 // TestOpenAPI_MatchesTable fails when docs/openapi.yaml and the table disagree: every method and path of the
@@ -88,20 +107,24 @@ func TestOpenAPI_MatchesTable(t *testing.T) {
 				continue // parameters, summary, ...
 			}
 			var op struct {
-				OperationID string `yaml:"operationId"`
-				Security    *[]any `yaml:"security"`
+				OperationID string       `yaml:"operationId"`
+				Security    *[]any       `yaml:"security"`
+				Servers     []specServer `yaml:"servers"`
 			}
 			require.NoError(t, node.Decode(&op), "%s %s", key, path)
 			inSpec[strings.ToUpper(key)+" "+path] = specOperation{
 				operation: op.OperationID,
 				public:    op.Security != nil && len(*op.Security) == 0,
+				functionURL: slices.ContainsFunc(op.Servers, func(s specServer) bool {
+					return strings.Contains(s.URL, ".lambda-url.")
+				}),
 			}
 		}
 	}
 
 	inTable := map[string]specOperation{}
 	for _, r := range route.All() {
-		inTable[r.Pattern()] = specOperation{operation: r.Operation, public: r.Public}
+		inTable[r.Pattern()] = specOperation{operation: r.Operation, public: r.Public, functionURL: r.FunctionURL}
 	}
 	for pattern := range inSpec {
 		require.Contains(t, inTable, pattern, "docs/openapi.yaml has %s; add it to the table in shared/httpapi/route", pattern)
@@ -109,5 +132,5 @@ func TestOpenAPI_MatchesTable(t *testing.T) {
 	for pattern := range inTable {
 		require.Contains(t, inSpec, pattern, "the route table has %s; document it in docs/openapi.yaml", pattern)
 	}
-	require.Equal(t, inTable, inSpec, "operationId and public (security: []) of each route")
+	require.Equal(t, inTable, inSpec, "operationId, public (security: []) and function URL (among the servers) of each route")
 }
