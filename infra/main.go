@@ -12,6 +12,8 @@
 //	               DefaultDeliverMemoryMiB, 128)
 //	deliverBatchWindowSeconds  how long the SQS event source may wait to fill a batch (default 0)
 //	dashboard      true (default) or false: false leaves out the CloudWatch dashboard ($3.00 a month)
+//	sendFunctionUrl  false (default) or true: true adds the send function URL (IAM auth; single and batch
+//	               send only) and its output SendFunctionUrl
 //
 // The stack is environment-agnostic, so synth needs no AWS account; deploy uses the CLI's credentials and
 // region. cdk-nag's AwsSolutions checks run on every synth and fail it on an unsuppressed finding.
@@ -100,6 +102,13 @@ func run(appProps *awscdk.AppProps) error {
 		props.NoDashboard = true
 	default:
 		return fmt.Errorf("context dashboard %q: want true or false", d)
+	}
+	switch u := ctx("sendFunctionUrl", "false"); u {
+	case "false":
+	case "true":
+		props.SendFunctionURL = true
+	default:
+		return fmt.Errorf("context sendFunctionUrl %q: want true or false", u)
 	}
 	if arn := ctx("alarmTopicArn", ""); arn != "" {
 		props.AlarmTopic = awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), jsii.String(arn))

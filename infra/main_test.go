@@ -27,7 +27,7 @@ func TestRun(t *testing.T) {
 	require.NoError(t, run(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &map[string]any{
 		"config": "../webhooks.example.yaml", "buildDir": build, "stackName": "OuthookTest", "removalPolicy": "destroy",
 		"architecture": "x86_64", "deliverMemoryMiB": "512", "deliverBatchWindowSeconds": "2",
-		"dashboard": "false",
+		"dashboard": "false", "sendFunctionUrl": "true",
 	}}))
 
 	data, err := os.ReadFile(filepath.Join(outdir, "OuthookTest.template.json"))
@@ -40,13 +40,18 @@ func TestRun(t *testing.T) {
 				Architectures                  []string
 				MemorySize                     int
 				MaximumBatchingWindowInSeconds int
+				AuthType                       string
 			}
 		}
+		Outputs map[string]any
 	}
 	require.NoError(t, json.Unmarshal(data, &tmpl))
 	tables, functions, dashboards, alarms, memories, windows := 0, 0, 0, 0, map[int]int{}, []int{}
+	var urls []string
 	for _, r := range tmpl.Resources {
 		switch r.Type {
+		case "AWS::Lambda::Url":
+			urls = append(urls, r.Properties.AuthType)
 		case "AWS::DynamoDB::Table":
 			tables++
 			require.Equal(t, "Delete", r.DeletionPolicy, "removalPolicy=destroy from the context")
@@ -67,6 +72,8 @@ func TestRun(t *testing.T) {
 	require.Zero(t, dashboards, "dashboard=false from the context")
 	require.Equal(t, 5, alarms, "every alarm, the failure ratio's included, without the dashboard")
 	require.Equal(t, map[int]int{256: 3, 512: 1}, memories, "deliverMemoryMiB from the context, the API's default")
+	require.Equal(t, []string{"AWS_IAM"}, urls, "sendFunctionUrl=true from the context: one function URL, IAM auth")
+	require.Contains(t, tmpl.Outputs, "WebhooksSendFunctionUrl")
 	sort.Ints(windows)
 	require.Equal(t, []int{0, 2}, windows, "deliverBatchWindowSeconds from the context (the dead-letter queue's source has none)")
 
@@ -111,6 +118,7 @@ func TestRun_BadContext(t *testing.T) {
 		`{"config":"../webhooks.example.yaml","apiMemoryMiB":"lots"}`:             `apiMemoryMiB "lots"`,
 		`{"config":"../webhooks.example.yaml","deliverBatchWindowSeconds":"900"}`: "DeliverBatchWindow 15m0s",
 		`{"config":"../webhooks.example.yaml","dashboard":"no"}`:                  `context dashboard "no": want true or false`,
+		`{"config":"../webhooks.example.yaml","sendFunctionUrl":"yes"}`:           `context sendFunctionUrl "yes": want true or false`,
 	} {
 		var context map[string]any
 		require.NoError(t, json.Unmarshal([]byte(ctx), &context))

@@ -47,9 +47,10 @@ func apiFailure(err error) error {
 
 // remote holds the flags every command that calls the API shares.
 type remote struct {
-	url  string
-	aws  bool
-	json bool
+	url     string
+	sendURL string // the send function URL (send only: addSendURLFlag)
+	aws     bool
+	json    bool
 }
 
 func addRemoteFlags(fs *flag.FlagSet, e *env) *remote {
@@ -58,6 +59,12 @@ func addRemoteFlags(fs *flag.FlagSet, e *env) *remote {
 	fs.BoolVar(&r.aws, "aws", false, "sign requests with AWS SigV4 (default credential chain, AWS_REGION) for the deployed API, whose URL --url or OUTHOOK_URL must give, instead of the bearer key OUTHOOK_API_KEY")
 	fs.BoolVar(&r.json, "json", false, "print the API's JSON answer instead of a table")
 	return r
+}
+
+// addSendURLFlag adds --send-url, for the commands that send events.
+func (r *remote) addSendURLFlag(fs *flag.FlagSet, e *env) {
+	fs.StringVar(&r.sendURL, "send-url", e.getenv("OUTHOOK_SEND_URL"), "send through the deployment's send function URL "+
+		"(the stack's SendFunctionUrl output; env OUTHOOK_SEND_URL), signed with SigV4 for the service lambda; needs --aws")
 }
 
 // client builds the API client: SigV4 with --aws, else the bearer key of OUTHOOK_API_KEY (if set).
@@ -76,6 +83,11 @@ func (r *remote) client(ctx context.Context, e *env) (*client.Client, error) {
 			return nil, fmt.Errorf("load AWS config: %w", err)
 		}
 		opts = append(opts, client.WithSigV4(cfg))
+		if r.sendURL != "" {
+			opts = append(opts, client.WithSendURL(r.sendURL))
+		}
+	} else if r.sendURL != "" {
+		return nil, usagef("--send-url (or OUTHOOK_SEND_URL) needs --aws: the send function URL takes SigV4 (IAM) only")
 	} else if key := e.getenv("OUTHOOK_API_KEY"); key != "" {
 		opts = append(opts, client.WithAPIKey(key))
 	}

@@ -277,6 +277,65 @@ func TestRemoteCommands_AWSSignsWithSigV4(t *testing.T) {
 	require.Contains(t, stdout.String(), "whevt_01JDQ7Z6M0Y5R8V2K3N4P5Q6R7")
 }
 
+// TestRemoteCommands_SendURLSignsForLambda: `send --aws` with --send-url (or OUTHOOK_SEND_URL) sends single
+// and batch sends to the function URL, signed for the service lambda, and nothing to the API. Not parallel: it
+// sets the process environment.
+func TestRemoteCommands_SendURLSignsForLambda(t *testing.T) {
+	home := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "AKIDCLITEST", "AWS_SECRET_ACCESS_KEY": "cli-test-secret", "AWS_SESSION_TOKEN": "",
+		"AWS_REGION": "eu-west-1", "AWS_PROFILE": "", "HOME": home,
+		"AWS_CONFIG_FILE": filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "none"),
+	} {
+		t.Setenv(k, v)
+	}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the API got %s %s: sends go to the function URL", r.Method, r.URL.Path)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(api.Close)
+	type seen struct {
+		path string
+		auth string
+	}
+	got := make(chan seen, 2)
+	fnURL := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.URL.Path, r.Header.Get("Authorization")}
+		w.WriteHeader(http.StatusAccepted)
+		if strings.HasSuffix(r.URL.Path, "/batch") {
+			_, _ = w.Write([]byte(`{"results":[{"eventId":"whevt_01JDQ7Z6M0Y5R8V2K3N4P5Q6R8","deliveries":[]}]}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"eventId":"whevt_01JDQ7Z6M0Y5R8V2K3N4P5Q6R7","deliveries":[]}`))
+	}))
+	t.Cleanup(fnURL.Close)
+	lambdaScope := `^AWS4-HMAC-SHA256 Credential=AKIDCLITEST/\d{8}/eu-west-1/lambda/aws4_request, SignedHeaders=\S+, Signature=[0-9a-f]{64}$`
+
+	var stdout, stderr bytes.Buffer
+	vars := map[string]string{}
+	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return vars[k] }}
+	code := run(t.Context(), e, []string{"send", "billing-events", "invoice.paid", "--data", `{"n":1}`, "--aws", "--url", api.URL,
+		"--send-url", fnURL.URL})
+	require.Equal(t, 0, code, stderr.String())
+	s := <-got
+	require.Equal(t, "/v1/webhooks/billing-events/events", s.path)
+	require.Regexp(t, lambdaScope, s.auth)
+	require.Contains(t, stdout.String(), "whevt_01JDQ7Z6M0Y5R8V2K3N4P5Q6R7")
+
+	vars = map[string]string{"OUTHOOK_URL": api.URL, "OUTHOOK_SEND_URL": fnURL.URL}
+	e.stdin = strings.NewReader(`{"type":"invoice.paid","payload":{"n":2}}` + "\n")
+	code = run(t.Context(), e, []string{"send", "billing-events", "--batch", "-", "--aws"})
+	require.Equal(t, 0, code, stderr.String())
+	s = <-got
+	require.Equal(t, "/v1/webhooks/billing-events/events/batch", s.path)
+	require.Regexp(t, lambdaScope, s.auth)
+
+	// Without --aws the URL cannot be used: it takes IAM auth only.
+	code = run(t.Context(), e, []string{"send", "billing-events", "invoice.paid", "--data", `{}`, "--send-url", fnURL.URL})
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr.String(), "--send-url (or OUTHOOK_SEND_URL) needs --aws")
+}
+
 // TestRemoteCommands_EventsGetShowsEachAttempt: each attempt row has its own result (a 500 reads "failed" even
 // when a later attempt delivered), and a retrying delivery shows when its next attempt is due.
 func TestRemoteCommands_EventsGetShowsEachAttempt(t *testing.T) {

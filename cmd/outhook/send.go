@@ -15,8 +15,8 @@ import (
 var sendCommand = &command{
 	name:    "send",
 	summary: "send an event to every endpoint of a webhook set",
-	synopsis: "send <set> <type> [--data JSON | --data @file | --data - (stdin, the default)] [--user ID] [--idempotency-key K] [--json] [--aws]\n" +
-		"       send <set> --batch FILE|- (NDJSON: one {type, payload, userId?, idempotencyKey?} per line) [--json] [--aws]",
+	synopsis: "send <set> <type> [--data JSON | --data @file | --data - (stdin, the default)] [--user ID] [--idempotency-key K] [--json] [--aws [--send-url URL]]\n" +
+		"       send <set> --batch FILE|- (NDJSON: one {type, payload, userId?, idempotencyKey?} per line) [--json] [--aws [--send-url URL]]",
 }
 
 // maxDataBytes bounds what --data reads from a file or stdin: the API's payload limit (256 KiB) with room
@@ -26,6 +26,7 @@ const maxDataBytes = 1 << 20
 func runSend(ctx context.Context, e *env, args []string) error {
 	fs := sendCommand.flags(e)
 	r := addRemoteFlags(fs, e)
+	r.addSendURLFlag(fs, e)
 	data := fs.String("data", "-", "the payload: JSON, @FILE to read a file, or - to read stdin")
 	user := fs.String("user", "", "sign with this user's managed secret (userId)")
 	key := fs.String("idempotency-key", "", "idempotency key (default: a random one, so that retries of this call are safe)")

@@ -1,5 +1,6 @@
 // Package outhookcdk is the AWS CDK construct that deploys outhook: an HTTP API with IAM authorization in
-// front of the send, query and secrets functions, the deliver function fed by an SQS queue with a dead-letter
+// front of the send, query and secrets functions (and, opt-in, a function URL with IAM auth on the send
+// function, for the hot path of sending), the deliver function fed by an SQS queue with a dead-letter
 // queue, the DynamoDB event log, least-privilege roles, log groups, alarms and stack outputs.
 //
 // Import it into any CDK app:
@@ -61,6 +62,9 @@ type Webhooks interface {
 	API() awsapigatewayv2.HttpApi
 	// URL is the API's base URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/.
 	URL() *string
+	// SendURL is the send function URL (Props.SendFunctionURL), e.g.
+	// https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/; nil without it.
+	SendURL() *string
 	// Table is the DynamoDB event log.
 	Table() awsdynamodb.Table
 	// Queue carries one message per delivery attempt to the deliver function.
@@ -83,7 +87,8 @@ type Webhooks interface {
 	// creates <NamedSecretPrefix><NAME> for every `secret: NAME` of the config.
 	NamedSecretPrefix() string
 	// GrantInvokeAPI lets grantee call every route of the API (execute-api:Invoke), e.g. the application
-	// function that sends webhooks.
+	// function that sends webhooks, and, with Props.SendFunctionURL, the send function URL
+	// (lambda:InvokeFunctionUrl with the AWS_IAM auth type, and lambda:InvokeFunction through it).
 	GrantInvokeAPI(grantee awsiam.IGrantable) awsiam.Grant
 }
 
@@ -91,6 +96,7 @@ type webhooks struct {
 	constructs.Construct
 
 	api         awsapigatewayv2.HttpApi
+	sendURL     awslambda.FunctionUrl // nil without Props.SendFunctionURL
 	table       awsdynamodb.Table
 	queue       awssqs.Queue
 	dlq         awssqs.Queue
@@ -189,6 +195,9 @@ func New(scope constructs.Construct, id *string, props *Props) (Webhooks, error)
 	w.grant(cfg.SecretNames())
 	w.connectQueue(p.DeliverMaxConcurrency, p.DeliverBatchWindow)
 	w.api = newAPI(w, p, w.functions)
+	if p.SendFunctionURL {
+		w.sendURL = newSendURL(w)
+	}
 	ratio := newFailureRatioAlarm(w, p)
 	w.alarms = newAlarms(w, p, ratio)
 	if !p.NoDashboard {
@@ -327,3 +336,10 @@ func (w *webhooks) Dashboard() awscloudwatch.Dashboard     { return w.dashboard 
 func (w *webhooks) MetricsNamespace() string               { return w.namespace }
 func (w *webhooks) UserSecretPrefix() string               { return w.userPrefix }
 func (w *webhooks) NamedSecretPrefix() string              { return w.namedPrefix }
+
+func (w *webhooks) SendURL() *string {
+	if w.sendURL == nil {
+		return nil
+	}
+	return w.sendURL.Url()
+}

@@ -204,6 +204,7 @@ func TestNew(t *testing.T) {
 			"AWS::Logs::LogGroup":             5,
 			"AWS::IAM::Role":                  5,
 			"AWS::SecretsManager::Secret":     1,
+			"AWS::Lambda::Url":                0, // only with SendFunctionURL
 		} {
 			match(t, func() { b.template.ResourceCountIs(jsii.String(typ), jsii.Number(n)) })
 		}
@@ -476,6 +477,8 @@ func TestNew(t *testing.T) {
 			require.Contains(t, outputs, name)
 		}
 		require.Equal(t, "outhook/Outhook/named/", outputs["WebhooksNamedSecretPrefix"].(map[string]any)["Value"])
+		require.NotContains(t, outputs, "WebhooksSendFunctionUrl", "only with SendFunctionURL")
+		require.Nil(t, b.hooks.SendURL())
 	})
 
 	t.Run("iam is least privilege", func(t *testing.T) { checkIAM(t, b) })
@@ -675,6 +678,98 @@ func checkIAM(t *testing.T, b *testBundle) {
 	require.Len(t, all[callerRole][0].Resources, 2)
 	require.Contains(t, all[callerRole][0].Resources[0], "/*/v1/webhooks/*")
 	require.Contains(t, all[callerRole][0].Resources[1], "/GET/v1/webhooks")
+}
+
+// SendFunctionURL adds a function URL with IAM auth to the send function, its output, and the grant of
+// invoking it (through the URL only) to GrantInvokeAPI's grantee; cdk-nag stays clean.
+func TestNew_SendFunctionURL(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	stack := awscdk.NewStack(app, jsii.String("Outhook"), nil)
+	hooks, err := outhookcdk.New(stack, jsii.String("Webhooks"), &outhookcdk.Props{Config: testConfig(), BuildDir: buildDir(t),
+		SendFunctionURL: true})
+	require.NoError(t, err)
+	caller := awsiam.NewRole(stack, jsii.String("Caller"), &awsiam.RoleProps{AssumedBy: awsiam.NewAccountRootPrincipal()})
+	hooks.GrantInvokeAPI(caller)
+	template := assertions.Template_FromStack(stack, nil)
+	send := *stack.GetLogicalId(hooks.Function(outhookcdk.FunctionSend).Node().DefaultChild().(awscdk.CfnElement))
+	sendArn := map[string]any{"Fn::GetAtt": []any{send, "Arn"}}
+
+	match(t, func() { template.ResourceCountIs(jsii.String("AWS::Lambda::Url"), jsii.Number(1)) })
+	match(t, func() {
+		template.HasResourceProperties(jsii.String("AWS::Lambda::Url"), &map[string]any{"AuthType": "AWS_IAM", "TargetFunctionArn": sendArn})
+	})
+	// No resource policy opens the function or its URL (only API Gateway's integrations invoke it): a caller
+	// needs an identity policy.
+	for _, p := range []map[string]any{{"FunctionUrlAuthType": assertions.Match_AnyValue()}, {"Principal": "*"},
+		{"Action": "lambda:InvokeFunctionUrl"}} {
+		match(t, func() { template.ResourcePropertiesCountIs(jsii.String("AWS::Lambda::Permission"), p, jsii.Number(0)) })
+	}
+	var routes int // one API Gateway permission per route on API Gateway
+	for _, r := range route.All() {
+		if r.Function != "" {
+			routes++
+		}
+	}
+	match(t, func() {
+		template.ResourcePropertiesCountIs(jsii.String("AWS::Lambda::Permission"),
+			map[string]any{"Principal": "apigateway.amazonaws.com"}, jsii.Number(routes))
+	})
+	require.NotNil(t, hooks.SendURL())
+
+	var tmpl struct {
+		Outputs   map[string]struct{ Value any }
+		Resources map[string]struct {
+			Type       string
+			Properties map[string]any
+		}
+	}
+	data, err := json.Marshal(template.ToJSON())
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &tmpl))
+	var urlID string
+	for id, r := range tmpl.Resources {
+		if r.Type == "AWS::Lambda::Url" {
+			urlID = id
+		}
+	}
+	require.Contains(t, tmpl.Outputs, "WebhooksSendFunctionUrl")
+	require.Equal(t, map[string]any{"Fn::GetAtt": []any{urlID, "FunctionUrl"}}, tmpl.Outputs["WebhooksSendFunctionUrl"].Value)
+
+	// The caller may invoke the send function through its URL with IAM auth, and through nothing else.
+	match(t, func() {
+		template.HasResourceProperties(jsii.String("AWS::IAM::Policy"), &map[string]any{
+			"Roles": []any{map[string]any{"Ref": *stack.GetLogicalId(caller.Node().DefaultChild().(awscdk.CfnElement))}},
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+				map[string]any{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": assertions.Match_AnyValue()},
+				map[string]any{"Action": "lambda:InvokeFunctionUrl", "Effect": "Allow", "Resource": sendArn,
+					"Condition": map[string]any{"StringEquals": map[string]any{"lambda:FunctionUrlAuthType": "AWS_IAM"}}},
+				map[string]any{"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": sendArn,
+					"Condition": map[string]any{"Bool": map[string]any{"lambda:InvokedViaFunctionUrl": true}}},
+			})},
+		})
+	})
+	var lambdaActions []string
+	for _, r := range tmpl.Resources {
+		if r.Type != "AWS::IAM::Policy" {
+			continue
+		}
+		for _, st := range asStrings(r.Properties["PolicyDocument"].(map[string]any)["Statement"]) {
+			for _, a := range asStrings(st.(map[string]any)["Action"]) {
+				if strings.HasPrefix(a.(string), "lambda:") {
+					lambdaActions = append(lambdaActions, a.(string))
+					require.Contains(t, st.(map[string]any), "Condition", "%s only through the URL", a)
+				}
+			}
+		}
+	}
+	sort.Strings(lambdaActions)
+	require.Equal(t, []string{"lambda:InvokeFunction", "lambda:InvokeFunctionUrl"}, lambdaActions, "the caller's grant, and no function's")
+
+	annotations := assertions.Annotations_FromStack(stack)
+	finding := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+	match(t, func() { annotations.HasNoError(jsii.String("*"), finding) })
+	match(t, func() { annotations.HasNoWarning(jsii.String("*"), finding) })
 }
 
 func TestNew_Errors(t *testing.T) {

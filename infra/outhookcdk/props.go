@@ -74,6 +74,13 @@ type Props struct {
 	// failure-ratio alarm fires, in two consecutive 5-minute periods. Default: 10.
 	FailureRatioAlarmPercent float64
 
+	// SendFunctionURL adds a Lambda function URL to the send function, with IAM auth (AWS_IAM, never NONE),
+	// which serves the two send routes (single and batch send) and answers 404 to every other path: the hot
+	// path without API Gateway's per-request charge and access log line (docs/aws.md, "The send function
+	// URL"). Callers sign for the service "lambda" (the Go client's WithSendURL); GrantInvokeAPI grants it too.
+	// That path has no API Gateway throttling or access log. Default false: API Gateway is the only front.
+	SendFunctionURL bool
+
 	// NoDashboard leaves out the CloudWatch dashboard of the delivery metrics, which costs $3.00 a month beyond
 	// the free tier's three dashboards and is most of an idle stack's bill (docs/deploy.md). The metrics and
 	// every alarm, the failure-ratio alarm included, stay. Default false: the dashboard is created.

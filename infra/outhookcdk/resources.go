@@ -168,8 +168,20 @@ func newAPI(w *webhooks, p Props, fns map[Function]awslambda.Function) awsapigat
 	return api
 }
 
-// GrantInvokeAPI allows execute-api:Invoke on the API's routes, and nothing else. When grantee is a construct,
-// it also gets the cdk-nag suppression for the route wildcard that grant needs.
+// newSendURL gives the send function a function URL with IAM auth. The function answers 404 there to every
+// route but single and batch send (route.ServedByURL). No resource policy is added: a caller needs an identity
+// policy of its own account (GrantInvokeAPI).
+func newSendURL(w *webhooks) awslambda.FunctionUrl {
+	return w.functions[FunctionSend].AddFunctionUrl(&awslambda.FunctionUrlOptions{
+		AuthType: awslambda.FunctionUrlAuthType_AWS_IAM,
+	})
+}
+
+// GrantInvokeAPI allows execute-api:Invoke on the API's routes and, with a send function URL, invoking the
+// send function through its URL only (FunctionUrl.GrantInvokeUrl: lambda:InvokeFunctionUrl conditioned on
+// the AWS_IAM auth type, and lambda:InvokeFunction conditioned on lambda:InvokedViaFunctionUrl, both of which
+// Lambda requires of a function URL created since October 2025), and nothing else. When grantee is a
+// construct, it also gets the cdk-nag suppression for the route wildcard that grant needs.
 func (w *webhooks) GrantInvokeAPI(grantee awsiam.IGrantable) awsiam.Grant {
 	grant := awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
 		Grantee: grantee,
@@ -179,6 +191,9 @@ func (w *webhooks) GrantInvokeAPI(grantee awsiam.IGrantable) awsiam.Grant {
 			*w.api.ArnForExecuteApi(jsii.String("GET"), jsii.String("/v1/webhooks"), nil), // the list of sets
 		),
 	})
+	if w.sendURL != nil {
+		grant = grant.Combine(w.sendURL.GrantInvokeUrl(grantee))
+	}
 	// After the grant: the suppression reaches only the children (the grantee's policy) that exist already.
 	suppressInvokeFinding(grantee)
 	return grant
@@ -275,12 +290,16 @@ func (w *webhooks) outputs() {
 		value      *string
 	}{
 		{"ApiUrl", "outhook API base URL (SigV4, service execute-api)", w.api.Url()},
+		{"SendFunctionUrl", "outhook send function URL: single and batch send only (SigV4, service lambda)", w.SendURL()},
 		{"TableName", "outhook DynamoDB table", w.table.TableName()},
 		{"QueueName", "outhook delivery queue", w.queue.QueueName()},
 		{"QueueUrl", "outhook delivery queue URL", w.queue.QueueUrl()},
 		{"DeadLetterQueueUrl", "outhook dead-letter queue URL", w.dlq.QueueUrl()},
 		{"NamedSecretPrefix", "create the config's named signing secrets under this Secrets Manager prefix", jsii.String(w.namedPrefix)},
 	} {
+		if o.value == nil {
+			continue
+		}
 		out := awscdk.NewCfnOutput(w, jsii.String(o.name), &awscdk.CfnOutputProps{Value: o.value, Description: jsii.String(o.desc)})
 		out.OverrideLogicalId(jsii.String(prefix + o.name))
 	}

@@ -75,7 +75,7 @@ func (s *Set) SendBatch(ctx context.Context, events []BatchEvent) ([]BatchResult
 			} `json:"error"`
 		} `json:"results"`
 	}
-	if err := s.c.do(ctx, call{method: http.MethodPost, path: s.path("events", "batch"), body: body}, &res); err != nil {
+	if err := s.c.do(ctx, call{method: http.MethodPost, path: s.path("events", "batch"), body: body, send: true}, &res); err != nil {
 		return nil, fmt.Errorf("send a batch of %d events to %s: %w", len(events), s.name, err)
 	}
 	if len(res.Results) != len(events) {

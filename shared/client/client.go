@@ -2,7 +2,8 @@
 // them, resend deliveries, and read or rotate a user's managed signing secret.
 //
 // It talks to the local server (`outhook serve`, bearer key: WithAPIKey) or to the deployed API Gateway
-// (IAM auth: WithSigV4). Server errors (5xx), throttling (429) and network errors are retried with
+// (IAM auth: WithSigV4), and may send events through the deployment's send function URL (WithSendURL).
+// Server errors (5xx), throttling (429) and network errors are retried with
 // exponential backoff and jitter, honouring Retry-After; other 4xx answers are returned at once as *APIError.
 package client
 
@@ -37,9 +38,17 @@ const (
 // plus their attempts fits well within it.
 const maxResponseBytes = 64 << 20
 
+// SigV4 service names: API Gateway's, and Lambda's for a function URL.
+const (
+	serviceAPI         = "execute-api"
+	serviceFunctionURL = "lambda"
+)
+
 // Client calls one outhook API. It is safe for concurrent use.
 type Client struct {
 	base         *url.URL
+	sendURL      string   // WithSendURL, as given
+	sendBase     *url.URL // the send function URL, parsed; nil without WithSendURL
 	http         *http.Client
 	apiKey       string
 	aws          *aws.Config
@@ -67,6 +76,13 @@ func WithSigV4(cfg aws.Config) Option {
 	}
 }
 
+// WithSendURL sends events (Send and SendBatch) to the deployment's send function URL (the stack output
+// SendFunctionUrl, e.g. https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/) instead of the
+// API, signed with SigV4 for the service "lambda"; every other call still goes to the API, signed for
+// "execute-api". It needs WithSigV4: the URL takes IAM auth only. The URL has no per-request charge, and no
+// API Gateway throttling or access log (docs/aws.md, "The send function URL").
+func WithSendURL(sendURL string) Option { return func(c *Client) { c.sendURL = sendURL } }
+
 // WithHTTPClient replaces the HTTP client (default: one with a 60 s timeout).
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
@@ -85,12 +101,9 @@ func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua
 
 // New returns a client of the API at baseURL (e.g. "http://127.0.0.1:8080" or the API Gateway stage URL).
 func New(baseURL string, opts ...Option) (*Client, error) {
-	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	u, err := parseBase("base URL", baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("parse base URL: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("base URL %q: want http(s)://host[:port][/path]", baseURL)
+		return nil, err
 	}
 	c := &Client{
 		base:         u,
@@ -121,7 +134,27 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 			return nil, errors.New("choose one of WithAPIKey and WithSigV4")
 		}
 	}
+	if c.sendURL != "" {
+		if c.aws == nil {
+			return nil, errors.New("WithSendURL needs WithSigV4: the send function URL takes IAM auth only")
+		}
+		if c.sendBase, err = parseBase("send URL", c.sendURL); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// parseBase parses a base URL (what names it: e.g. "base URL"); calls append their path to it.
+func parseBase(what, raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", what, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("%s %q: want http(s)://host[:port][/path]", what, raw)
+	}
+	return u, nil
 }
 
 // APIError is an answer of the API other than 2xx: the HTTP status, the API's error code (e.g.
@@ -151,6 +184,8 @@ type call struct {
 	// unsafe marks a call that must not run twice (rotate, resend): it is retried only after a 429, which
 	// says the server did not act on it.
 	unsafe bool
+	// send marks a call that the send function URL serves (Send, SendBatch): it goes there with WithSendURL.
+	send bool
 	// onSuccess, when set, sees the status and headers of the 2xx answer.
 	onSuccess func(status int, h http.Header)
 }
@@ -163,13 +198,17 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		escaped[i] = url.PathEscape(s)
 	}
 	path := "/" + strings.Join(escaped, "/")
-	rawURL := c.base.String() + path
+	base, service := c.base, serviceAPI
+	if cl.send && c.sendBase != nil {
+		base, service = c.sendBase, serviceFunctionURL
+	}
+	rawURL := base.String() + path
 	if len(query) > 0 {
 		rawURL += "?" + query.Encode()
 	}
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		resp, err := c.once(ctx, method, rawURL, header, body)
+		resp, err := c.once(ctx, method, rawURL, service, header, body)
 		var retryAfter time.Duration
 		switch {
 		case err != nil:
@@ -207,8 +246,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	}
 }
 
-// once makes one HTTP request; the caller owns resp.Body only through decode/readError, which close it.
-func (c *Client) once(ctx context.Context, method, rawURL string, header http.Header, body []byte) (*http.Response, error) {
+// once makes one HTTP request, signed for service with WithSigV4; the caller owns resp.Body only through
+// decode/readError, which close it.
+func (c *Client) once(ctx context.Context, method, rawURL, service string, header http.Header, body []byte) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, rawURL, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
@@ -225,7 +265,7 @@ func (c *Client) once(ctx context.Context, method, rawURL string, header http.He
 		req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	}
 	if c.aws != nil {
-		if err := c.sign(ctx, req, body); err != nil {
+		if err := signSigV4(ctx, c.signer, c.aws, req, service, body); err != nil {
 			return nil, err
 		}
 	}
@@ -236,19 +276,15 @@ func (c *Client) once(ctx context.Context, method, rawURL string, header http.He
 	return resp, nil
 }
 
-// sign adds the SigV4 headers for API Gateway (service execute-api) over the body's SHA-256.
-func (c *Client) sign(ctx context.Context, req *http.Request, body []byte) error {
-	return signSigV4(ctx, c.signer, c.aws, req, body)
-}
-
-// signSigV4 adds the SigV4 headers for API Gateway (service execute-api) over the body's SHA-256.
-func signSigV4(ctx context.Context, signer *v4.Signer, cfg *aws.Config, req *http.Request, body []byte) error {
+// signSigV4 adds the SigV4 headers for service (execute-api for API Gateway, lambda for a function URL) over
+// the body's SHA-256.
+func signSigV4(ctx context.Context, signer *v4.Signer, cfg *aws.Config, req *http.Request, service string, body []byte) error {
 	creds, err := cfg.Credentials.Retrieve(ctx)
 	if err != nil {
 		return fmt.Errorf("sigv4: retrieve AWS credentials: %w", err)
 	}
 	sum := sha256.Sum256(body)
-	if err := signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", cfg.Region, time.Now()); err != nil {
+	if err := signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), service, cfg.Region, time.Now()); err != nil {
 		return fmt.Errorf("sigv4: sign request: %w", err)
 	}
 	return nil
@@ -290,7 +326,7 @@ func (t *sigV4Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	out := req.Clone(req.Context()) // a RoundTripper must not modify the request it was given
 	out.Body = io.NopCloser(bytes.NewReader(body))
 	out.ContentLength = int64(len(body))
-	if err := signSigV4(req.Context(), t.signer, &t.cfg, out, body); err != nil {
+	if err := signSigV4(req.Context(), t.signer, &t.cfg, out, serviceAPI, body); err != nil {
 		return nil, err
 	}
 	return t.next.RoundTrip(out)

@@ -166,7 +166,7 @@ func (s *Set) Send(ctx context.Context, eventType string, payload any, opts ...S
 	h := http.Header{"Idempotency-Key": {o.idempotencyKey}}
 	var res SendResult
 	replayed := func(_ int, h http.Header) { res.Replayed = h.Get("Idempotent-Replayed") == "true" }
-	if err := s.c.do(ctx, call{method: http.MethodPost, path: s.path("events"), header: h, body: body, onSuccess: replayed}, &res); err != nil {
+	if err := s.c.do(ctx, call{method: http.MethodPost, path: s.path("events"), header: h, body: body, onSuccess: replayed, send: true}, &res); err != nil {
 		return nil, fmt.Errorf("send %s to %s: %w", eventType, s.name, err)
 	}
 	return &res, nil
