@@ -299,7 +299,7 @@ func measure(t *testing.T, sc scenario, events int, rate float64) measurement {
 func sendEvents(t *testing.T, send *function, sc scenario, from, to int64) error {
 	call := send.call // through API Gateway
 	if sc.funcURL {
-		call = send.callFuncURL
+		call = send.callURL // the event functionURLEvent builds
 	}
 	event := func(i int64) map[string]any {
 		return map[string]any{"type": "invoice.paid", "payload": payload700(i)}
