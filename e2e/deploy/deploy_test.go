@@ -121,8 +121,9 @@ func TestDeploy(t *testing.T) {
 	makeVars := []string{
 		"CONFIG=" + configPath, "STACK=" + stack, "LAMBDA_ARCH=" + arch,
 		"BUILD_DIR=" + filepath.Join(work, "build"), "CDK_OUT=" + cdkOut,
-		// --yes answers the IAM approval of deploy and the confirmation of destroy.
-		"CDK_ARGS=-c removalPolicy=destroy --yes --no-notices",
+		// --yes answers the IAM approval of deploy and the confirmation of destroy; the send function URL is
+		// on, so that both fronts of send are deployed and used.
+		"CDK_ARGS=-c removalPolicy=destroy -c sendFunctionUrl=true --yes --no-notices",
 	}
 	runMake(t, root, awsEnv, append([]string{"cdk-bootstrap"}, makeVars...)...)
 	runMake(t, root, awsEnv, append([]string{"deploy"}, makeVars...)...)
@@ -136,10 +137,11 @@ func TestDeploy(t *testing.T) {
 	out := outputs[stack]
 	require.NotEmpty(t, out, "outputs.json has no %s: %s", stack, data)
 	for _, k := range []string{"WebhooksApiUrl", "WebhooksTableName", "WebhooksQueueName", "WebhooksQueueUrl",
-		"WebhooksDeadLetterQueueUrl", "WebhooksNamedSecretPrefix"} {
+		"WebhooksDeadLetterQueueUrl", "WebhooksNamedSecretPrefix", "WebhooksSendFunctionUrl"} {
 		require.NotEmpty(t, out[k], "output %s", k)
 	}
 	apiURL := emulatorAPIURL(t, emu.url, out["WebhooksApiUrl"])
+	sendURL := emulatorFunctionURL(t, emu.url, out["WebhooksSendFunctionUrl"])
 
 	cfg := emulatorConfig(t, emu.url)
 	ctx := context.Background()
@@ -172,6 +174,11 @@ func TestDeploy(t *testing.T) {
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, http.StatusForbidden, resp.StatusCode, "the HTTP API requires SigV4 (IAM authorization)")
+		resp, err = http.Post(sendURL+"/v1/webhooks/billing-events/events", "application/json",
+			strings.NewReader(`{"type":"invoice.paid","payload":{}}`))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "the send function URL requires SigV4 (auth type AWS_IAM)")
 	})
 
 	// send -> a signed delivery, verified with the named secret -> events get shows the attempt.
@@ -191,6 +198,17 @@ func TestDeploy(t *testing.T) {
 	require.Len(t, ev.Deliveries[0].Attempts, 1)
 	require.Equal(t, http.StatusOK, ev.Deliveries[0].Attempts[0].ResponseStatus)
 	require.JSONEq(t, `{"invoiceId":"inv_1","amount":4200}`, string(ev.Payload))
+
+	// The same send through the send function URL (the CLI signs it for the service lambda) is delivered alike.
+	var viaURL client.SendResult
+	outhook(&viaURL, "send", "billing-events", "invoice.paid", "--data", `{"invoiceId":"inv_2"}`, "--send-url", sendURL)
+	require.Len(t, viaURL.Deliveries, 1)
+	require.Equal(t, "queued", viaURL.Deliveries[0].Status)
+	got = rcv.wait(t, "/crm", 2)[1]
+	require.Equal(t, viaURL.EventID, got.header.Get("webhook-id"))
+	require.NoError(t, verify.Payload(got.header, got.body, verify.Options{Secrets: []string{crmSecret}, Scheme: &crmScheme}))
+	ev = waitEvent(t, outhook, "billing-events", viaURL.EventID, func(e client.Event) bool { return e.Status == "delivered" })
+	require.JSONEq(t, `{"invoiceId":"inv_2"}`, string(ev.Payload))
 
 	// Per-user secrets: get creates one, rotate replaces it and keeps the previous one valid.
 	var first, rotated, again client.UserSecret
@@ -254,6 +272,17 @@ func emulatorAPIURL(t *testing.T, endpoint, apiURL string) string {
 	id, rest, ok := strings.Cut(u.Host, ".")
 	require.True(t, ok && strings.HasPrefix(rest, "execute-api."), "ApiUrl %s is not an API Gateway URL", apiURL)
 	return endpoint + "/_aws/execute-api/" + id + "/$default"
+}
+
+// emulatorFunctionURL turns the SendFunctionUrl output (https://<url id>.lambda-url.<region>.on.aws/) into the
+// URL at which the emulator serves that function URL.
+func emulatorFunctionURL(t *testing.T, endpoint, fnURL string) string {
+	t.Helper()
+	u, err := url.Parse(fnURL)
+	require.NoError(t, err)
+	id, rest, ok := strings.Cut(u.Host, ".")
+	require.True(t, ok && strings.HasPrefix(rest, "lambda-url."), "SendFunctionUrl %s is not a function URL", fnURL)
+	return endpoint + "/_aws/lambda-url/" + id
 }
 
 func emulatorConfig(t *testing.T, endpoint string) aws.Config {
