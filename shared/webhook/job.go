@@ -111,9 +111,12 @@ var (
 
 // decodeJob reads a message body.
 func decodeJob(body []byte) (job, error) {
-	var j job
-	if err := json.Unmarshal(body, &j); err != nil {
-		return job{}, fmt.Errorf("%w (%d bytes): %w", errMalformedJob, len(body), err)
+	j, ok := parseJob(body)
+	if !ok {
+		j = job{}
+		if err := json.Unmarshal(body, &j); err != nil {
+			return job{}, fmt.Errorf("%w (%d bytes): %w", errMalformedJob, len(body), err)
+		}
 	}
 	switch {
 	case j.V > jobVersion:
@@ -254,7 +257,7 @@ func (s *Service) messages(jobs []job) ([]queue.Message, error) {
 	now := s.now()
 	msgs := make([]queue.Message, 0, len(jobs))
 	for _, j := range jobs {
-		body, err := json.Marshal(j.wire())
+		body, err := encodeJob(j)
 		if err != nil {
 			return nil, fmt.Errorf("encode job: %w", err)
 		}

@@ -226,7 +226,7 @@ func (s *Service) holdIfNotEnabled(ctx context.Context, j job, ev store.Event, t
 		if t.state.Status == store.EndpointEnabled {
 			return false, nil
 		}
-		body, err := json.Marshal(j.wire())
+		body, err := encodeJob(j)
 		if err != nil {
 			return false, fmt.Errorf("encode held job: %w", err)
 		}
