@@ -35,6 +35,7 @@ type serverFlags struct {
 // bench's receiver) and the database in dir. It prints the API's address on stdout, serves until stdin
 // closes, shuts down as `outhook serve` does on SIGTERM, and writes the profiles asked for.
 func serve(f serverFlags) error {
+	localserver.TuneGC() // as outhook serve does
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	db, err := sqlite.Open(ctx, filepath.Join(f.dir, "outhook.db"))

@@ -52,6 +52,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return usagef("--log-format must be text or json")
 	}
 	log := newLogger(e.stderr, *logFormat)
+	localserver.TuneGC()
 
 	doc, err := config.Load(*configPath)
 	if err != nil {

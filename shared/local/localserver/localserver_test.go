@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -242,4 +244,16 @@ func run(t *testing.T, opts localserver.Options) string {
 		require.NoError(t, <-done)
 	})
 	return ln.Addr().String()
+}
+
+// TuneGC sets the collector's target to GCPercent, unless GOGC says otherwise.
+func TestTuneGC(t *testing.T) {
+	t.Setenv("GOGC", "50") // restored when the test ends
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	localserver.TuneGC()
+	require.Equal(t, 100, debug.SetGCPercent(100), "GOGC is set: left as it is")
+	require.NoError(t, os.Unsetenv("GOGC"))
+	localserver.TuneGC()
+	require.Equal(t, localserver.GCPercent, debug.SetGCPercent(100))
 }
