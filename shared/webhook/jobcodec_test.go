@@ -193,3 +193,23 @@ func BenchmarkJobCodec(b *testing.B) {
 		}
 	})
 }
+
+// deliveredBody writes what json.Marshal writes for the Standard Webhooks body.
+func TestDeliveredBody_AsJSONMarshal(t *testing.T) {
+	t.Parallel()
+	for name, j := range codecJobs() {
+		if j.Event == nil || j.Release {
+			continue
+		}
+		ev := j.event()
+		ev.CreatedAt = ev.CreatedAt.In(time.FixedZone("x", -7200)).Add(789 * time.Microsecond)
+		want, err := json.Marshal(struct {
+			ID        string          `json:"id"`
+			Type      string          `json:"type"`
+			Timestamp string          `json:"timestamp"`
+			Data      json.RawMessage `json:"data"`
+		}{ev.ID, ev.Type, ev.CreatedAt.UTC().Format(time.RFC3339Nano), ev.Payload})
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(deliveredBody(ev)), name)
+	}
+}

@@ -3,13 +3,13 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/outhook/outhook/shared/config"
@@ -52,7 +52,6 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 		}
 		return nil
 	}
-	log := s.log.With(attrEvent(j.EventID), slog.String("endpoint", j.Endpoint), slog.Int("attempt", j.Attempt))
 	set, t, gone, err := s.jobTarget(ctx, j)
 	if err != nil {
 		return err
@@ -61,7 +60,7 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 	if j.Event != nil {
 		ev = j.event()
 	} else {
-		rec, found, err := s.storedEvent(ctx, j, log)
+		rec, found, err := s.storedEvent(ctx, j)
 		if !found {
 			return err
 		}
@@ -72,8 +71,8 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 	}
 	if gone != "" {
 		// The set or endpoint is gone: the delivery ends failed, with the reason, and is not attempted.
-		log.Warn("ending delivery without attempting it: "+gone, attrSet(j.Set))
-		_, err := s.put(ctx, j, notAttempted(j, ev.ExpiresAt, s.now(), gone), log)
+		s.jobLog(j).Warn("ending delivery without attempting it: "+gone, attrSet(j.Set))
+		_, err := s.put(ctx, j, notAttempted(j, ev.ExpiresAt, s.now(), gone))
 		return err
 	}
 	if held, err := s.holdIfNotEnabled(ctx, j, ev, &t); held || err != nil {
@@ -94,10 +93,10 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 			return err
 		}
 	}
-	if written, err := s.put(ctx, j, a, log); !written || err != nil {
+	if written, err := s.put(ctx, j, a); !written || err != nil {
 		return err
 	}
-	s.logAttempt(ctx, log, a)
+	s.logAttempt(ctx, j, a)
 	s.recordHealth(ctx, set, t, a)
 	s.recordAttempt(set, j, a)
 	return s.schedule(ctx, j, a)
@@ -105,21 +104,29 @@ func (s *Service) Process(ctx context.Context, body []byte) error {
 
 // logAttempt writes the attempt's log line: a failed one (retrying or failed) at WARN, so that an operator
 // sees every failure and retry at the default level; a successful one at Options.SucceededLogLevel.
-func (s *Service) logAttempt(ctx context.Context, log *slog.Logger, a store.Attempt) {
+func (s *Service) logAttempt(ctx context.Context, j job, a store.Attempt) {
 	level := slog.LevelWarn
 	if a.Outcome == store.OutcomeSucceeded {
 		level = s.okLevel
 	}
-	if !log.Enabled(ctx, level) {
+	if !s.log.Enabled(ctx, level) {
 		return
 	}
-	attrs := []slog.Attr{slog.String("outcome", string(a.Outcome)), slog.Int("status", a.ResponseStatus),
+	// The job's attributes first, as jobLog would write them: the line reads the same without the cost of a
+	// derived logger for every delivery.
+	attrs := []slog.Attr{attrEvent(j.EventID), slog.String("endpoint", j.Endpoint), slog.Int("attempt", j.Attempt),
+		slog.String("outcome", string(a.Outcome)), slog.Int("status", a.ResponseStatus),
 		slog.Duration("duration", a.Duration)}
 	if a.Error != "" {
 		// Why no response came (the attempt's recorded error: it names secrets, never their values).
 		attrs = append(attrs, slog.String("error", a.Error))
 	}
-	log.LogAttrs(ctx, level, "delivery attempt", attrs...)
+	s.log.LogAttrs(ctx, level, "delivery attempt", attrs...)
+}
+
+// jobLog is the logger of job j's lines: each names its event, endpoint and attempt.
+func (s *Service) jobLog(j job) *slog.Logger {
+	return s.log.With(attrEvent(j.EventID), slog.String("endpoint", j.Endpoint), slog.Int("attempt", j.Attempt))
 }
 
 // jobTarget resolves the set and endpoint of a job. gone, when not empty, says which of them no longer
@@ -153,10 +160,10 @@ func (s *Service) jobTarget(ctx context.Context, j job) (*config.ResolvedSet, ta
 // put writes the record a of job j's attempt and reports whether this call wrote it. A record written before
 // (by a duplicate of the message, or by a run that died before scheduling) wins: the duplicate check then
 // makes sure what comes after it is queued.
-func (s *Service) put(ctx context.Context, j job, a store.Attempt, log *slog.Logger) (bool, error) {
+func (s *Service) put(ctx context.Context, j job, a store.Attempt) (bool, error) {
 	switch err := s.store.PutAttempt(ctx, a); {
 	case errors.Is(err, store.ErrConflict):
-		log.Info("attempt already recorded; checking what comes next is queued")
+		s.jobLog(j).Info("attempt already recorded; checking what comes next is queued")
 		rec, err := s.store.GetEvent(ctx, j.Set, j.EventID)
 		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
@@ -174,10 +181,10 @@ func (s *Service) put(ctx context.Context, j job, a store.Attempt, log *slog.Log
 
 // storedEvent reads the job's event from the store. found is false when it could not: with an error, or
 // with none (and the drop logged) when retention removed the event, leaving the job nothing to deliver.
-func (s *Service) storedEvent(ctx context.Context, j job, log *slog.Logger) (rec store.Record, found bool, err error) {
+func (s *Service) storedEvent(ctx context.Context, j job) (rec store.Record, found bool, err error) {
 	rec, err = s.store.GetEvent(ctx, j.Set, j.EventID)
 	if errors.Is(err, store.ErrNotFound) {
-		log.Warn("dropping delivery: the event no longer exists (retention)")
+		s.jobLog(j).Warn("dropping delivery: the event no longer exists (retention)")
 		return store.Record{}, false, nil
 	}
 	if err != nil {
@@ -209,20 +216,19 @@ func (s *Service) Abandon(ctx context.Context, body []byte, receives int, cause 
 			slog.Int("receives", receives), slog.Any("error", cause))
 		return nil
 	}
-	log := s.log.With(attrEvent(j.EventID), slog.String("endpoint", j.Endpoint), slog.Int("attempt", j.Attempt))
 	var expires time.Time
 	if j.Event != nil {
 		expires = j.Event.ExpiresAt
 	} else {
-		rec, found, err := s.storedEvent(ctx, j, log)
+		rec, found, err := s.storedEvent(ctx, j)
 		if !found {
 			return err
 		}
 		expires = rec.Event.ExpiresAt
 	}
 	reason := fmt.Sprintf("its queue message failed %d times: %v", receives, cause)
-	log.Error("ending delivery without attempting it: "+reason, attrSet(j.Set))
-	_, err = s.put(ctx, j, notAttempted(j, expires, s.now(), reason), log)
+	s.jobLog(j).Error("ending delivery without attempting it: "+reason, attrSet(j.Set))
+	_, err = s.put(ctx, j, notAttempted(j, expires, s.now(), reason))
 	return err
 }
 
@@ -275,15 +281,21 @@ func (s *Service) attempt(ctx context.Context, ep *config.ResolvedEndpoint, ev s
 	return a
 }
 
-// deliveredBody is the Standard Webhooks body: the same bytes on every attempt and endpoint.
+// deliveredBody is the Standard Webhooks body: the same bytes on every attempt and endpoint, those json.Marshal
+// writes for {id, type, timestamp, data} (written by hand: it is made for every attempt).
 func deliveredBody(ev store.Event) []byte {
-	body, _ := json.Marshal(struct {
-		ID        string          `json:"id"`
-		Type      string          `json:"type"`
-		Timestamp string          `json:"timestamp"`
-		Data      json.RawMessage `json:"data"`
-	}{ev.ID, ev.Type, ev.CreatedAt.UTC().Format(time.RFC3339Nano), ev.Payload})
-	return body
+	b := make([]byte, 0, 96+len(ev.ID)+len(ev.Type)+len(ev.Payload))
+	b = append(b, `{"id":`...)
+	b = appendString(b, ev.ID)
+	b = append(b, `,"type":`...)
+	b = appendString(b, ev.Type)
+	b = append(b, `,"timestamp":"`...)
+	b = ev.CreatedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	b, err := appendRaw(append(b, `","data":`...), ev.Payload)
+	if err != nil {
+		return nil // not JSON: send refused it
+	}
+	return append(b, '}')
 }
 
 // request builds the POST signed with keys (none: unsigned); keysErr, the reason the keys could not be
@@ -378,10 +390,14 @@ func flatHeaders(h http.Header) map[string]string {
 	return out
 }
 
+// snippetBuffers hold the start of a response body while readSnippet reads it.
+var snippetBuffers = sync.Pool{New: func() any { return new([responseSnippetBytes]byte) }}
+
 // readSnippet keeps the start of a response body and drains a bounded rest.
 func readSnippet(r io.Reader) string {
-	buf := make([]byte, responseSnippetBytes)
-	n, _ := io.ReadFull(r, buf)
+	buf := snippetBuffers.Get().(*[responseSnippetBytes]byte)
+	defer snippetBuffers.Put(buf)
+	n, _ := io.ReadFull(r, buf[:])
 	_, _ = io.Copy(io.Discard, io.LimitReader(r, responseDrainBytes))
 	return strings.ToValidUTF8(string(buf[:n]), "\uFFFD")
 }
