@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -73,11 +75,14 @@ func (q delayQueue) Receive(ctx context.Context, maxMessages int, visibility tim
 	if maxMessages < 1 {
 		return nil, fmt.Errorf("receive: max %d is not positive", maxMessages)
 	}
+	var nonce [12]byte
+	_, _ = rand.Read(nonce[:]) // never fails (crypto/rand)
+	lease := hex.EncodeToString(nonce[:])
 	var got []queue.Received
 	err := q.db.w.do(ctx, func(ctx context.Context) error {
 		now := q.db.now()
 		rows, err := q.db.stmts.receive.QueryContext(ctx, now.Add(max(visibility, 0)).UnixMilli(), now.UnixMilli(),
-			maxMessages)
+			maxMessages, lease)
 		if err != nil {
 			return err
 		}

@@ -81,9 +81,10 @@ func (s *statements) prepare(ctx context.Context, write *sql.Conn, read *sql.DB)
 			WHERE attempts.outcome = 'scheduled' AND attempts.id = excluded.id`},
 		{write, &s.enqueue, `INSERT INTO queue (body, visible_at, receipt, receive_count, created_at)
 			VALUES (?, ?, '', 0, ?)`},
-		// One statement leases up to ?3 visible messages: no other receiver can get them until ?1.
+		// One statement leases up to ?3 visible messages: no other receiver can get them until ?1. ?4 is the
+		// lease's nonce (a receipt is "<id>.<nonce>": unique per message and receive).
 		{write, &s.receive, `UPDATE queue
-			SET visible_at = ?1, receipt = lower(hex(randomblob(12))), receive_count = receive_count + 1
+			SET visible_at = ?1, receipt = ?4, receive_count = receive_count + 1
 			WHERE id IN (SELECT id FROM queue WHERE visible_at <= ?2 ORDER BY visible_at LIMIT ?3)
 			RETURNING id, receipt, body, receive_count`},
 		{write, &s.deleteMessage, `DELETE FROM queue WHERE id = ? AND receipt = ?`},
