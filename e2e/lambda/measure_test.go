@@ -60,24 +60,26 @@ var accessLogLine = accesslog.Example()
 // measureRound is how many events are sent before waiting for their deliveries.
 const measureRound = 100
 
-// measureEvents is how many events each run sends: one round in `make test`, OUTHOOK_MEASURE_EVENTS=1000
-// for the figures of docs/aws.md (`make cost`).
-func measureEvents(t *testing.T) int {
+// measureDeliveries is how many deliveries each run makes (1,000 events to one endpoint, 200 to five): 100
+// in `make test`, OUTHOOK_MEASURE_DELIVERIES=1000 for the figures of docs/aws.md (`make cost`).
+func measureDeliveries(t *testing.T) int {
 	t.Helper()
-	if s := os.Getenv("OUTHOOK_MEASURE_EVENTS"); s != "" {
+	if s := os.Getenv("OUTHOOK_MEASURE_DELIVERIES"); s != "" {
 		n, err := strconv.Atoi(s)
-		require.NoError(t, err, "OUTHOOK_MEASURE_EVENTS")
+		require.NoError(t, err, "OUTHOOK_MEASURE_DELIVERIES")
+		require.Positive(t, n, "OUTHOOK_MEASURE_DELIVERIES")
 		return n
 	}
 	return measureRound
 }
 
-// defaultMeasureRate is the rate at which every scenario sends its events, in events per second: how fast
-// messages reach the queue decides how full the event source's batches are, so the scenarios are compared
-// at one rate. 50 events/s is about 130 million events a month, where the cost per million matters.
+// defaultMeasureRate is the rate at which every scenario queues its deliveries, in deliveries per second
+// (events per second times endpoints): how fast messages reach the queue decides how full the event
+// source's batches are, so the scenarios are compared at one rate. 50 a second is about 130 million
+// deliveries a month, where the cost per million matters.
 const defaultMeasureRate = 50
 
-// measureRate is the events per second the runs send at: defaultMeasureRate, or OUTHOOK_MEASURE_RATE
+// measureRate is the deliveries per second the runs send at: defaultMeasureRate, or OUTHOOK_MEASURE_RATE
 // (`make cost COST_RATE=5`).
 func measureRate(t *testing.T) float64 {
 	t.Helper()
@@ -91,8 +93,8 @@ func measureRate(t *testing.T) float64 {
 }
 
 // sendEnvs is how many execution environments of send a run starts: enough for every scenario to keep up
-// with the rate (a send to 5 endpoints takes about 70 ms against moto on a loaded machine), as Lambda would
-// scale them.
+// with the rate (a keyed send takes about 40 ms against moto on a loaded machine), as Lambda would scale
+// them.
 const sendEnvs = 4
 
 // scenario is one way of sending that the cost benchmark prices.
@@ -121,14 +123,14 @@ var scenarios = []scenario{
 // the deliver bootstraps deliver them, counts every AWS request the functions make (at the counting proxy in
 // front of the endpoint) and the event source's own SQS requests, asserts the request counts the design
 // promises, and prints the requests per delivery and the cost per million deliveries at list prices.
-// Every run sends at measureRate events per second. `make test` runs the scenarios marked inTest with 100
-// events each; `make cost` runs them all with 1,000:
+// Every run queues measureRate deliveries per second. `make test` runs the scenarios marked inTest with 100
+// deliveries each; `make cost` runs them all with 1,000:
 //
-//	OUTHOOK_COST=1 OUTHOOK_MEASURE_EVENTS=1000 go test -count=1 -v -timeout 60m -run TestLambda_RequestsPerDelivery ./e2e/lambda/
+//	OUTHOOK_COST=1 OUTHOOK_MEASURE_DELIVERIES=1000 go test -count=1 -v -timeout 60m -run TestLambda_RequestsPerDelivery ./e2e/lambda/
 func TestLambda_RequestsPerDelivery(t *testing.T) {
 	t.Parallel()
 	awstest.Endpoint(t) // skips under -short
-	n, rate := measureEvents(t), measureRate(t)
+	n, rate := measureDeliveries(t), measureRate(t)
 	all := os.Getenv("OUTHOOK_COST") != ""
 	var results []measurement
 	for _, sc := range scenarios {
@@ -136,7 +138,9 @@ func TestLambda_RequestsPerDelivery(t *testing.T) {
 			continue
 		}
 		// A subtest each, so that a run's functions, pollers and resources are gone before the next.
-		t.Run(strings.ReplaceAll(sc.name, " ", "_"), func(t *testing.T) { results = append(results, measure(t, sc, n, rate)) })
+		t.Run(strings.ReplaceAll(sc.name, " ", "_"), func(t *testing.T) {
+			results = append(results, measure(t, sc, n/sc.endpoints, rate/float64(sc.endpoints)))
+		})
 	}
 	require.False(t, t.Failed())
 	if all {
@@ -190,7 +194,7 @@ type measurement struct {
 	deliverEnvs                   int     // deliver execution environments
 	elapsed                       time.Duration
 	rate                          float64       // the rate asked for, events per second
-	sending                       time.Duration // from the first send to the last answer, or the schedule's end if later
+	sending                       time.Duration // each round's first send to its last answer (or schedule's end), summed
 }
 
 // payload700 is event i's payload: a JSON object of exactly 700 bytes.
@@ -199,6 +203,7 @@ func payload700(i int64) json.RawMessage {
 	return json.RawMessage(head + strings.Repeat("x", 700-len(head)-2) + `"}`)
 }
 
+// measure runs scenario sc on a fresh stack: events events, sent at rate events per second.
 func measure(t *testing.T, sc scenario, events int, rate float64) measurement {
 	t.Helper()
 	start := time.Now()
@@ -233,8 +238,8 @@ func measure(t *testing.T, sc scenario, events int, rate float64) measurement {
 	interval := time.Duration(float64(time.Second) / rate) // between two events
 	var next atomic.Int64                                  // the last event number taken by a sender
 	var requests atomic.Int64
-	runStart := time.Now()
-	scheduleEnd, lastAnswer := runStart, runStart
+	var scheduleEnd time.Time // of the last round
+	var sending time.Duration // the rounds', without the waits for their deliveries
 	for sent := 0; sent < events; sent += measureRound {
 		first, last := int64(sent+1), int64(min(sent+measureRound, events))
 		roundStart := time.Now()
@@ -262,7 +267,7 @@ func measure(t *testing.T, sc scenario, events int, rate float64) measurement {
 			})
 		}
 		wg.Wait()
-		lastAnswer = time.Now()
+		sending += max(time.Since(roundStart), scheduleEnd.Sub(roundStart))
 		require.False(t, t.Failed())
 		next.Store(last)
 		require.Eventually(t, func() bool { return len(rcv.distinct()) >= int(last)*sc.endpoints }, 3*time.Minute, 100*time.Millisecond,
@@ -290,7 +295,7 @@ func measure(t *testing.T, sc scenario, events int, rate float64) measurement {
 	}
 	s.tableUnits(t, &m)
 	m.deliverEnvs, m.elapsed, m.rate = len(delivers), time.Since(start), rate
-	m.sending = max(lastAnswer.Sub(runStart), scheduleEnd.Sub(runStart))
+	m.sending = sending
 	t.Logf("%s: %d events x %d endpoints measured in %s", sc.name, events, sc.endpoints, time.Since(start).Round(time.Second))
 	return m
 }
@@ -547,10 +552,10 @@ func report(runs []measurement) string {
 		b.WriteString("\n")
 	}
 	per := func(n float64, m measurement) float64 { return n / float64(m.deliveries) }
-	header(fmt.Sprintf("per delivery (%d events, 700 B payload)", runs[0].events))
-	row(fmt.Sprintf("events sent per second (asked: %.0f)", runs[0].rate), "%.1f", func(m measurement) float64 {
-		return float64(m.events) / m.sending.Seconds()
-	})
+	header(fmt.Sprintf("per delivery (%d deliveries, 700 B payload)", runs[0].deliveries))
+	row(fmt.Sprintf("deliveries queued per second (asked: %.0f)", runs[0].rate*float64(runs[0].scenario.endpoints)), "%.1f",
+		func(m measurement) float64 { return float64(m.deliveries) / m.sending.Seconds() })
+	row("events sent per second", "%.1f", func(m measurement) float64 { return float64(m.events) / m.sending.Seconds() })
 	for _, k := range sorted {
 		row(k, "%.3f", func(m measurement) float64 {
 			service, op, _ := strings.Cut(strings.SplitN(k, ": ", 2)[1], ".")
