@@ -339,9 +339,9 @@ func faultEnv(t *testing.T, point string) (env []string, marker string) {
 
 var orderPaid = map[string]any{"type": "order.paid", "payload": map[string]any{"orderId": "ord_7"}}
 
-// TestLambda_SendCrash kills send between its DynamoDB write and its SQS send, and right after the SQS send:
-// the client sees the invocation fail, retries with the same Idempotency-Key, gets a 202, and the event is
-// delivered.
+// TestLambda_SendCrash kills a keyed send between its DynamoDB write (the key's reservation) and its SQS
+// send, and right after the SQS send (before the event write): the client sees the invocation fail, retries
+// with the same Idempotency-Key, gets a 202 for the event the first call reserved, and the event is delivered.
 func TestLambda_SendCrash(t *testing.T) {
 	t.Parallel()
 	for _, point := range []string{"crash-after-store", "crash-after-enqueue"} {

@@ -17,8 +17,9 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a conditional write lost, e.g. an attempt with the same number was already recorded.
 	ErrConflict = errors.New("store: conflict")
-	// ErrDuplicate: CreateEvent found an event with the same set and idempotency key. The existing
-	// event is returned alongside it.
+	// ErrDuplicate: ReserveKey found the idempotency key reserved by an earlier call (its Reservation is
+	// returned alongside), or CreateEvent found the event of a reserved key written already (the stored event
+	// is returned alongside).
 	ErrDuplicate = errors.New("store: duplicate idempotency key")
 	// ErrInvalidCursor: ListEvents was given a cursor this adapter did not produce.
 	ErrInvalidCursor = errors.New("store: invalid cursor")
@@ -34,8 +35,8 @@ type Event struct {
 	Payload json.RawMessage // the JSON payload as sent
 	UserID  string          // optional: whose managed secret signs the deliveries
 
-	// IdempotencyKey and RequestHash are set when the sender gave an Idempotency-Key. A second
-	// CreateEvent with the same Set and IdempotencyKey returns the first event and ErrDuplicate.
+	// IdempotencyKey and RequestHash are set when the sender gave an Idempotency-Key: the key is reserved for
+	// the event (ReserveKey) before its messages are queued and the event is written.
 	IdempotencyKey string
 	RequestHash    string
 
@@ -61,8 +62,8 @@ const (
 	OutcomeFailed    Outcome = "failed"    // failed and no attempt is left; the delivery is failed
 	// OutcomeScheduled is not an attempt made but a placeholder: the attempt's queue message was sent, and the
 	// attempt, when made, replaces it (same Number and ID). The domain writes one to claim the next number
-	// (a resend) or to note that a send's messages were queued (an idempotent send, so a replay queues nothing
-	// again). NextAttemptAt is when the attempt is due.
+	// (a resend), or to note that the messages a replay of a key reserved by an earlier version of outhook
+	// queued again were queued. NextAttemptAt is when the attempt is due.
 	OutcomeScheduled Outcome = "scheduled"
 )
 
@@ -151,12 +152,27 @@ type Page struct {
 	NextCursor string // empty on the last page
 }
 
+// Reservation is an idempotency key of a set held for the event of the send that reserved it.
+type Reservation struct {
+	EventID string
+	// RequestHash and CreatedAt are the reserving send's; both are empty for a key reserved by a version of
+	// outhook that kept them only in the event (written before its messages were queued).
+	RequestHash string
+	CreatedAt   time.Time
+}
+
 // Events is the event log: events, their attempts and their hold marks.
 type Events interface {
-	// CreateEvent stores ev and its planned deliveries atomically and returns the event stored. If
-	// ev.IdempotencyKey is set and an event of the same set already holds that key, it stores nothing and
-	// returns the existing event and ErrDuplicate. A key reserved by an earlier call that failed before storing
-	// its event may be claimed: ev is then stored under the id that call reserved (the returned ID differs).
+	// ReserveKey reserves ev.IdempotencyKey in ev.Set for ev.ID, with ev.RequestHash and ev.CreatedAt, until
+	// ev.ExpiresAt, and returns that reservation. If an earlier call holds the key (and its reservation has
+	// not expired), it writes nothing and returns that call's Reservation and ErrDuplicate. The event itself
+	// is written later, by CreateEvent, under the reserved id.
+	ReserveKey(ctx context.Context, ev Event) (Reservation, error)
+
+	// CreateEvent stores ev and its planned deliveries atomically and returns the event stored. An event
+	// with an IdempotencyKey must have the key reserved for its ID (ReserveKey); if an event with that key is
+	// stored under that ID already (another call with the key wrote it first), CreateEvent returns that event
+	// and ErrDuplicate (an identical write may instead succeed). An ID taken otherwise is ErrConflict.
 	CreateEvent(ctx context.Context, ev Event) (Event, error)
 
 	// GetEvent returns the event with all its attempts, or ErrNotFound (also for an event of another set).
@@ -168,7 +184,9 @@ type Events interface {
 
 	// PutAttempt records an attempt. It returns ErrConflict if an attempt with the same
 	// (EventID, Endpoint, Number) exists, unless that one is a placeholder (OutcomeScheduled) with the same ID,
-	// which a is then written over. It need not check that the event exists: the domain has just read it.
+	// which a is then written over. It does not check that the event exists: the first attempt of a keyed
+	// send may be recorded before its event is written, or without it when the send died in between.
+	// GetEvent and ListEvents never return the attempts of an event that is not stored.
 	PutAttempt(ctx context.Context, a Attempt) error
 }
 

@@ -2,12 +2,9 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
-
-	"github.com/outhook/outhook/shared/store"
 )
 
 // MaxBatchEvents is the most events one batch send takes.
@@ -39,10 +36,9 @@ func (s *Service) SendBatch(ctx context.Context, setName string, reqs []SendRequ
 		return nil, invalid("invalid_batch_size", "a batch holds 1 to %d events; this one holds %d", MaxBatchEvents, len(reqs))
 	}
 	out := make([]BatchEntry, len(reqs))
-	fresh := make([]*store.Event, len(reqs)) // the new events, stored but not yet queued
-	regs := make([]registrations, len(reqs)) // their user endpoints' registrations
-	firstOf := make(map[string]int)          // idempotency key -> the first entry that holds it
-	repeats := make(map[int]int)             // entry -> the earlier entry whose key it repeats
+	admitted := make([]*admission, len(reqs)) // the events whose messages are to be queued
+	firstOf := make(map[string]int)           // idempotency key -> the first entry that holds it
+	repeats := make(map[int]int)              // entry -> the earlier entry whose key it repeats
 	var todo []int
 	for i, req := range reqs {
 		if req.IdempotencyKey != "" {
@@ -55,47 +51,43 @@ func (s *Service) SendBatch(ctx context.Context, setName string, reqs []SendRequ
 		todo = append(todo, i)
 	}
 
-	// Validate and store each event; a key stored by an earlier call replays that call.
+	// Validate each event and make its writes before queueing (its event, or its key's reservation); a key
+	// reserved by an earlier call replays that call.
 	s.each(todo, func(i int) {
 		ev, reg, err := s.prepare(ctx, set, reqs[i])
 		if err != nil {
 			out[i].Err = err
 			return
 		}
-		stored, err := s.store.CreateEvent(ctx, ev)
+		a, err := s.admit(ctx, ev, reg, false)
 		switch {
-		case errors.Is(err, store.ErrDuplicate):
-			out[i].Result, out[i].Err = s.replay(ctx, stored, ev.RequestHash)
 		case err != nil:
-			out[i].Err = fmt.Errorf("store event: %w", err)
+			out[i].Err = err
+		case a.answer != nil:
+			out[i].Result = *a.answer
 		default:
-			fresh[i], regs[i] = &stored, reg
+			admitted[i] = &a
 		}
 	})
 
-	// Queue the deliveries of every new event at once. If that fails, none of them is answered as accepted.
+	// Queue the deliveries of every admitted event at once. If that fails, none of them is answered as accepted.
 	var jobs []job
-	for i, ev := range fresh {
-		if ev != nil {
-			jobs = append(jobs, firstJobs(*ev, regs[i])...)
+	var queued []int
+	for i, a := range admitted {
+		if a != nil {
+			jobs = append(jobs, a.jobs...)
+			queued = append(queued, i)
 		}
 	}
 	if err := s.enqueue(ctx, jobs...); err != nil {
 		err = fmt.Errorf("queue the deliveries of a batch: %w", err)
-		for i, ev := range fresh {
-			if ev != nil {
-				out[i].Err, fresh[i] = err, nil
-			}
+		for _, i := range queued {
+			out[i].Err = err
 		}
+		queued = nil
 	}
-	var queued []int
-	for i, ev := range fresh {
-		if ev != nil {
-			out[i].Result = resultOf(*ev, false)
-			queued = append(queued, i)
-		}
-	}
-	s.each(queued, func(i int) { s.accepted(ctx, *fresh[i], firstJobs(*fresh[i], regs[i])) })
+	// Then write the events of the keyed ones.
+	s.each(queued, func(i int) { out[i].Result, out[i].Err = s.settle(ctx, *admitted[i]) })
 
 	for i, j := range repeats {
 		out[i] = repeatAnswer(reqs[i], reqs[j], out[j])

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -55,6 +56,20 @@ func (g *idSource) next(prefix string, now time.Time) (string, error) {
 	binary.BigEndian.PutUint16(raw[6:8], g.hi)
 	binary.BigEndian.PutUint64(raw[8:16], g.lo)
 	return prefix + encodeBase32(raw), nil
+}
+
+// firstAttemptID is the id of the first attempt of the delivery of event eventID, made at createdAt, to
+// endpoint (of userID, for a user's endpoint). It is made from the event's id, not drawn: a replay that plans
+// an event again under the id its key reserved (reissue) plans the same ids, so the attempt that the first
+// call's message records is the one the event names.
+func firstAttemptID(eventID string, createdAt time.Time, userID, endpoint string) string {
+	h := sha256.Sum256([]byte(eventID + "\x00" + userID + "\x00" + endpoint))
+	var raw [16]byte
+	ms := uint64(max(createdAt.UnixMilli(), 0))
+	binary.BigEndian.PutUint16(raw[0:2], uint16(ms>>32))
+	binary.BigEndian.PutUint32(raw[2:6], uint32(ms))
+	copy(raw[6:], h[:10])
+	return attemptPrefix + encodeBase32(raw)
 }
 
 // idFloor is the smallest id with prefix made at t's millisecond: ids made at or after t sort at or above it,

@@ -17,16 +17,16 @@ import (
 //
 //   - firstJob: send queues attempt 1 of every delivery of a new event;
 //   - recoveryJob: an idempotent replay queues attempt 1 again for the deliveries the first call may not have
-//     queued (it died between storing the event and queueing its messages);
+//     queued (it died after reserving its key, before writing its event);
 //   - resendJob: resend starts a new round (a fresh retry budget) at the next attempt number;
 //   - nextJob: schedule, after an attempt that failed with attempts left, queues the next one.
 //
 // Process turns a job into an attempt record; schedule decides what comes next from that record (nothing:
 // the delivery ended; or the next job); duplicate is the one check that a job's attempt is already recorded,
 // for every kind of message. A placeholder record (store.OutcomeScheduled, same number and id as the job)
-// says that a job is queued: an idempotent send writes them after queueing, so that a replay finds its
-// messages queued and queues nothing again; a resend writes one before queueing, to claim the next attempt
-// number, so that a second resend finds the delivery in progress.
+// says that a job is queued: a resend writes one before queueing, to claim the next attempt number, so that
+// a second resend finds the delivery in progress. (An idempotent send needs none: it writes its event after
+// queueing, so a replay that finds the event knows its messages are queued; see Send.)
 
 // jobVersion is the version of the job's wire format, written in every message as "v". Messages without it
 // (v 0) were written before the field existed and have the same fields: queues of deployed stacks still hold
@@ -142,11 +142,11 @@ func firstJob(ev store.Event, d store.Delivery, registered time.Time) job {
 		AttemptID: d.FirstAttemptID, Round: 1, DueAt: ev.CreatedAt, Event: inline(ev), Registered: registered}
 }
 
-// recoveryJob is firstJob without the event: it reads the store before attempting, so that it does nothing
-// when the first call's own message was queued after all and made the attempt.
-func recoveryJob(ev store.Event, d store.Delivery) job {
+// recoveryJob is firstJob without the event, due at due: it reads the store before attempting, so that it
+// does nothing when the first call's own message was queued after all and made the attempt.
+func recoveryJob(ev store.Event, d store.Delivery, due time.Time) job {
 	j := firstJob(ev, d, time.Time{})
-	j.Event = nil
+	j.Event, j.DueAt = nil, due
 	return j
 }
 
@@ -239,12 +239,27 @@ func (s *Service) markQueued(ctx context.Context, jobs []job, expiresAt time.Tim
 
 // enqueue sends jobs, each delayed until its DueAt (at most the queue's MaxDelay: longer waits hop).
 func (s *Service) enqueue(ctx context.Context, jobs ...job) error {
-	if len(jobs) == 0 {
-		return nil
-	}
 	msgs, err := s.messages(jobs)
 	if err != nil {
 		return err
+	}
+	return s.sendMessages(ctx, msgs)
+}
+
+// enqueueIn sends j delayed by d, whatever its DueAt.
+func (s *Service) enqueueIn(ctx context.Context, d time.Duration, j job) error {
+	msgs, err := s.messages([]job{j})
+	if err != nil {
+		return err
+	}
+	msgs[0].Delay = min(d, s.queue.MaxDelay())
+	return s.sendMessages(ctx, msgs)
+}
+
+// sendMessages sends msgs as they are (none: no request).
+func (s *Service) sendMessages(ctx context.Context, msgs []queue.Message) error {
+	if len(msgs) == 0 {
+		return nil
 	}
 	if err := s.queue.Send(ctx, msgs...); err != nil {
 		return fmt.Errorf("send %d queue messages: %w", len(msgs), err)

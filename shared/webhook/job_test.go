@@ -106,7 +106,7 @@ func TestService_RecoveryJobReadsFirst(t *testing.T) {
 	ctx := context.Background()
 	rec, err := b.db.Store().GetEvent(ctx, "s", res.EventID)
 	require.NoError(t, err)
-	j := recoveryJob(rec.Event, rec.Event.Deliveries[0])
+	j := recoveryJob(rec.Event, rec.Event.Deliveries[0], b.clock.Now())
 	require.Nil(t, j.Event)
 	body, err := json.Marshal(j)
 	require.NoError(t, err)

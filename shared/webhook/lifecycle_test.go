@@ -21,7 +21,8 @@ import (
 
 // TestService_ReplaysOfAQueuedSendPostOnce: replaying an Idempotency-Key while the first delivery is still
 // queued queues nothing again, so the receiver gets one POST (it got 11 for 10 replays when each replay
-// queued the delivery again and the copies, carrying their event, did not look for the attempt first).
+// queued the delivery again and the copies, carrying their event, did not look for the attempt first): the
+// event, written after its messages were queued, tells the replays that they are.
 func TestService_ReplaysOfAQueuedSendPostOnce(t *testing.T) {
 	t.Parallel()
 	r := newReceiver(t)
@@ -48,26 +49,34 @@ func TestService_ReplaysOfAQueuedSendPostOnce(t *testing.T) {
 	require.Empty(t, ev.Deliveries[0].NextAttemptID)
 }
 
-// TestService_ReplayAfterCrashBeforeNote: the first call queued its message and died before noting it
-// (crash-after-enqueue); the replay queues a recovery job, which finds the attempt made by the first
-// message and does not make it again.
-func TestService_ReplayAfterCrashBeforeNote(t *testing.T) {
+// TestService_ReplayOfALegacyKey: a key reserved by an earlier version of outhook (with its event, before the
+// messages were queued; SQLite keys migrated from then carry no request hash). That call queued its message
+// and died before noting it queued; the replay queues a recovery job, which finds the attempt made by the
+// first message and does not make it again. A replay of another request is refused by the event's hash.
+func TestService_ReplayOfALegacyKey(t *testing.T) {
 	t.Parallel()
 	r := newReceiver(t)
 	b := setup(t, config.Set{Name: "s", Endpoints: []config.Endpoint{endpoint("e", r)}})
 	ctx := context.Background()
 	req := SendRequest{Type: "t", Payload: json.RawMessage(`{}`), IdempotencyKey: "k"}
-	// What the first call did before dying: store the event and queue its message.
+	// What the first call did before dying: store the event with its key and queue its message.
 	ev := store.Event{ID: "whevt_01KB9Z3Q5G0000000000000000", Set: "s", Type: req.Type, Payload: req.Payload,
 		IdempotencyKey: req.IdempotencyKey, RequestHash: requestHash(req.Type, "", req.Payload), CreatedAt: start,
 		ExpiresAt:  start.Add(config.DefaultRetentionDays * 24 * 3600e9),
 		Deliveries: []store.Delivery{{Endpoint: "e", URL: r.srv.URL + "/e", FirstAttemptID: "whatt_01KB9Z3Q5G0000000000000001"}}}
-	_, err := b.db.Store().CreateEvent(ctx, ev)
+	legacy := ev
+	legacy.RequestHash = ""
+	_, err := b.db.Store().ReserveKey(ctx, legacy)
+	require.NoError(t, err)
+	_, err = b.db.Store().CreateEvent(ctx, ev)
 	require.NoError(t, err)
 	require.NoError(t, b.svc.enqueue(ctx, firstJob(ev, ev.Deliveries[0], time.Time{})))
 
+	_, err = b.svc.Send(ctx, "s", SendRequest{Type: "t", Payload: json.RawMessage(`{"other":1}`), IdempotencyKey: "k"})
+	requireCode(t, err, ErrConflict, "idempotency_key_reused")
 	res := send(t, b, "s", req)
 	require.True(t, res.Replayed)
+	require.Equal(t, ev.ID, res.EventID)
 	require.Equal(t, 2, b.pump(t), "the first call's message and the replay's recovery job")
 	require.Equal(t, 1, r.count(), "the recovery job found the attempt made")
 	got, err := b.svc.GetEvent(ctx, "s", ev.ID)

@@ -166,7 +166,10 @@ func (s *Service) put(ctx context.Context, j job, a store.Attempt) (bool, error)
 		s.jobLog(j).Info("attempt already recorded; checking what comes next is queued")
 		rec, err := s.store.GetEvent(ctx, j.Set, j.EventID)
 		if errors.Is(err, store.ErrNotFound) {
-			return false, nil
+			// Recorded before its event was written (a keyed send), or the event is gone: what comes next
+			// is checked once the event is there, by the job again, which reads the store first.
+			j.Event = nil
+			return false, s.eventMissing(ctx, j)
 		}
 		if err != nil {
 			return false, fmt.Errorf("read event %s: %w", j.EventID, err)
@@ -180,17 +183,43 @@ func (s *Service) put(ctx context.Context, j job, a store.Attempt) (bool, error)
 }
 
 // storedEvent reads the job's event from the store. found is false when it could not: with an error, or
-// with none (and the drop logged) when retention removed the event, leaving the job nothing to deliver.
+// with none when the event is not there (eventMissing: the job waits for it, or is dropped).
 func (s *Service) storedEvent(ctx context.Context, j job) (rec store.Record, found bool, err error) {
 	rec, err = s.store.GetEvent(ctx, j.Set, j.EventID)
 	if errors.Is(err, store.ErrNotFound) {
-		s.jobLog(j).Warn("dropping delivery: the event no longer exists (retention)")
-		return store.Record{}, false, nil
+		return store.Record{}, false, s.eventMissing(ctx, j)
 	}
 	if err != nil {
 		return store.Record{}, false, fmt.Errorf("read event %s: %w", j.EventID, err)
 	}
 	return rec, true, nil
+}
+
+// Waiting for an event that is not written yet. A keyed send queues its messages before it writes its event,
+// within its deadline (10 s on AWS; milliseconds locally), so a job may run before its event exists.
+const (
+	// eventWait is how long after a job was due its event may still come: the send's deadline, with a wide
+	// margin.
+	eventWait = 2 * time.Minute
+	// eventRetry is how soon a job whose event may still come runs again.
+	eventRetry = 5 * time.Second
+)
+
+// eventMissing handles a job (that reads the store first) whose event is not in the store. While the job is
+// young (eventWait after it was due) its send may not have written the event yet: the job is queued again to
+// run in eventRetry, and no attempt is spent. Older, the event is gone: its retention ended, or its send died
+// before writing it and was never retried (so never answered); the job is dropped with a warning.
+func (s *Service) eventMissing(ctx context.Context, j job) error {
+	log := s.jobLog(j)
+	if s.now().Sub(j.DueAt) < eventWait {
+		log.Info("the event is not written yet: trying again shortly")
+		if err := s.enqueueIn(ctx, eventRetry, j); err != nil {
+			return fmt.Errorf("re-queue delivery whose event is not written yet: %w", err)
+		}
+		return nil
+	}
+	log.Warn("dropping delivery: the event does not exist (its retention ended, or its send was never answered)")
+	return nil
 }
 
 // Abandon ends the delivery of a message that failed too many times to be processed (its queue is about to

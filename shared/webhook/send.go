@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -39,9 +40,13 @@ func invalidUserID() error {
 // Send stores an event and queues one delivery per endpoint of the set. It answers only after both the
 // event and its queue messages are durable, so a returned result is never lost. With an idempotency key,
 // repeating the call returns the first result (Replayed) and the same key with another request is a
-// conflict. An idempotent send notes, after queueing, that its messages are queued (a placeholder per
-// delivery), so that a replay queues nothing again while they wait; a replay queues again only the
-// deliveries with neither a placeholder nor an attempt (the first call died between storing and noting).
+// conflict.
+//
+// A send without a key writes its event, then queues its messages. A send with a key reserves the key first,
+// then queues its messages, then writes its event: the event is the mark that the messages are queued. A
+// replay that finds the event answers it and queues nothing; one that finds the key reserved and no event
+// (the first call died, or is still running, before writing it) queues the deliveries again and writes the
+// event under the reserved id (admit).
 func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (SendResult, error) {
 	set, err := s.set(setName)
 	if err != nil {
@@ -51,43 +56,152 @@ func (s *Service) Send(ctx context.Context, setName string, req SendRequest) (Se
 	if err != nil {
 		return SendResult{}, err
 	}
-	stored, jobs, err := s.storeAndQueue(ctx, ev, regs)
-	switch {
-	case errors.Is(err, store.ErrDuplicate):
-		return s.replay(ctx, stored, ev.RequestHash)
-	case err != nil:
-		return SendResult{}, err
+	a, err := s.admit(ctx, ev, regs, s.outbox != nil)
+	if err != nil || a.answer != nil {
+		return a.answered(), err
 	}
-	s.accepted(ctx, stored, jobs)
-	return resultOf(stored, false), nil
+	if a.write && s.outbox != nil {
+		// The event and its messages in one write.
+		msgs, err := s.messages(a.jobs)
+		if err != nil {
+			return SendResult{}, err
+		}
+		stored, err := s.outbox.CreateEventQueued(ctx, a.ev, msgs)
+		return s.written(ctx, a, stored, err)
+	}
+	if err := s.enqueue(ctx, a.jobs...); err != nil {
+		return SendResult{}, fmt.Errorf("queue deliveries of %s: %w", a.ev.ID, err)
+	}
+	return s.settle(ctx, a)
 }
 
-// storeAndQueue stores a new event and queues the first attempt of each of its deliveries: in one write when
-// the store keeps the queue (Options.EventQueue), else the event, then its messages. It returns the event
-// stored (with store.ErrDuplicate: the event that holds the idempotency key) and the jobs queued.
-func (s *Service) storeAndQueue(ctx context.Context, ev store.Event, regs registrations) (store.Event, []job, error) {
-	if s.outbox != nil {
-		jobs := firstJobs(ev, regs)
-		msgs, err := s.messages(jobs)
+// admission is a send checked against the store, before its messages are queued: answered already (a
+// replay of a send whose event is written: answer), or the event and the jobs to queue.
+type admission struct {
+	answer   *SendResult
+	ev       store.Event
+	jobs     []job
+	write    bool // the event is still to be written: with its messages, or after them
+	replayed bool // an earlier call reserved the key
+}
+
+func (a admission) answered() SendResult {
+	if a.answer == nil {
+		return SendResult{}
+	}
+	return *a.answer
+}
+
+// admit makes the writes of a send that come before its messages are queued: the event of a send without a
+// key, unless together (the caller writes it with its messages, Options.EventQueue); the key's reservation of
+// a send with one. A key reserved already is a replay (readmit).
+func (s *Service) admit(ctx context.Context, ev store.Event, regs registrations, together bool) (admission, error) {
+	switch {
+	case ev.IdempotencyKey == "" && together:
+		return admission{ev: ev, jobs: firstJobs(ev, regs), write: true}, nil
+	case ev.IdempotencyKey == "":
+		stored, err := s.store.CreateEvent(ctx, ev)
 		if err != nil {
-			return store.Event{}, nil, err
+			return admission{}, fmt.Errorf("store event: %w", err)
 		}
-		stored, err := s.outbox.CreateEventQueued(ctx, ev, msgs)
-		if err != nil {
-			return stored, nil, fmt.Errorf("store event and queue its deliveries: %w", err)
+		return admission{ev: stored, jobs: firstJobs(stored, regs)}, nil
+	}
+	r, err := s.store.ReserveKey(ctx, ev)
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
+		return s.readmit(ctx, ev, regs, r)
+	case err != nil:
+		return admission{}, fmt.Errorf("reserve idempotency key: %w", err)
+	}
+	return admission{ev: ev, jobs: firstJobs(ev, regs), write: true}, nil
+}
+
+// readmit admits a send whose key an earlier call reserved (r). Its event written means its messages were
+// queued: the replay is answered and queues nothing. No event means that call died, or is still running,
+// between reserving the key and writing the event: the deliveries are queued again and the event written
+// under the reserved id, as that call planned it (reissue). The jobs queued again do not carry the event:
+// they read the store first, so a delivery that the first call's message made already is not made again.
+func (s *Service) readmit(ctx context.Context, ev store.Event, regs registrations, r store.Reservation) (admission, error) {
+	if r.RequestHash != "" && r.RequestHash != ev.RequestHash {
+		return admission{}, keyReused()
+	}
+	rec, err := s.store.GetEvent(ctx, ev.Set, r.EventID)
+	switch {
+	case err == nil && r.RequestHash == "":
+		return s.legacyReplay(ctx, rec, ev.RequestHash)
+	case err == nil:
+		res := resultOf(rec.Event, true)
+		return admission{answer: &res}, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return admission{}, fmt.Errorf("read event %s for idempotent replay: %w", r.EventID, err)
+	}
+	ev = reissue(ev, r)
+	now := msTime(s.now())
+	jobs := make([]job, 0, len(ev.Deliveries))
+	for _, d := range ev.Deliveries {
+		// Due now, not at the event's createdAt: deliver waits for an event this young to be written.
+		j := recoveryJob(ev, d, now)
+		if d.UserID != "" {
+			j.Registered = regs[d.Endpoint]
 		}
-		return stored, jobs, nil
+		jobs = append(jobs, j)
 	}
-	stored, err := s.store.CreateEvent(ctx, ev)
-	if err != nil {
-		return stored, nil, fmt.Errorf("store event: %w", err)
+	return admission{ev: ev, jobs: jobs, write: true, replayed: true}, nil
+}
+
+// reissue is ev planned under the id that reservation r holds and, when r tells it, the createdAt of the call
+// that reserved it (and so its retention and first attempt ids).
+func reissue(ev store.Event, r store.Reservation) store.Event {
+	if !r.CreatedAt.IsZero() {
+		ev.ExpiresAt = r.CreatedAt.Add(ev.ExpiresAt.Sub(ev.CreatedAt))
+		ev.CreatedAt = r.CreatedAt
 	}
-	// Its id may be the one an earlier call with the key reserved.
-	jobs := firstJobs(stored, regs)
-	if err := s.enqueue(ctx, jobs...); err != nil {
-		return store.Event{}, nil, fmt.Errorf("queue deliveries of %s: %w", stored.ID, err)
+	ev.ID = r.EventID
+	ev.Deliveries = slices.Clone(ev.Deliveries)
+	for i := range ev.Deliveries {
+		d := &ev.Deliveries[i]
+		d.FirstAttemptID = firstAttemptID(ev.ID, ev.CreatedAt, d.UserID, d.Endpoint)
 	}
-	return stored, jobs, nil
+	return ev
+}
+
+// settle ends an admitted send whose messages are queued: one whose event is still to be written (a send with
+// a key) writes it now.
+func (s *Service) settle(ctx context.Context, a admission) (SendResult, error) {
+	if !a.write {
+		return s.accepted(ctx, a), nil
+	}
+	stored, err := s.store.CreateEvent(ctx, a.ev)
+	return s.written(ctx, a, stored, err)
+}
+
+// written ends a send by the outcome of its event write (stored, err). If another call with the key wrote the
+// event first, that event is the answer.
+func (s *Service) written(ctx context.Context, a admission, stored store.Event, err error) (SendResult, error) {
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
+		return resultOf(stored, true), nil
+	case err != nil && a.ev.IdempotencyKey != "" && s.outbox == nil:
+		// The messages are queued: the deliveries will be made. The client's retry writes the event.
+		return SendResult{}, fmt.Errorf("store event %s after queueing its deliveries: %w", a.ev.ID, err)
+	case err != nil:
+		return SendResult{}, fmt.Errorf("store event %s: %w", a.ev.ID, err)
+	}
+	a.ev = stored
+	return s.accepted(ctx, a), nil
+}
+
+// accepted answers a send whose event and messages are written.
+func (s *Service) accepted(ctx context.Context, a admission) SendResult {
+	s.metrics.EventAccepted(a.ev.Set)
+	s.log.LogAttrs(ctx, levelDebug, "event accepted", attrEvent(a.ev.ID), attrSet(a.ev.Set))
+	return resultOf(a.ev, a.replayed)
+}
+
+// keyReused is the answer to an idempotency key used again with another request.
+func keyReused() error {
+	return &Error{Kind: ErrConflict, Code: "idempotency_key_reused",
+		Message: "this Idempotency-Key was already used with a different request"}
 }
 
 // registrations are the createdAt of the user endpoints a send found, by name (job.Registered).
@@ -123,11 +237,8 @@ func (s *Service) prepare(ctx context.Context, set *config.ResolvedSet, req Send
 			return store.Event{}, nil, invalid("missing_user_id", "endpoint %q of set %q is signed with the user's "+
 				"secret (signing.userSecret): the send must give a userId", ep.Name, set.Name)
 		}
-		id, err := s.ids.next(attemptPrefix, now)
-		if err != nil {
-			return store.Event{}, nil, err
-		}
-		ev.Deliveries = append(ev.Deliveries, store.Delivery{Endpoint: ep.Name, URL: ep.URL, FirstAttemptID: id})
+		ev.Deliveries = append(ev.Deliveries, store.Delivery{Endpoint: ep.Name, URL: ep.URL,
+			FirstAttemptID: firstAttemptID(ev.ID, now, "", ep.Name)})
 	}
 	var regs registrations
 	if set.UserEndpoints != nil && req.UserID != "" {
@@ -140,12 +251,8 @@ func (s *Service) prepare(ctx context.Context, set *config.ResolvedSet, req Send
 			if !config.MatchEventTypes(ep.EventTypes, req.Type) {
 				continue
 			}
-			id, err := s.ids.next(attemptPrefix, now)
-			if err != nil {
-				return store.Event{}, nil, err
-			}
-			ev.Deliveries = append(ev.Deliveries, store.Delivery{Endpoint: ep.Name, URL: ep.URL, FirstAttemptID: id,
-				UserID: req.UserID})
+			ev.Deliveries = append(ev.Deliveries, store.Delivery{Endpoint: ep.Name, URL: ep.URL,
+				FirstAttemptID: firstAttemptID(ev.ID, now, req.UserID, ep.Name), UserID: req.UserID})
 			if regs == nil {
 				regs = registrations{}
 			}
@@ -168,45 +275,33 @@ func firstJobs(ev store.Event, regs registrations) []job {
 	return jobs
 }
 
-// accepted ends the send of a new event whose jobs are queued: an idempotent one notes them queued.
-func (s *Service) accepted(ctx context.Context, ev store.Event, jobs []job) {
-	if ev.IdempotencyKey != "" {
-		if err := s.markQueued(ctx, jobs, ev.ExpiresAt); err != nil {
-			// The messages are queued: the send stands. A replay may queue some of them again.
-			s.log.WarnContext(ctx, "could not note the queued deliveries of an idempotent send", attrEvent(ev.ID),
-				slog.Any("error", err))
-		}
-	}
-	s.metrics.EventAccepted(ev.Set)
-	s.log.LogAttrs(ctx, levelDebug, "event accepted", attrEvent(ev.ID), attrSet(ev.Set))
-}
-
-// replay answers a repeated idempotent send.
-func (s *Service) replay(ctx context.Context, first store.Event, hash string) (SendResult, error) {
+// legacyReplay answers a replay of a send whose key was reserved with its event, before its messages were
+// queued (by an earlier version of outhook; SQLite keys migrated from it). Such a send noted its messages
+// queued after queueing them (a placeholder per delivery): the deliveries with neither a placeholder nor an
+// attempt may never have been queued, and are queued again, and noted.
+func (s *Service) legacyReplay(ctx context.Context, rec store.Record, hash string) (admission, error) {
+	first := rec.Event
 	if first.RequestHash != hash {
-		return SendResult{}, &Error{Kind: ErrConflict, Code: "idempotency_key_reused",
-			Message: "this Idempotency-Key was already used with a different request"}
-	}
-	rec, err := s.store.GetEvent(ctx, first.Set, first.ID)
-	if err != nil {
-		return SendResult{}, fmt.Errorf("read event %s for idempotent replay: %w", first.ID, err)
+		return admission{}, keyReused()
 	}
 	var jobs []job
-	for _, d := range rec.Event.Deliveries {
+	now := msTime(s.now())
+	for _, d := range first.Deliveries {
 		if len(attemptsOf(rec.Attempts, d.Endpoint)) == 0 {
-			jobs = append(jobs, recoveryJob(rec.Event, d))
+			jobs = append(jobs, recoveryJob(first, d, now))
 		}
 	}
 	if len(jobs) > 0 {
 		if err := s.enqueue(ctx, jobs...); err != nil {
-			return SendResult{}, fmt.Errorf("queue deliveries of %s again: %w", first.ID, err)
+			return admission{}, fmt.Errorf("queue deliveries of %s again: %w", first.ID, err)
 		}
-		if err := s.markQueued(ctx, jobs, rec.Event.ExpiresAt); err != nil {
+		if err := s.markQueued(ctx, jobs, first.ExpiresAt); err != nil {
 			s.log.WarnContext(ctx, "could not note the deliveries an idempotent replay queued", attrEvent(first.ID),
 				slog.Any("error", err))
 		}
 	}
-	return resultOf(rec.Event, true), nil
+	res := resultOf(first, true)
+	return admission{answer: &res}, nil
 }
 
 func validateSend(req SendRequest) (json.RawMessage, error) {

@@ -28,6 +28,7 @@ import (
 	"github.com/outhook/outhook/shared/retry"
 	"github.com/outhook/outhook/shared/secret"
 	"github.com/outhook/outhook/shared/signing"
+	"github.com/outhook/outhook/shared/store"
 	"github.com/outhook/outhook/shared/syncbuf"
 )
 
@@ -167,13 +168,20 @@ func setup(t *testing.T, sets ...config.Set) *bundle {
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	b := &bundle{clock: clk, queue: &faultyQueue{Queue: db.Queue(), clock: clk}, db: db, logs: &syncbuf.Buffer{}, cfg: cfg}
-	b.svc, err = New(Options{
-		Config: cfg, Store: db.Store(), Queue: b.queue, Named: envsecret.Env{}, Users: db.UserSecrets(),
+	b.svc = b.serviceWith(t, db.Store(), nil)
+	return b
+}
+
+// serviceWith is a service of the bundle's config, queue and clock on store st, with eq as its EventQueue.
+func (b *bundle) serviceWith(t *testing.T, st store.Store, eq EventQueue) *Service {
+	t.Helper()
+	svc, err := New(Options{
+		Config: b.cfg, Store: st, Queue: b.queue, EventQueue: eq, Named: envsecret.Env{}, Users: b.db.UserSecrets(),
 		HTTP: egress.New(), Now: b.clock.Now, Rand: rand.Reader, Jitter: func() float64 { return 0.5 },
 		Logger: slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), CursorKey: []byte("test cursor key"),
 	})
 	require.NoError(t, err)
-	return b
+	return svc
 }
 
 // pump processes queued messages until none is left, moving the test clock forward to the next message's due

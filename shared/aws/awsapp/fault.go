@@ -16,9 +16,11 @@ import (
 // (exit status 2) at that point and creates the file OUTHOOK_FAULT_MARKER, so the crash happens once:
 // the retry that follows runs normally.
 //
-//   - crash-after-store: right before the SQS send, after the domain's store write (send: the event is
-//     stored but no message is queued; deliver: the attempt is recorded but its retry is not queued).
-//   - crash-after-enqueue: right after the SQS send, before the function answers.
+//   - crash-after-store: right before the SQS send, after the domain's store write (send: the event, or a
+//     keyed send's reservation, is stored but no message is queued; deliver: the attempt is recorded but its
+//     retry is not queued).
+//   - crash-after-enqueue: right after the SQS send, before the function answers (a keyed send: before it
+//     writes its event).
 const (
 	envFault       = "OUTHOOK_FAULT"
 	envFaultMarker = "OUTHOOK_FAULT_MARKER"

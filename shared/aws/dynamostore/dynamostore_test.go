@@ -3,17 +3,14 @@ package dynamostore_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/aws/awstest"
@@ -107,10 +104,21 @@ func TestStore_RequestsPerDelivery(t *testing.T) {
 
 	b.counter.Reset()
 	keyed := event("billing", 2)
-	keyed.IdempotencyKey = "order-1"
+	keyed.IdempotencyKey, keyed.RequestHash = "order-1", "hash"
+	_, err = b.store.ReserveKey(ctx, keyed)
+	require.NoError(t, err)
 	_, err = b.store.CreateEvent(ctx, keyed)
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{"DynamoDB.PutItem": 2}, b.counter.Counts(), "a send with a key is two PutItems, no transaction")
+
+	b.counter.Reset()
+	replay := event("billing", 3)
+	replay.IdempotencyKey, replay.RequestHash = "order-1", "hash"
+	r, err := b.store.ReserveKey(ctx, replay)
+	require.ErrorIs(t, err, store.ErrDuplicate)
+	require.Equal(t, store.Reservation{EventID: keyed.ID, RequestHash: "hash", CreatedAt: keyed.CreatedAt}, r)
+	require.Equal(t, map[string]int{"DynamoDB.PutItem": 1}, b.counter.Counts(),
+		"the reservation that holds a key comes back with the failed condition: no read")
 }
 
 func TestStore_TTL(t *testing.T) {
@@ -119,7 +127,9 @@ func TestStore_TTL(t *testing.T) {
 	ctx := context.Background()
 	ev := event("billing", 3)
 	ev.IdempotencyKey = "k"
-	_, err := b.store.CreateEvent(ctx, ev)
+	_, err := b.store.ReserveKey(ctx, ev)
+	require.NoError(t, err)
+	_, err = b.store.CreateEvent(ctx, ev)
 	require.NoError(t, err)
 	a := attempt(ev, 1)
 	a.ExpiresAt = ev.ExpiresAt.Add(time.Hour)
@@ -167,13 +177,6 @@ func TestStore_CreateEvent(t *testing.T) {
 		again.IdempotencyKey = "fresh"
 		_, err = b.store.CreateEvent(ctx, again)
 		require.ErrorIs(t, err, store.ErrConflict, "also with a key")
-		_, err = b.store.ListEvents(ctx, "billing", store.ListOptions{Limit: 10})
-		require.NoError(t, err)
-		// The key's reservation was undone: the key is free.
-		fresh := event("billing", 11)
-		fresh.IdempotencyKey = "fresh"
-		_, err = b.store.CreateEvent(ctx, fresh)
-		require.NoError(t, err)
 	})
 
 	t.Run("expired key is free", func(t *testing.T) {
@@ -181,93 +184,87 @@ func TestStore_CreateEvent(t *testing.T) {
 		old.IdempotencyKey = "reused"
 		now := old.ExpiresAt.Add(-time.Minute)
 		clocked := dynamostore.New(b.client, b.table, dynamostore.Options{Now: func() time.Time { return now }})
-		_, err := clocked.CreateEvent(ctx, old)
+		_, err := clocked.ReserveKey(ctx, old)
 		require.NoError(t, err)
 
 		ev := event("billing", 13)
 		ev.IdempotencyKey = "reused"
-		got, err := clocked.CreateEvent(ctx, ev)
+		r, err := clocked.ReserveKey(ctx, ev)
 		require.ErrorIs(t, err, store.ErrDuplicate, "the key holds until its item expires")
-		require.Equal(t, old.ID, got.ID)
+		require.Equal(t, old.ID, r.EventID)
 
 		now = old.ExpiresAt.Add(time.Minute) // expired; TTL has not deleted the item yet
-		got, err = clocked.CreateEvent(ctx, ev)
+		r, err = clocked.ReserveKey(ctx, ev)
 		require.NoError(t, err)
-		require.Equal(t, ev.ID, got.ID)
+		require.Equal(t, ev.ID, r.EventID)
+	})
+
+	t.Run("repeated reservation", func(t *testing.T) {
+		// The same write again (an SDK retry whose first answer was lost) is the reservation it made.
+		ev := event("billing", 14)
+		ev.IdempotencyKey, ev.RequestHash = "retried", "hash"
+		_, err := b.store.ReserveKey(ctx, ev)
+		require.NoError(t, err)
+		r, err := b.store.ReserveKey(ctx, ev)
+		require.NoError(t, err)
+		require.Equal(t, ev.ID, r.EventID)
 	})
 }
 
-// reserveKey writes the item of a keyed send that reserved id for key in set and then died, its event never
-// written.
-func reserveKey(t *testing.T, b testBundle, set, key, id string) {
-	t.Helper()
-	_, err := b.client.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &b.table, Item: map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: "I#" + set + "#" + key}, "sk": &types.AttributeValueMemberS{Value: "I"},
-		"ev": &types.AttributeValueMemberS{Value: id},
-	}})
-	require.NoError(t, err)
-}
-
-// TestStore_CreateEventClaimsAReservedKey is the crash point between the two writes of a keyed send: the
-// key's item reserves an event id, the event was never written (the call died, answering nothing). The
-// client's retry finds the key reserved and no event: it stores its event under the reserved id, as new;
-// the next retry is a duplicate of it.
-func TestStore_CreateEventClaimsAReservedKey(t *testing.T) {
+// TestStore_ReserveKeyOfAnEarlierVersion: the item of a key reserved by an earlier version of outhook has only
+// the event id (that version wrote the key's item and then the event, before queueing); a replay reads it as
+// a reservation without request hash and createdAt, and looks at the event.
+func TestStore_ReserveKeyOfAnEarlierVersion(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	first := event("billing", 40)
-	reserveKey(t, b, "billing", "crashed", first.ID)
+	_, err := b.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &b.table, Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "I#billing#crashed"}, "sk": &types.AttributeValueMemberS{Value: "I"},
+		"ev": &types.AttributeValueMemberS{Value: first.ID},
+	}})
+	require.NoError(t, err)
 
 	retry := event("billing", 41)
-	retry.IdempotencyKey = "crashed"
-	got, err := b.store.CreateEvent(ctx, retry)
-	require.NoError(t, err, "the reserved key is claimed: a new event")
-	require.Equal(t, first.ID, got.ID, "under the id the key reserved")
-	retry.ID = first.ID
-	require.Equal(t, retry, got)
-	rec, err := b.store.GetEvent(ctx, "billing", first.ID)
-	require.NoError(t, err)
-	require.Equal(t, retry, rec.Event)
-
-	again := event("billing", 42)
-	again.IdempotencyKey = "crashed"
-	got, err = b.store.CreateEvent(ctx, again)
+	retry.IdempotencyKey, retry.RequestHash = "crashed", "hash"
+	r, err := b.store.ReserveKey(ctx, retry)
 	require.ErrorIs(t, err, store.ErrDuplicate)
-	require.Equal(t, first.ID, got.ID)
+	require.Equal(t, store.Reservation{EventID: first.ID}, r)
 }
 
-// TestStore_CreateEventClaimRace: several retries claim one reserved key at once; all answer the one event
-// stored under the reserved id, exactly one as new.
-func TestStore_CreateEventClaimRace(t *testing.T) {
+// TestStore_ListSkipsAttemptsWithoutTheirEvent: in one partition, attempts whose event item was never written
+// (a keyed send died between queueing and writing its event) sit between events. In descending order each
+// event's attempts come just before its own item: the orphans must be dropped, never given to the next event.
+func TestStore_ListSkipsAttemptsWithoutTheirEvent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	reserved := event("billing", 50)
-	reserveKey(t, b, "billing", "race", reserved.ID)
-	const n = 6
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	created, dups := 0, 0
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ev := event("billing", 51+i)
-			ev.IdempotencyKey = "race"
-			got, err := b.store.CreateEvent(ctx, ev)
-			mu.Lock()
-			defer mu.Unlock()
-			if errors.Is(err, store.ErrDuplicate) {
-				dups++
-			} else {
-				assert.NoError(t, err)
-				created++
-			}
-			assert.Equal(t, reserved.ID, got.ID)
-		}()
+	events := sameShard("orphans", 300, 6)
+	var want []store.Record
+	for i, ev := range events {
+		a := attempt(ev, 1)
+		require.NoError(t, b.store.PutAttempt(ctx, a))
+		if i%2 == 1 { // 1, 3 and 5 (the newest) have no event item
+			continue
+		}
+		_, err := b.store.CreateEvent(ctx, ev)
+		require.NoError(t, err)
+		want = append([]store.Record{{Event: ev, Attempts: []store.Attempt{a}}}, want...)
 	}
-	wg.Wait()
-	require.Equal(t, 1, created)
-	require.Equal(t, n-1, dups)
+	for _, limit := range []int{1, 2, 3, 10} {
+		require.Equal(t, want, listAll(t, b.store, "orphans", limit), "limit %d", limit)
+	}
+	oneByOne := dynamostore.New(oneItemPages{b.client}, b.table, dynamostore.Options{})
+	for _, limit := range []int{1, 2} {
+		require.Equal(t, want, listAll(t, oneByOne, "orphans", limit), "limit %d, one item per Query", limit)
+	}
+	for i, ev := range events {
+		rec, err := b.store.GetEvent(ctx, "orphans", ev.ID)
+		if i%2 == 1 {
+			require.ErrorIs(t, err, store.ErrNotFound)
+			continue
+		}
+		require.NoError(t, err)
+		require.Len(t, rec.Attempts, 1)
+	}
 }

@@ -55,11 +55,15 @@ type attemptItem struct {
 	ExpiresAt      int64             `dynamodbav:"expiresAt,omitempty"`
 }
 
-// idemItem reserves an idempotency key of a set for an event: pk = "I#<set>#<key>", sk = "I".
+// idemItem reserves an idempotency key of a set for an event: pk = "I#<set>#<key>", sk = "I". It carries the
+// reserving send's request hash and createdAt, so that a replay is answered or refused without the event;
+// items written before those fields existed have neither (the event carries them).
 type idemItem struct {
 	PK        string `dynamodbav:"pk"`
 	SK        string `dynamodbav:"sk"`
 	EventID   string `dynamodbav:"ev"`
+	ReqHash   string `dynamodbav:"rh,omitempty"`
+	CreatedAt int64  `dynamodbav:"c,omitempty"`
 	ExpiresAt int64  `dynamodbav:"expiresAt,omitempty"`
 }
 

@@ -61,78 +61,14 @@ func New(api API, table string, opts Options) *Store {
 	return &Store{api: api, table: table, opts: opts}
 }
 
-// CreateEvent writes the event item with one conditional PutItem; with an idempotency key, the key's item
-// first, then the event item (createIdempotent).
+// CreateEvent writes the event item with one conditional PutItem. An event with an idempotency key has its
+// key's item written before (ReserveKey): if the id holds an event already, the event of that key is the
+// answer, with ErrDuplicate.
 func (s *Store) CreateEvent(ctx context.Context, ev store.Event) (store.Event, error) {
 	ev.CreatedAt, ev.ExpiresAt = fromMs(toMs(ev.CreatedAt)), fromMs(toMs(ev.ExpiresAt))
-	if ev.IdempotencyKey == "" {
-		if err := s.putEvent(ctx, ev); err != nil {
-			if isConditionFailed(err) {
-				return store.Event{}, fmt.Errorf("put event %s: id taken: %w", ev.ID, store.ErrConflict)
-			}
-			return store.Event{}, err
-		}
-		return ev, nil
-	}
-	return s.createIdempotent(ctx, ev)
-}
-
-// putEvent writes the event item unless an item holds its id.
-func (s *Store) putEvent(ctx context.Context, ev store.Event) error {
-	item, err := attributevalue.MarshalMap(newEventItem(ev))
-	if err != nil {
-		return fmt.Errorf("marshal event %s: %w", ev.ID, err)
-	}
-	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)"),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) && reflect.DeepEqual(ccf.Item, item) {
-		// The item is this very write: the SDK retried a PutItem whose first answer was lost (a timeout, a
-		// dropped connection) after it had succeeded. Ids are unique, so nobody else wrote it.
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("put event %s: %w", ev.ID, err)
-	}
-	return nil
-}
-
-// createIdempotent writes an event with an idempotency key in two conditional PutItems, no transaction
-// (2 write units for a small event instead of 4): first the key's item, which reserves the key for the
-// event's id, then the event. A call that dies between the two gave no answer; the client's retry finds the
-// key reserved and no event, and writes its event under the reserved id (claimed).
-func (s *Store) createIdempotent(ctx context.Context, ev store.Event) (store.Event, error) {
-	key, err := attributevalue.MarshalMap(idemItem{
-		PK: idemPK(ev.Set, ev.IdempotencyKey), SK: idemSK, EventID: ev.ID, ExpiresAt: ttl(ev.ExpiresAt),
-	})
-	if err != nil {
-		return store.Event{}, fmt.Errorf("marshal idempotency item of event %s: %w", ev.ID, err)
-	}
-	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table,
-		Item:      key,
-		// A key whose item outlived its TTL (DynamoDB deletes expired items lazily) is free again.
-		ConditionExpression:       aws.String("attribute_not_exists(pk) OR expiresAt < :now"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": number(s.opts.Now().Unix())},
-	})
-	switch {
-	case isConditionFailed(err):
-		return s.claimed(ctx, ev)
-	case err != nil:
-		return store.Event{}, fmt.Errorf("reserve idempotency key for event %s: %w", ev.ID, err)
-	}
-	return s.putReserved(ctx, ev)
-}
-
-// putReserved writes ev, whose id its idempotency key reserves. If an event with the same key holds that id
-// already, another call with the key wrote it first: that event is the answer, with ErrDuplicate. An event
-// of another key (an id taken) is a conflict, and the reservation is undone.
-func (s *Store) putReserved(ctx context.Context, ev store.Event) (store.Event, error) {
 	err := s.putEvent(ctx, ev)
 	switch {
-	case isConditionFailed(err):
+	case isConditionFailed(err) && ev.IdempotencyKey != "":
 		var it eventItem
 		found, err := s.getItem(ctx, ShardKey(ev.Set, ev.ID), ev.ID, &it)
 		if err != nil {
@@ -141,45 +77,88 @@ func (s *Store) putReserved(ctx context.Context, ev store.Event) (store.Event, e
 		if found && it.IdemKey == ev.IdempotencyKey {
 			return it.event(), store.ErrDuplicate
 		}
-		_, err = s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName:                 &s.table,
-			Key:                       map[string]types.AttributeValue{PartitionKey: str(idemPK(ev.Set, ev.IdempotencyKey)), SortKey: str(idemSK)},
-			ConditionExpression:       aws.String("ev = :id"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":id": str(ev.ID)},
-		})
-		if err != nil && !isConditionFailed(err) {
-			return store.Event{}, fmt.Errorf("write event %s: id taken, and its key's reservation stays: %w", ev.ID, err)
-		}
-		return store.Event{}, fmt.Errorf("write event %s: id taken: %w", ev.ID, store.ErrConflict)
+		return store.Event{}, fmt.Errorf("put event %s: id taken: %w", ev.ID, store.ErrConflict)
+	case isConditionFailed(err):
+		return store.Event{}, fmt.Errorf("put event %s: id taken: %w", ev.ID, store.ErrConflict)
 	case err != nil:
-		return store.Event{}, fmt.Errorf("write event %s with idempotency key: %w", ev.ID, err)
+		return store.Event{}, err
 	}
 	return ev, nil
 }
 
-// claimed answers a send whose idempotency key is reserved already: the event that holds it, with
-// ErrDuplicate; or, when the call that reserved it died before writing its event (and so answered nothing),
-// ev written under the reserved id as a new event.
-func (s *Store) claimed(ctx context.Context, ev store.Event) (store.Event, error) {
-	var idem idemItem
-	found, err := s.getItem(ctx, idemPK(ev.Set, ev.IdempotencyKey), idemSK, &idem)
+// putEvent writes the event item unless an item holds its id.
+func (s *Store) putEvent(ctx context.Context, ev store.Event) error {
+	item, err := attributevalue.MarshalMap(newEventItem(ev))
 	if err != nil {
-		return store.Event{}, fmt.Errorf("read idempotency key of set %s: %w", ev.Set, err)
+		return fmt.Errorf("marshal event %s: %w", ev.ID, err)
 	}
-	if !found {
-		// Its TTL deleted it between the write and the read: the client's retry finds the key free.
-		return store.Event{}, fmt.Errorf("idempotency key of set %s expired while it was read", ev.Set)
+	return s.putNew(ctx, item, "attribute_not_exists(pk)", nil, "put event "+ev.ID)
+}
+
+// putNew writes item with one PutItem on condition cond. A write that fails its condition on an item equal
+// to this one succeeded: the SDK retried a PutItem whose first answer was lost (a timeout, a dropped
+// connection) after it had been applied; it returns nil then. what names the write in errors.
+func (s *Store) putNew(ctx context.Context, item map[string]types.AttributeValue, cond string,
+	values map[string]types.AttributeValue, what string) error {
+	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table, Item: item, ConditionExpression: aws.String(cond), ExpressionAttributeValues: values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) && reflect.DeepEqual(ccf.Item, item) {
+		return nil
 	}
-	var it eventItem
-	found, err = s.getItem(ctx, ShardKey(ev.Set, idem.EventID), idem.EventID, &it)
 	if err != nil {
-		return store.Event{}, fmt.Errorf("read event %s of idempotency key: %w", idem.EventID, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	if found {
-		return it.event(), store.ErrDuplicate
+	return nil
+}
+
+// ReserveKey writes the key's item with one conditional PutItem: new, or in place of an item whose TTL has
+// passed (DynamoDB deletes expired items lazily). When the key is held, the item that holds it comes back
+// with the failed condition: no read.
+func (s *Store) ReserveKey(ctx context.Context, ev store.Event) (store.Reservation, error) {
+	r := store.Reservation{EventID: ev.ID, RequestHash: ev.RequestHash, CreatedAt: fromMs(toMs(ev.CreatedAt))}
+	item, err := attributevalue.MarshalMap(idemItem{PK: idemPK(ev.Set, ev.IdempotencyKey), SK: idemSK, EventID: ev.ID,
+		ReqHash: ev.RequestHash, CreatedAt: toMs(ev.CreatedAt), ExpiresAt: ttl(ev.ExpiresAt)})
+	if err != nil {
+		return store.Reservation{}, fmt.Errorf("marshal idempotency item of event %s: %w", ev.ID, err)
 	}
-	ev.ID = idem.EventID
-	return s.putReserved(ctx, ev)
+	err = s.putNew(ctx, item, "attribute_not_exists(pk) OR expiresAt < :now",
+		map[string]types.AttributeValue{":now": number(s.opts.Now().Unix())}, "reserve idempotency key for event "+ev.ID)
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf):
+		return s.heldKey(ctx, ev, ccf.Item)
+	case err != nil:
+		return store.Reservation{}, err
+	}
+	return r, nil
+}
+
+// heldKey is the reservation of ev's key held by an earlier call: item, the key's item that came back with
+// the failed condition, or, if none came back, the item read.
+func (s *Store) heldKey(ctx context.Context, ev store.Event, item map[string]types.AttributeValue) (store.Reservation, error) {
+	var held idemItem
+	if item != nil {
+		if err := attributevalue.UnmarshalMap(item, &held); err != nil {
+			return store.Reservation{}, fmt.Errorf("unmarshal idempotency item of set %s: %w", ev.Set, err)
+		}
+	} else {
+		found, err := s.getItem(ctx, idemPK(ev.Set, ev.IdempotencyKey), idemSK, &held)
+		switch {
+		case err != nil:
+			return store.Reservation{}, fmt.Errorf("read idempotency key of set %s: %w", ev.Set, err)
+		case !found:
+			// Its TTL deleted it between the write and the read: the client's retry finds the key free.
+			return store.Reservation{}, fmt.Errorf("idempotency key of set %s expired while it was read", ev.Set)
+		}
+	}
+	r := store.Reservation{EventID: held.EventID, RequestHash: held.ReqHash}
+	if held.CreatedAt > 0 {
+		r.CreatedAt = fromMs(held.CreatedAt)
+	}
+	return r, store.ErrDuplicate
 }
 
 // getItem reads one item with a strongly consistent GetItem into out; found is false if there is none.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 
@@ -119,7 +120,9 @@ func TestStore_Units(t *testing.T) {
 		"a delivery writes the event and the attempt (1 WRU each) and reads once (1 RRU)")
 
 	keyed := typical(1)
-	keyed.IdempotencyKey = "order-1"
+	keyed.IdempotencyKey, keyed.RequestHash = "order-1", strings.Repeat("0", 64)
+	_, err = s.ReserveKey(ctx, keyed)
+	require.NoError(t, err)
 	_, err = s.CreateEvent(ctx, keyed)
 	require.NoError(t, err)
 	keyW, keyR := m.take()

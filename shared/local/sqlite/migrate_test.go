@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outhook/outhook/shared/secret"
+	"github.com/outhook/outhook/shared/store"
 )
 
 // TestOpen_MigratesPreviousSecret opens a version 1 file, whose user secrets kept one previous value in
@@ -38,4 +39,34 @@ func TestOpen_MigratesPreviousSecret(t *testing.T) {
 	u, err = db.UserSecrets().Get(ctx, "s", "fresh")
 	require.NoError(t, err)
 	require.Equal(t, secret.User{Current: secret.Version{Value: "whcms_only", CreatedAt: created}}, u)
+}
+
+// TestOpen_MigratesIdempotencyKeys opens a version 3 file, whose keyed events held their key themselves, and
+// finds each key reserved for its event, marked as reserved with the event (no request hash: a replay looks
+// at the event).
+func TestOpen_MigratesIdempotencyKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "outhook.db")
+	old, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = old.ExecContext(ctx, migrations[0]+migrations[1]+migrations[2]+`PRAGMA user_version = 3;`)
+	require.NoError(t, err)
+	_, err = old.ExecContext(ctx, `INSERT INTO events VALUES
+		('whevt_1', 's', 't', '{}', '', 'order-1', 'hash-1', '[]', 1700000000000, 1800000000000),
+		('whevt_2', 's', 't', '{}', '', '', '', '[]', 1700000000000, 1800000000000)`)
+	require.NoError(t, err)
+	require.NoError(t, old.Close())
+
+	db, err := Open(ctx, path)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	ev := store.Event{ID: "whevt_3", Set: "s", IdempotencyKey: "order-1", RequestHash: "hash-1",
+		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	r, err := db.Store().ReserveKey(ctx, ev)
+	require.ErrorIs(t, err, store.ErrDuplicate)
+	require.Equal(t, store.Reservation{EventID: "whevt_1"}, r)
+	ev.IdempotencyKey = "order-2"
+	_, err = db.Store().ReserveKey(ctx, ev)
+	require.NoError(t, err, "an event without a key reserved nothing")
 }

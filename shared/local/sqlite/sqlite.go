@@ -48,7 +48,7 @@ func WithClock(now func() time.Time) Option {
 }
 
 // schemaVersion is stored in PRAGMA user_version; Open migrates older files up to it.
-const schemaVersion = 3
+const schemaVersion = 4
 
 // migrations[i] brings a database from user_version i to i+1.
 var migrations = []string{
@@ -155,6 +155,23 @@ UPDATE user_secrets SET previous = json_array(json_object('value', previous_valu
 	WHERE previous_value IS NOT NULL;
 ALTER TABLE user_secrets DROP COLUMN previous_value;
 ALTER TABLE user_secrets DROP COLUMN previous_created_at;
+`,
+	// 4: an idempotency key is reserved (idem_keys) before the send's messages are queued and its event is
+	// written. Keys of events already stored keep an empty req_hash: such a key was written with its event,
+	// before the messages were queued, and its replay looks at the event (webhook.Service, legacy replay).
+	`
+CREATE TABLE idem_keys (
+	set_name   TEXT NOT NULL,
+	idem_key   TEXT NOT NULL,
+	event_id   TEXT NOT NULL,
+	req_hash   TEXT NOT NULL,    -- of the reserving send; '' for keys of events stored before this table
+	created_at INTEGER NOT NULL, -- of the reserving send's event, Unix milliseconds; 0 likewise
+	expires_at INTEGER NOT NULL, -- the event's, Unix milliseconds; 0: never
+	PRIMARY KEY (set_name, idem_key)
+) WITHOUT ROWID;
+CREATE INDEX idem_keys_expires ON idem_keys (expires_at) WHERE expires_at > 0;
+INSERT INTO idem_keys SELECT set_name, idem_key, id, '', 0, expires_at FROM events WHERE idem_key != '';
+DROP INDEX events_idem;
 `,
 }
 

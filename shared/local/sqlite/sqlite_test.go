@@ -127,6 +127,13 @@ func TestDB_Purge(t *testing.T) {
 	expired = append(expired, newEvent(now)) // expires exactly now
 	kept := newEvent(now.Add(time.Millisecond))
 	forever := newEvent(time.Time{})
+	// A keyed send that died after queueing: its key reserved, an attempt recorded, no event.
+	orphan := benchEvent()
+	orphan.Set, orphan.IdempotencyKey, orphan.ExpiresAt = "purge", "died", now.Add(-time.Minute)
+	_, err := s.ReserveKey(ctx, orphan)
+	require.NoError(t, err)
+	require.NoError(t, s.PutAttempt(ctx, store.Attempt{EventID: orphan.ID, Endpoint: "crm", ID: "whatt_orphan", Number: 1,
+		StartedAt: now, Outcome: store.OutcomeSucceeded}))
 
 	n, err := db.Purge(ctx, now)
 	require.NoError(t, err)
@@ -148,6 +155,14 @@ func TestDB_Purge(t *testing.T) {
 	require.NoError(t, s.PutAttempt(ctx, store.Attempt{
 		EventID: expired[0].ID, Endpoint: "crm", ID: "whatt_again", Number: 1, Outcome: store.OutcomeFailed,
 	}))
+
+	// The expired key is free again, and the attempt of its event that was never written is gone.
+	again := orphan
+	again.ExpiresAt = now.Add(time.Hour)
+	_, err = s.ReserveKey(ctx, again)
+	require.NoError(t, err)
+	require.NoError(t, s.PutAttempt(ctx, store.Attempt{EventID: orphan.ID, Endpoint: "crm", ID: "whatt_again", Number: 1,
+		Outcome: store.OutcomeFailed}))
 
 	n, err = db.Purge(ctx, now)
 	require.NoError(t, err)

@@ -12,6 +12,8 @@ type statements struct {
 	// writes
 	begin, commit, rollback *sql.Stmt
 	insertEvent             *sql.Stmt
+	reserveKey              *sql.Stmt
+	getKeyForWrite          *sql.Stmt
 	insertAttempt           *sql.Stmt
 	enqueue                 *sql.Stmt
 	receive                 *sql.Stmt
@@ -24,9 +26,11 @@ type statements struct {
 	purgeAttempts           *sql.Stmt
 	purgeHolds              *sql.Stmt
 	purgeEvents             *sql.Stmt
+	purgeKeyAttempts        *sql.Stmt
+	purgeKeys               *sql.Stmt
 	// reads
 	getRecord       *sql.Stmt
-	getEventByKey   *sql.Stmt
+	getEvent        *sql.Stmt
 	listRecords     *sql.Stmt
 	listUserRecords *sql.Stmt
 	getSecret       *sql.Stmt
@@ -53,6 +57,9 @@ const (
 	secretColumns = `current_value, current_created_at, previous`
 	// expired selects a batch of expired events; ?1 is now in Unix milliseconds, ?2 the batch size.
 	expired = `SELECT id FROM events WHERE expires_at > 0 AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2`
+	// expiredKeys selects a batch of expired idempotency keys, likewise.
+	expiredKeys = `SELECT set_name, idem_key, event_id FROM idem_keys WHERE expires_at > 0 AND expires_at <= ?1
+		ORDER BY expires_at LIMIT ?2`
 )
 
 // preparer is a *sql.Conn or a *sql.DB.
@@ -79,6 +86,16 @@ func (s *statements) prepare(ctx context.Context, write *sql.Conn, read *sql.DB)
 				error = excluded.error, outcome = excluded.outcome, next_attempt_at = excluded.next_attempt_at,
 				next_attempt_id = excluded.next_attempt_id
 			WHERE attempts.outcome = 'scheduled' AND attempts.id = excluded.id`},
+		// A key is reserved unless a reservation that has not expired (?7: now) holds it: a row is returned
+		// only when this one was written.
+		{write, &s.reserveKey, `INSERT INTO idem_keys (set_name, idem_key, event_id, req_hash, created_at, expires_at)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+			ON CONFLICT (set_name, idem_key) DO UPDATE SET event_id = excluded.event_id, req_hash = excluded.req_hash,
+				created_at = excluded.created_at, expires_at = excluded.expires_at
+			WHERE idem_keys.expires_at > 0 AND idem_keys.expires_at <= ?7
+			RETURNING event_id`},
+		{write, &s.getKeyForWrite, `SELECT event_id, req_hash, created_at FROM idem_keys
+			WHERE set_name = ? AND idem_key = ?`},
 		{write, &s.enqueue, `INSERT INTO queue (body, visible_at, receipt, receive_count, created_at)
 			VALUES (?, ?, '', 0, ?)`},
 		// One statement leases up to ?3 visible messages: no other receiver can get them until ?1. ?4 is the
@@ -98,9 +115,14 @@ func (s *statements) prepare(ctx context.Context, write *sql.Conn, read *sql.DB)
 		{write, &s.purgeAttempts, `DELETE FROM attempts WHERE event_id IN (` + expired + `)`},
 		{write, &s.purgeHolds, `DELETE FROM holds WHERE released = 1 AND event_id IN (` + expired + `)`},
 		{write, &s.purgeEvents, `DELETE FROM events WHERE id IN (` + expired + `)`},
+		// The attempts of an expired key's event, also when the event was never written (its send died after
+		// queueing, and no retry came).
+		{write, &s.purgeKeyAttempts, `DELETE FROM attempts WHERE event_id IN (SELECT event_id FROM (` + expiredKeys + `))`},
+		{write, &s.purgeKeys, `DELETE FROM idem_keys WHERE (set_name, idem_key) IN
+			(SELECT set_name, idem_key FROM (` + expiredKeys + `))`},
 
 		{read, &s.getRecord, `SELECT ` + recordColumns + ` FROM events WHERE id = ? AND set_name = ?`},
-		{read, &s.getEventByKey, `SELECT ` + eventColumns + ` FROM events WHERE set_name = ? AND idem_key = ?`},
+		{read, &s.getEvent, `SELECT ` + eventColumns + ` FROM events WHERE id = ? AND set_name = ?`},
 		{read, &s.listRecords, `SELECT ` + recordColumns + ` FROM events
 			WHERE set_name = ? AND id < ? AND id >= ? ORDER BY id DESC LIMIT ?`},
 		{read, &s.listUserRecords, `SELECT ` + recordColumns + ` FROM events

@@ -62,7 +62,7 @@ func (s eventStore) createEvent(ctx context.Context, ev store.Event, msgs []queu
 		_, err := s.db.stmts.insertEvent.ExecContext(ctx, ev.ID, ev.Set, ev.Type, payload, ev.UserID,
 			ev.IdempotencyKey, ev.RequestHash, deliveries, unixMs(ev.CreatedAt), unixMs(ev.ExpiresAt))
 		if err != nil || len(msgs) == 0 {
-			return err // a conflict on the idempotency key changed nothing
+			return err // a conflict on the id changed nothing
 		}
 		if first, err = s.db.insertMessages(ctx, msgs, now); err != nil {
 			// The event is written: undo it with the transaction.
@@ -78,17 +78,54 @@ func (s eventStore) createEvent(ctx context.Context, ev store.Event, msgs []queu
 	}
 	err = interpretError(err, store.ErrNotFound, store.ErrConflict)
 	if errors.Is(err, store.ErrConflict) && ev.IdempotencyKey != "" {
-		// Writes are serialised, so the event holding the key has been committed and is there to read.
-		existing, gerr := scanEvent(s.db.stmts.getEventByKey.QueryRowContext(ctx, ev.Set, ev.IdempotencyKey))
+		// Writes are serialised, so the event holding the id has been committed and is there to read.
+		existing, gerr := scanEvent(s.db.stmts.getEvent.QueryRowContext(ctx, ev.ID, ev.Set))
 		switch {
-		case gerr == nil:
-			return existing, fmt.Errorf("create event %s with idempotency key of %s: %w", ev.ID, existing.ID,
+		case gerr == nil && existing.IdempotencyKey == ev.IdempotencyKey:
+			return existing, fmt.Errorf("create event %s: written already by a call with its key: %w", ev.ID,
 				store.ErrDuplicate)
-		case !errors.Is(gerr, sql.ErrNoRows):
-			return store.Event{}, fmt.Errorf("read event holding the idempotency key: %w", gerr)
+		case gerr != nil && !errors.Is(gerr, sql.ErrNoRows):
+			return store.Event{}, fmt.Errorf("read event holding the reserved id: %w", gerr)
 		}
 	}
 	return store.Event{}, fmt.Errorf("create event %s: %w", ev.ID, err)
+}
+
+// ReserveKey writes the key's row in one statement, which also takes the place of a reservation that has
+// expired but is not purged yet; when the key is held, it reads the row that holds it in the same transaction.
+func (s eventStore) ReserveKey(ctx context.Context, ev store.Event) (store.Reservation, error) {
+	created, expires := toMs(ev.CreatedAt), toMs(ev.ExpiresAt)
+	var (
+		held     store.Reservation
+		reserved bool
+	)
+	err := s.db.w.do(ctx, func(ctx context.Context) error {
+		var id string
+		err := s.db.stmts.reserveKey.QueryRowContext(ctx, ev.Set, ev.IdempotencyKey, ev.ID, ev.RequestHash,
+			unixMs(created), unixMs(expires), unixMs(s.db.now())).Scan(&id)
+		reserved = err == nil
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var createdMs int64
+		if err := s.db.stmts.getKeyForWrite.QueryRowContext(ctx, ev.Set, ev.IdempotencyKey).Scan(&held.EventID,
+			&held.RequestHash, &createdMs); err != nil {
+			return fmt.Errorf("read the reservation that holds the key: %w", err)
+		}
+		held.CreatedAt = time.Time{} // fn may run twice
+		if createdMs > 0 {
+			held.CreatedAt = fromUnixMs(createdMs)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return store.Reservation{}, fmt.Errorf("reserve idempotency key for event %s: %w", ev.ID, err)
+	case !reserved:
+		return held, fmt.Errorf("reserve idempotency key for event %s: held by %s: %w", ev.ID, held.EventID,
+			store.ErrDuplicate)
+	}
+	return store.Reservation{EventID: ev.ID, RequestHash: ev.RequestHash, CreatedAt: created}, nil
 }
 
 func (s eventStore) GetEvent(ctx context.Context, set, id string) (store.Record, error) {
@@ -184,25 +221,24 @@ func (s eventStore) PutAttempt(ctx context.Context, a store.Attempt) error {
 // purgeBatch bounds how many events one Purge transaction deletes, so that the writer is never held for long.
 const purgeBatch = 500
 
-// Purge deletes the events whose ExpiresAt is at or before now, with their attempts, and returns how many
+// Purge deletes the events whose ExpiresAt is at or before now, with their attempts, and the idempotency keys
+// that expired with them (and the attempts of a key's event that was never written), and returns how many
 // events it deleted. The local server calls it periodically.
 func (db *DB) Purge(ctx context.Context, now time.Time) (int, error) {
 	total := 0
 	for {
-		n, err := db.purgeOnce(ctx, unixMs(now))
+		n, more, err := db.purgeOnce(ctx, unixMs(now))
 		total += n
-		if err != nil {
+		if err != nil || !more {
 			return total, err
-		}
-		if n < purgeBatch {
-			return total, nil
 		}
 	}
 }
 
-func (db *DB) purgeOnce(ctx context.Context, nowMs int64) (int, error) {
-	var purged int64
-	err := db.w.do(ctx, func(ctx context.Context) error {
+// purgeOnce deletes a batch; more reports that a batch was full.
+func (db *DB) purgeOnce(ctx context.Context, nowMs int64) (events int, more bool, err error) {
+	var purged, keys int64
+	err = db.w.do(ctx, func(ctx context.Context) error {
 		if _, err := db.stmts.purgeAttempts.ExecContext(ctx, nowMs, purgeBatch); err != nil {
 			return fmt.Errorf("purge attempts: %w", err)
 		}
@@ -213,13 +249,22 @@ func (db *DB) purgeOnce(ctx context.Context, nowMs int64) (int, error) {
 		if err != nil {
 			return fmt.Errorf("purge events: %w", err)
 		}
-		purged, err = res.RowsAffected()
-		if err != nil {
+		if purged, err = res.RowsAffected(); err != nil {
 			return fmt.Errorf("count purged events: %w", err)
+		}
+		if _, err := db.stmts.purgeKeyAttempts.ExecContext(ctx, nowMs, purgeBatch); err != nil {
+			return fmt.Errorf("purge attempts of expired keys: %w", err)
+		}
+		res, err = db.stmts.purgeKeys.ExecContext(ctx, nowMs, purgeBatch)
+		if err != nil {
+			return fmt.Errorf("purge expired keys: %w", err)
+		}
+		if keys, err = res.RowsAffected(); err != nil {
+			return fmt.Errorf("count purged keys: %w", err)
 		}
 		return nil
 	})
-	return int(purged), err
+	return int(purged), purged == purgeBatch || keys == purgeBatch, err
 }
 
 // newRecord orders attempts by their endpoint's place in the event's deliveries, then by number. Attempts

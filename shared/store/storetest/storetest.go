@@ -36,8 +36,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CreateEvent_RoundTrip", testCreateEventRoundTrip},
 		{"CreateEvent_LargePayload", testCreateEventLargePayload},
 		{"CreateEvent_WithoutIdempotencyKey", testCreateEventWithoutKey},
-		{"CreateEvent_Duplicate", testCreateEventDuplicate},
-		{"CreateEvent_DuplicateRace", testCreateEventDuplicateRace},
+		{"ReserveKey_Duplicate", testReserveKeyDuplicate},
+		{"ReserveKey_Race", testReserveKeyRace},
+		{"ReserveKey_Expired", testReserveKeyExpired},
+		{"CreateEvent_Reserved", testCreateEventReserved},
+		{"CreateEvent_ReservedRace", testCreateEventReservedRace},
 		{"GetEvent_NotFound", testGetEventNotFound},
 		{"PutAttempt_RoundTrip", testPutAttemptRoundTrip},
 		{"PutAttempt_Conflict", testPutAttemptConflict},
@@ -52,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListEvents_ByUser", testListEventsByUser},
 		{"ListEvents_Window", testListEventsWindow},
 		{"ListEvents_Match", testListEventsMatch},
+		{"ListEvents_SkipsAttemptsWithoutTheirEvent", testListEventsSkipsAttemptsWithoutTheirEvent},
 		{"CreateEvent_NoDeliveries", testCreateEventNoDeliveries},
 		{"Endpoint_PutGetListDelete", testEndpointPutGetListDelete},
 		{"Endpoint_Limit", testEndpointLimit},
@@ -184,6 +188,7 @@ func testCreateEventRoundTrip(t *testing.T, s store.Store) {
 	ev := newEvent(newSet(t))
 	ev.IdempotencyKey = "key-" + ev.ID
 	ev.RequestHash = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	mustReserve(t, s, ev)
 	mustCreate(t, s, ev)
 
 	rec := mustGet(t, s, ev.Set, ev.ID)
@@ -211,47 +216,138 @@ func testCreateEventWithoutKey(t *testing.T, s store.Store) {
 	require.Equal(t, second, mustGet(t, s, set, second.ID).Event)
 }
 
-func testCreateEventDuplicate(t *testing.T, s store.Store) {
+// keyed is a new event of set with idempotency key and request hash hash.
+func keyed(set, key, hash string) store.Event {
+	ev := newEvent(set)
+	ev.IdempotencyKey, ev.RequestHash = key, hash
+	return ev
+}
+
+// reservationOf is the reservation ReserveKey makes for ev.
+func reservationOf(ev store.Event) store.Reservation {
+	return store.Reservation{EventID: ev.ID, RequestHash: ev.RequestHash, CreatedAt: ev.CreatedAt}
+}
+
+func mustReserve(t *testing.T, s store.Store, ev store.Event) {
+	t.Helper()
+	r, err := s.ReserveKey(context.Background(), ev)
+	require.NoError(t, err, "reserve the key of event %s", ev.ID)
+	r.CreatedAt = r.CreatedAt.UTC()
+	require.Equal(t, reservationOf(ev), r)
+}
+
+func testReserveKeyDuplicate(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	set := newSet(t)
-	first := newEvent(set)
-	first.IdempotencyKey = "order-42"
-	first.RequestHash = "hash-a"
-	mustCreate(t, s, first)
+	first := keyed(set, "order-42", "hash-a")
+	mustReserve(t, s, first)
 
-	second := newEvent(set)
-	second.IdempotencyKey = first.IdempotencyKey
-	second.RequestHash = "hash-b"
-	got, err := s.CreateEvent(ctx, second)
+	second := keyed(set, first.IdempotencyKey, "hash-b")
+	r, err := s.ReserveKey(ctx, second)
 	require.ErrorIs(t, err, store.ErrDuplicate)
-	require.Equal(t, first, normalizeEvent(got), "the first event is returned")
+	r.CreatedAt = r.CreatedAt.UTC()
+	require.Equal(t, reservationOf(first), r, "the first reservation is returned, before its event is written")
 
+	mustCreate(t, s, first)
+	r, err = s.ReserveKey(ctx, second)
+	require.ErrorIs(t, err, store.ErrDuplicate)
+	require.Equal(t, first.ID, r.EventID, "and after")
 	_, err = s.GetEvent(ctx, set, second.ID)
 	require.ErrorIs(t, err, store.ErrNotFound, "the duplicate is not stored")
 
-	other := newEvent(newSet(t))
-	other.IdempotencyKey = first.IdempotencyKey
-	mustCreate(t, s, other) // the same key in another set is independent
-	require.Equal(t, other, mustGet(t, s, other.Set, other.ID).Event)
+	other := keyed(newSet(t), first.IdempotencyKey, "hash-a")
+	mustReserve(t, s, other) // the same key in another set is independent
 }
 
-func testCreateEventDuplicateRace(t *testing.T, s store.Store) {
+func testReserveKeyRace(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	set := newSet(t)
 	const racers = 10
 	events := make([]store.Event, racers)
 	for i := range events {
-		events[i] = newEvent(set)
-		events[i].IdempotencyKey = "race"
+		events[i] = keyed(set, "race", "hash")
 	}
-	results := make([]store.Event, racers)
+	results := make([]store.Reservation, racers)
 	errs := make([]error, racers)
 	var wg sync.WaitGroup
 	for i := range events {
-		wg.Go(func() { results[i], errs[i] = s.CreateEvent(ctx, events[i]) })
+		wg.Go(func() { results[i], errs[i] = s.ReserveKey(ctx, events[i]) })
 	}
 	wg.Wait()
 
+	winner := -1
+	for i, err := range errs {
+		if err == nil {
+			require.Equal(t, -1, winner, "only one ReserveKey wins")
+			winner = i
+			continue
+		}
+		require.ErrorIs(t, err, store.ErrDuplicate, "racer %d", i)
+	}
+	require.NotEqual(t, -1, winner, "one ReserveKey wins")
+	for i := range results {
+		results[i].CreatedAt = results[i].CreatedAt.UTC()
+		require.Equal(t, reservationOf(events[winner]), results[i], "racer %d sees the winner", i)
+	}
+}
+
+// testReserveKeyExpired: a reservation past its ExpiresAt frees the key, also before the backend removes it.
+func testReserveKeyExpired(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	set := newSet(t)
+	old := keyed(set, "reused", "hash-a")
+	old.CreatedAt = now().Add(-2 * time.Hour)
+	old.ExpiresAt = now().Add(-time.Hour)
+	mustReserve(t, s, old)
+
+	ev := keyed(set, "reused", "hash-b")
+	mustReserve(t, s, ev)
+	r, err := s.ReserveKey(ctx, keyed(set, "reused", "hash-c"))
+	require.ErrorIs(t, err, store.ErrDuplicate)
+	require.Equal(t, ev.ID, r.EventID, "the new reservation holds until it expires")
+}
+
+// testCreateEventReserved: the event of a reserved key is written under the reserved id; a second write of
+// it (a replay that found the key reserved and no event, racing the first call) answers the stored event.
+func testCreateEventReserved(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	set := newSet(t)
+	ev := keyed(set, "order-43", "hash")
+	mustReserve(t, s, ev)
+	_, err := s.GetEvent(ctx, set, ev.ID)
+	require.ErrorIs(t, err, store.ErrNotFound, "a reservation is not an event")
+	mustCreate(t, s, ev)
+
+	again := ev
+	again.CreatedAt = ev.CreatedAt.Add(time.Second) // planned by another call
+	got, err := s.CreateEvent(ctx, again)
+	require.ErrorIs(t, err, store.ErrDuplicate)
+	require.Equal(t, ev, normalizeEvent(got), "the stored event is returned")
+	require.Equal(t, ev, mustGet(t, s, set, ev.ID).Event)
+
+	other := newEvent(set)
+	other.ID = ev.ID
+	_, err = s.CreateEvent(ctx, other)
+	require.ErrorIs(t, err, store.ErrConflict, "an id taken by another event")
+}
+
+func testCreateEventReservedRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	set := newSet(t)
+	ev := keyed(set, "race", "hash")
+	mustReserve(t, s, ev)
+	const racers = 6
+	errs := make([]error, racers)
+	results := make([]store.Event, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() {
+			mine := ev
+			mine.CreatedAt = ev.CreatedAt.Add(time.Duration(i) * time.Millisecond)
+			results[i], errs[i] = s.CreateEvent(ctx, mine)
+		})
+	}
+	wg.Wait()
 	winner := -1
 	for i, err := range errs {
 		if err == nil {
@@ -262,16 +358,9 @@ func testCreateEventDuplicateRace(t *testing.T, s store.Store) {
 		require.ErrorIs(t, err, store.ErrDuplicate, "racer %d", i)
 	}
 	require.NotEqual(t, -1, winner, "one CreateEvent wins")
+	stored := mustGet(t, s, set, ev.ID).Event
 	for i := range results {
-		require.Equal(t, events[winner], normalizeEvent(results[i]), "racer %d sees the winner", i)
-	}
-	for i, ev := range events {
-		_, err := s.GetEvent(ctx, set, ev.ID)
-		if i == winner {
-			require.NoError(t, err)
-		} else {
-			require.ErrorIs(t, err, store.ErrNotFound, "loser %d is not stored", i)
-		}
+		require.Equal(t, stored, normalizeEvent(results[i]), "racer %d sees the stored event", i)
 	}
 }
 
@@ -552,4 +641,35 @@ func testListEventsInvalidCursor(t *testing.T, s store.Store) {
 		_, err := s.ListEvents(ctx, set, store.ListOptions{Limit: 1, Cursor: cursor})
 		require.ErrorIs(t, err, store.ErrInvalidCursor, "cursor %q", cursor)
 	}
+}
+
+// testListEventsSkipsAttemptsWithoutTheirEvent: attempts recorded for an event that was never written (a keyed
+// send queues its messages before writing its event, and may die in between) are never listed, nor taken for
+// another event's; GetEvent does not find their event.
+func testListEventsSkipsAttemptsWithoutTheirEvent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	set := newSet(t)
+	var want []store.Record
+	var orphans []store.Event
+	for i := range 12 {
+		ev := newEvent(set)
+		if i%2 == 1 {
+			orphans = append(orphans, ev)
+		} else {
+			mustCreate(t, s, ev)
+		}
+		a := newAttempt(ev, "crm", 1)
+		require.NoError(t, s.PutAttempt(ctx, a))
+		if i%2 == 0 {
+			want = append([]store.Record{{Event: ev, Attempts: []store.Attempt{a}}}, want...)
+		}
+	}
+	for _, limit := range []int{1, 2, 5, 100} {
+		require.Equal(t, want, listAll(t, s, set, limit), "limit %d", limit)
+	}
+	for _, ev := range orphans {
+		_, err := s.GetEvent(ctx, set, ev.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	}
+	require.Equal(t, want[0], mustGet(t, s, set, want[0].Event.ID))
 }
