@@ -117,6 +117,10 @@ var scenarios = []scenario{
 	{name: "single send, 2 s window", endpoints: 1, batch: 1, window: 2 * time.Second},
 	{name: "single send via function URL", endpoints: 1, batch: 1, funcURL: true},
 	{name: "batch of 100 via function URL", endpoints: 1, batch: 100, funcURL: true},
+	// The cheapest way to send one event at a time: no API Gateway, and full event-source batches.
+	{name: "single send via function URL, 2 s window", endpoints: 1, batch: 1, funcURL: true, window: 2 * time.Second},
+	{name: "single send, key, via function URL, 2 s window", endpoints: 1, key: true, batch: 1, funcURL: true,
+		window: 2 * time.Second},
 }
 
 // TestLambda_RequestsPerDelivery sends events through the real send bootstraps in the ways of scenarios, lets
