@@ -29,7 +29,9 @@ func codecJobs() map[string]job {
 		change(&j)
 		jobs[name] = j
 	}
-	with("user endpoint", func(j *job) { j.User, j.Registered, j.Event.UserID = "alice@example.com", at.Add(-time.Hour), "alice@example.com" })
+	with("user endpoint", func(j *job) {
+		j.User, j.Registered, j.Event.UserID = "alice@example.com", at.Add(-time.Hour), "alice@example.com"
+	})
 	with("without the event", func(j *job) { j.Event = nil })
 	with("retry", func(j *job) { j.Attempt, j.Round, j.DueAt = 7, 3, at.Add(90*time.Second+456*time.Millisecond) })
 	with("release", func(j *job) { *j = releaseJob(store.EndpointRef{Set: j.Set, UserID: "bob", Name: "hooks"}, at) })
@@ -39,7 +41,9 @@ func codecJobs() map[string]job {
 		j.Event.Type, j.Endpoint, j.Set = "a<b>&\"c\"\\\n\u2028é", "ép", "tab\tset"
 	})
 	with("payload with spaces", func(j *job) { j.Event.Payload = json.RawMessage(`{ "a" : [1, 2], "b": "x y" }`) })
-	with("payload to escape", func(j *job) { j.Event.Payload = json.RawMessage(`{"html":"<a href=\"x\">&</a>","ls":"` + "\u2028" + `"}`) })
+	with("payload to escape", func(j *job) {
+		j.Event.Payload = json.RawMessage(`{"html":"<a href=\"x\">&</a>","ls":"` + "\u2028" + `"}`)
+	})
 	with("payload not an object", func(j *job) { j.Event.Payload = json.RawMessage(`"just a string"`) })
 	with("payload number", func(j *job) { j.Event.Payload = json.RawMessage(`-12.5e3`) })
 	with("payload nested", func(j *job) { j.Event.Payload = json.RawMessage(`[{"a":{"b":[true,false,null]}},"}\"]"]`) })
