@@ -268,20 +268,20 @@ func (s *Service) attempt(ctx context.Context, ep *config.ResolvedEndpoint, ev s
 	a := store.Attempt{Set: ev.Set, EventID: ev.ID, Endpoint: ep.Name, ID: j.AttemptID, Number: j.Attempt,
 		StartedAt: msTime(start), RequestHeaders: map[string]string{}, ExpiresAt: ev.ExpiresAt}
 	body := deliveredBody(ev)
-	req, err := s.request(ctx, ep, ev, body, start, keys, keysErr)
+	reqCtx, cancel := context.WithTimeout(ctx, ep.Timeout)
+	defer cancel()
+	req, err := s.request(reqCtx, ep, ev, body, start, keys, keysErr)
 	var retryAfter time.Duration
 	if err == nil {
 		a.RequestHeaders = flatHeaders(req.Header)
-		reqCtx, cancel := context.WithTimeout(ctx, ep.Timeout)
 		var resp *http.Response
-		resp, err = s.http.Do(req.WithContext(reqCtx), ep.AllowPrivateNetwork)
+		resp, err = s.http.Do(req, ep.AllowPrivateNetwork)
 		if err == nil {
 			a.ResponseStatus = resp.StatusCode
 			a.ResponseBody = readSnippet(resp.Body)
 			resp.Body.Close()
 			retryAfter = retry.ParseRetryAfter(resp.Header.Get("Retry-After"), s.now())
 		}
-		cancel()
 	}
 	end := s.now()
 	a.Duration = end.Sub(start).Truncate(time.Millisecond)
