@@ -1,8 +1,8 @@
 // Command bench measures the local server end to end. It runs the server as `outhook serve` assembles it
 // (the HTTP API, the SQLite store and queue, the delivery workers) in a child process (this binary with
 // -server), so that the server's own CPU time and peak RSS can be read from /proc; it sends events to one
-// endpoint through the HTTP API over keep-alive connections, and a receiver on 127.0.0.1 in this process
-// answers 200 to each delivery. The send time travels in the payload: the receiver subtracts it from its
+// endpoint through the HTTP API over keep-alive connections (a minimal HTTP/1.1 client, see sender), and a
+// receiver on 127.0.0.1 in this process (net/http) answers 200 to each delivery. The send time travels in the payload: the receiver subtracts it from its
 // clock to get the send->delivered latency. `make bench` runs it.
 //
 // Phases, in this order: fixed rates (default 50/s and 500/s for 10 s each: open loop, a send starts on
@@ -16,7 +16,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -87,10 +86,9 @@ func run() error {
 		machine(), runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAverage())
 	fmt.Printf("server: %d delivery workers, one endpoint (signed: Standard Webhooks), receiver on 127.0.0.1\n", sf.workers)
 
-	b := &bench{url: srv.url + "/v1/webhooks/bench/events", rc: rc, client: &http.Client{
-		Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512},
-		Timeout:   time.Minute,
-	}}
+	addr := strings.TrimPrefix(srv.url, "http://")
+	b := &bench{host: addr, path: "/v1/webhooks/bench/events", rc: rc, conns: &connPool{addr: addr}}
+	defer b.conns.close()
 	// Warm up: connections, the database's first pages, the runtime's heap.
 	if _, err := b.closedLoop("warm-up", 200, 4); err != nil {
 		return err
@@ -204,10 +202,10 @@ func (s *server) stop() error {
 
 // bench sends events and collects what the receiver saw.
 type bench struct {
-	url    string
-	rc     *receiver
-	client *http.Client
-	phase  int
+	host, path string // of the API's send endpoint
+	rc         *receiver
+	conns      *connPool // kept-alive connections to the API
+	phase      int
 }
 
 // result is what one phase measured.
@@ -339,23 +337,26 @@ func (b *bench) finish(name string, ph *phase, start time.Time, sendSpan time.Du
 
 // send posts one event and returns how long the request took.
 func (b *bench) send(phase, i int) (time.Duration, error) {
+	c, err := b.conns.get()
+	if err != nil {
+		return 0, fmt.Errorf("send: %w", err)
+	}
 	start := time.Now()
 	body := fmt.Appendf(nil, `{"type":"bench.event","payload":{"phase":%d,"n":%d,"sentAt":%d}}`, phase, i, start.UnixNano())
-	req, err := http.NewRequest(http.MethodPost, b.url, bytes.NewReader(body))
-	if err != nil {
+	status, keep, err := c.post(b.host, b.path, body)
+	d := time.Since(start)
+	if keep && err == nil {
+		b.conns.put(c)
+	} else {
+		_ = c.conn.Close()
+	}
+	switch {
+	case err != nil:
 		return 0, fmt.Errorf("send: %w", err)
+	case status != http.StatusAccepted:
+		return 0, fmt.Errorf("send: status %d", status)
 	}
-	req.Header.Set("Authorization", "Bearer "+apiKey)
-	res, err := b.client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("send: %w", err)
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	_ = res.Body.Close()
-	if res.StatusCode != http.StatusAccepted {
-		return 0, fmt.Errorf("send: status %d", res.StatusCode)
-	}
-	return time.Since(start), nil
+	return d, nil
 }
 
 // pct is the p-th percentile of sorted durations.
