@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -86,18 +87,53 @@ func riePath(t testing.TB) string {
 
 // function is one bootstrap running under its own emulator, like one Lambda execution environment.
 type function struct {
-	name string
-	url  string // the emulator's invocation URL
-	cmd  *exec.Cmd
-	out  *syncbuf.Buffer // what the emulator and the function print (START/END/REPORT lines, logs)
+	name    string
+	rieAddr string // the emulator's address
+	url     string // the emulator's invocation URL
+	cmd     *exec.Cmd
+	out     *syncbuf.Buffer // what the emulator and the function print (START/END/REPORT lines, logs)
 }
 
 // startFunction runs bin under the emulator with env (plus the Lambda runtime variables) and waits until
-// the emulator accepts invocations. The function is stopped when the test ends.
+// the emulator accepts invocations. The function is stopped when the test ends. The emulator's two ports are
+// chosen free, then bound by the emulator: another process may take one in between (tests of other packages
+// run at the same time), and then the emulator exits at once; it is started again on other ports.
 func startFunction(t testing.TB, name, bin string, env []string) *function {
 	t.Helper()
+	const tries = 5
+	for try := 1; ; try++ {
+		f, exited := launch(t, name, bin, env)
+		var listening bool
+		require.Eventually(t, func() bool {
+			select {
+			case <-exited:
+				return true
+			default:
+			}
+			c, err := net.DialTimeout("tcp", f.rieAddr, 100*time.Millisecond)
+			if err != nil {
+				return false
+			}
+			c.Close()
+			listening = true
+			return true
+		}, 10*time.Second, 20*time.Millisecond, "the emulator of %s did not listen on %s", name, f.rieAddr)
+		if listening {
+			return f
+		}
+		out := f.out.String()
+		require.True(t, strings.Contains(out, "address already in use") && try < tries,
+			"the emulator of %s exited before it listened (try %d):\n%s", name, try, out)
+		t.Logf("the emulator of %s lost a port before binding it (try %d); starting it again", name, try)
+	}
+}
+
+// launch starts bin under the emulator on two free ports; exited is closed when the emulator has exited.
+func launch(t testing.TB, name, bin string, env []string) (f *function, exited chan struct{}) {
+	t.Helper()
 	rieAddr, apiAddr := freeAddr(t), freeAddr(t)
-	f := &function{name: name, url: "http://" + rieAddr + "/2015-03-31/functions/function/invocations", out: &syncbuf.Buffer{}}
+	f = &function{name: name, rieAddr: rieAddr, url: "http://" + rieAddr + "/2015-03-31/functions/function/invocations",
+		out: &syncbuf.Buffer{}}
 	f.cmd = exec.Command(riePath(t), "--log-level", "error",
 		"--runtime-interface-emulator-address", rieAddr, "--runtime-api-address", apiAddr, bin)
 	f.cmd.Dir = filepath.Dir(bin)
@@ -111,22 +147,19 @@ func startFunction(t testing.TB, name, bin string, env []string) *function {
 	// Own process group, so that stopping it also stops the bootstrap the emulator started.
 	f.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, f.cmd.Start(), "start the emulator for %s", name)
+	exited = make(chan struct{})
+	go func() {
+		_ = f.cmd.Wait()
+		close(exited)
+	}()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
-		_ = f.cmd.Wait()
+		<-exited
 		if t.Failed() {
 			t.Logf("output of the %s function:\n%s", name, f.out.String())
 		}
 	})
-	require.Eventually(t, func() bool {
-		c, err := net.DialTimeout("tcp", rieAddr, 100*time.Millisecond)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
-	}, 10*time.Second, 20*time.Millisecond, "the emulator of %s did not listen on %s", name, rieAddr)
-	return f
+	return f, exited
 }
 
 // invokeClient waits longer than the functions' timeout.
