@@ -146,7 +146,20 @@ func moduleRoot() (string, error) {
 	}
 }
 
+// errPortTaken: moto_server could not bind the port chosen for it (another process took it in between).
+var errPortTaken = errors.New("the port was taken before moto_server bound it")
+
+// startMoto starts moto_server on a free port, again on another one if the port was taken before it bound it.
 func startMoto() (string, error) {
+	for try := 1; ; try++ {
+		url, err := startMotoOnce()
+		if !errors.Is(err, errPortTaken) || try == 3 {
+			return url, err
+		}
+	}
+}
+
+func startMotoOnce() (string, error) {
 	bin, err := motoPath()
 	if err != nil {
 		return "", err
@@ -192,6 +205,9 @@ func startMoto() (string, error) {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
+			if out, _ := os.ReadFile(logFile.Name()); strings.Contains(string(out), "Address already in use") {
+				return "", fmt.Errorf("moto_server on port %s: %w", port, errPortTaken)
+			}
 			return "", fmt.Errorf("moto_server exited before answering (%v); its output is in %s", err, logFile.Name())
 		default:
 		}
