@@ -20,6 +20,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -48,16 +49,29 @@ func main() {
 // variables) unless appProps set them.
 func run(appProps *awscdk.AppProps) error {
 	app := awscdk.NewApp(appProps)
+	// A context value as text: `-c key=value` gives a string; cdk.json (or cdk.context.json) may give a JSON
+	// boolean or number, read as the same text. Anything else is an error (ctxErr), not a silent default.
+	var ctxErr error
 	ctx := func(key, def string) string {
-		if v, ok := app.Node().TryGetContext(jsii.String(key)).(string); ok && v != "" {
-			return v
+		switch v := app.Node().TryGetContext(jsii.String(key)).(type) {
+		case nil:
+		case string:
+			if v != "" {
+				return v
+			}
+		case bool:
+			return strconv.FormatBool(v)
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		default:
+			ctxErr = errors.Join(ctxErr, fmt.Errorf("context %s: %v is a %T: want a string, a number or a boolean", key, v, v))
 		}
 		return def
 	}
 
 	cfg, err := config.Load(ctx("config", "../webhooks.example.yaml"))
 	if err != nil {
-		return err
+		return errors.Join(ctxErr, err)
 	}
 	var removal awscdk.RemovalPolicy
 	switch r := ctx("removalPolicy", "retain"); r {
@@ -112,6 +126,9 @@ func run(appProps *awscdk.AppProps) error {
 	}
 	if arn := ctx("alarmTopicArn", ""); arn != "" {
 		props.AlarmTopic = awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), jsii.String(arn))
+	}
+	if ctxErr != nil {
+		return ctxErr
 	}
 	if _, err := outhookcdk.New(stack, jsii.String("Webhooks"), props); err != nil {
 		return err

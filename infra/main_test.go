@@ -15,7 +15,8 @@ import (
 // The tests do not call t.Parallel: jsii's runtime is not safe for concurrent use.
 
 // TestRun synthesizes the app with the example config, the context `make synth` passes (here with the
-// x86_64 architecture, the destroy removal policy and no dashboard), and checks that cdk-nag, applied to the whole app,
+// x86_64 architecture, the destroy removal policy and no dashboard; some values typed as cdk.json gives them),
+// and checks that cdk-nag, applied to the whole app,
 // left no error in the assembly.
 func TestRun(t *testing.T) {
 	build := t.TempDir()
@@ -26,8 +27,9 @@ func TestRun(t *testing.T) {
 	outdir := t.TempDir()
 	require.NoError(t, run(&awscdk.AppProps{Outdir: jsii.String(outdir), Context: &map[string]any{
 		"config": "../webhooks.example.yaml", "buildDir": build, "stackName": "OuthookTest", "removalPolicy": "destroy",
-		"architecture": "x86_64", "deliverMemoryMiB": "512", "deliverBatchWindowSeconds": "2",
-		"dashboard": "false", "sendFunctionUrl": "true",
+		// As cdk.json gives them: JSON numbers and booleans read as their text.
+		"architecture": "x86_64", "deliverMemoryMiB": 512.0, "deliverBatchWindowSeconds": "2",
+		"dashboard": false, "sendFunctionUrl": true,
 	}}))
 
 	data, err := os.ReadFile(filepath.Join(outdir, "OuthookTest.template.json"))
@@ -119,6 +121,8 @@ func TestRun_BadContext(t *testing.T) {
 		`{"config":"../webhooks.example.yaml","deliverBatchWindowSeconds":"900"}`: "DeliverBatchWindow 15m0s",
 		`{"config":"../webhooks.example.yaml","dashboard":"no"}`:                  `context dashboard "no": want true or false`,
 		`{"config":"../webhooks.example.yaml","sendFunctionUrl":"yes"}`:           `context sendFunctionUrl "yes": want true or false`,
+		`{"config":"../webhooks.example.yaml","deliverMemoryMiB":512.5}`:          `context deliverMemoryMiB "512.5": want a number of MiB`,
+		`{"config":"../webhooks.example.yaml","dashboard":["no"]}`:                `context dashboard: [no] is a []interface {}: want a string, a number or a boolean`,
 	} {
 		var context map[string]any
 		require.NoError(t, json.Unmarshal([]byte(ctx), &context))
