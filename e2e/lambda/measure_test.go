@@ -21,7 +21,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
@@ -405,7 +404,7 @@ func (s *stack) tableUnits(t *testing.T, m *measurement) {
 				SK string `dynamodbav:"sk"`
 			}
 			require.NoError(t, attributevalue.UnmarshalMap(item, &key))
-			size := itemSize(item)
+			size := awstest.ItemSize(item)
 			eventID, _, isAttempt := strings.Cut(key.SK, "#")
 			switch {
 			case !strings.HasPrefix(eventID, "whevt_"): // an idempotency key's item, an endpoint's state: priced by request
@@ -438,38 +437,6 @@ func (s *stack) tableUnits(t *testing.T, m *measurement) {
 }
 
 func units(size, unit int) float64 { return math.Ceil(float64(size) / float64(unit)) }
-
-// itemSize is an item's size as DynamoDB bills it: attribute names plus values (strings and binaries by
-// length, numbers about one byte per two digits plus one, maps and lists 3 bytes plus their elements).
-func itemSize(item map[string]types.AttributeValue) int {
-	n := 0
-	for name, v := range item {
-		n += len(name) + valueSize(v)
-	}
-	return n
-}
-
-func valueSize(v types.AttributeValue) int {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		digits := strings.TrimLeft(strings.NewReplacer("-", "", ".", "").Replace(v.Value), "0")
-		return (len(digits)+1)/2 + 1
-	case *types.AttributeValueMemberB:
-		return len(v.Value)
-	case *types.AttributeValueMemberM:
-		return 3 + itemSize(v.Value) + len(v.Value)
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, e := range v.Value {
-			n += 1 + valueSize(e)
-		}
-		return n
-	default: // BOOL, NULL, and sets (not used by the store)
-		return 1
-	}
-}
 
 // cost itemizes what the run cost, in USD.
 func (m measurement) cost() map[string]float64 {

@@ -8,52 +8,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/outhook/outhook/shared/aws/awstest"
 	"github.com/outhook/outhook/shared/store"
 )
-
-// itemSize is an item's size as DynamoDB bills and limits it: attribute names plus values, numbers at
-// about one byte per two digits plus one, maps and lists at 3 bytes plus 1 per element.
-func itemSize(item map[string]types.AttributeValue) int {
-	n := 0
-	for name, v := range item {
-		n += len(name) + valueSize(v)
-	}
-	return n
-}
-
-func valueSize(v types.AttributeValue) int {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		return (len(strings.TrimLeft(v.Value, "-0"))+1)/2 + 1
-	case *types.AttributeValueMemberB:
-		return len(v.Value)
-	case *types.AttributeValueMemberM:
-		n := 3
-		for k, e := range v.Value {
-			n += len(k) + valueSize(e) + 1
-		}
-		return n
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, e := range v.Value {
-			n += valueSize(e) + 1
-		}
-		return n
-	default:
-		return 1
-	}
-}
 
 func marshalSize(t *testing.T, v any) int {
 	t.Helper()
 	item, err := attributevalue.MarshalMap(v)
 	require.NoError(t, err)
-	return itemSize(item)
+	return awstest.ItemSize(item)
 }
 
 const testID = "whevt_01KBG2M4Z7Q8X9Y0A1B2C3D4E5"

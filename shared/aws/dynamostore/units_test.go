@@ -18,7 +18,7 @@ import (
 )
 
 // meter passes calls to DynamoDB and adds up the capacity units on-demand billing charges for them, from
-// the sizes of the items written and read (itemSize): 1 write unit per KB of each item written (twice in a
+// the sizes of the items written and read (awstest.ItemSize): 1 write unit per KB of each item written (twice in a
 // transaction); 1 read unit per 4 KB read by one request (at least one), half when eventually consistent.
 type meter struct {
 	API
@@ -42,13 +42,13 @@ func (m *meter) take() (wru, rru float64) {
 }
 
 func writeUnits(item map[string]types.AttributeValue) float64 {
-	return math.Ceil(float64(itemSize(item)) / 1024)
+	return math.Ceil(float64(awstest.ItemSize(item)) / 1024)
 }
 
 func readUnits(items []map[string]types.AttributeValue, consistent *bool) float64 {
 	size := 0
 	for _, item := range items {
-		size += itemSize(item)
+		size += awstest.ItemSize(item)
 	}
 	units := max(1, math.Ceil(float64(size)/4096))
 	if !aws.ToBool(consistent) {
