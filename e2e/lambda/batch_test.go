@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/webhook"
 )
 
@@ -19,13 +18,8 @@ import (
 // and every accepted event is delivered once, signed.
 func TestLambda_BatchSend(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, nil)
-	crm := endpoint("crm", rcv.URL+"/crm")
-	crm.Signing = crmSigning
-	s := newStack(t, config.Config{Sets: []config.Set{{Name: "billing", Endpoints: []config.Endpoint{crm}}}},
-		map[string]string{crmSecretName: crmSecretValue}, visibilityTimeout)
+	s, rcv := crmStack(t)
 	send, query := s.start(variantProd, "send"), s.start(variantProd, "query")
-	s.poll(s.start(variantProd, "deliver"))
 
 	var before webhook.SendResult
 	send.call(t, http.MethodPost, "/v1/webhooks/billing/events", map[string]any{"type": "invoice.paid", "payload": map[string]int{"n": 0}},

@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/outhook/outhook/shared/config"
 	"github.com/outhook/outhook/shared/webhook"
 )
 
@@ -18,13 +17,8 @@ import (
 // that are not on its URL, and any other path, answer the API's JSON 404 without an AWS request.
 func TestLambda_SendFunctionURL(t *testing.T) {
 	t.Parallel()
-	rcv := newReceiver(t, nil)
-	crm := endpoint("crm", rcv.URL+"/crm")
-	crm.Signing = crmSigning
-	s := newStack(t, config.Config{Sets: []config.Set{{Name: "billing", Endpoints: []config.Endpoint{crm}}}},
-		map[string]string{crmSecretName: crmSecretValue}, visibilityTimeout)
+	s, rcv := crmStack(t)
 	send, query := s.start(variantProd, "send"), s.start(variantProd, "query")
-	s.poll(s.start(variantProd, "deliver"))
 
 	var single webhook.SendResult
 	send.callURL(t, http.MethodPost, "/v1/webhooks/billing/events", map[string]any{"type": "invoice.paid", "payload": map[string]int{"n": 1}},

@@ -54,6 +54,19 @@ type stack struct {
 	dir      string
 }
 
+// crmStack is a stack whose set "billing" has one endpoint, "crm", signed with a named secret and posting to
+// a new receiver's /crm, with deliver started and polled.
+func crmStack(t *testing.T) (*stack, *receiver) {
+	t.Helper()
+	rcv := newReceiver(t, nil)
+	crm := endpoint("crm", rcv.URL+"/crm")
+	crm.Signing = crmSigning
+	s := newStack(t, config.Config{Sets: []config.Set{{Name: "billing", Endpoints: []config.Endpoint{crm}}}},
+		map[string]string{crmSecretName: crmSecretValue}, visibilityTimeout)
+	s.poll(s.start(variantProd, "deliver"))
+	return s, rcv
+}
+
 // newStack creates the resources of a deployment serving cfg, with the named secrets given, and removes
 // them when the test ends. Its queue's visibility timeout is visibility.
 func newStack(t *testing.T, cfg config.Config, namedSecrets map[string]string, visibility time.Duration) *stack {
