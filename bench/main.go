@@ -2,8 +2,8 @@
 // (the HTTP API, the SQLite store and queue, the delivery workers) in a child process (this binary with
 // -server), so that the server's own CPU time and peak RSS can be read from /proc; it sends events to one
 // endpoint through the HTTP API over keep-alive connections (a minimal HTTP/1.1 client, see sender), and a
-// receiver on 127.0.0.1 in this process (net/http) answers 200 to each delivery. The send time travels in the payload: the receiver subtracts it from its
-// clock to get the send->delivered latency. `make bench` runs it.
+// receiver on 127.0.0.1 in this process (net/http) answers 200 to each delivery. The send time travels in the
+// payload: the receiver subtracts it from its clock to get the send->delivered latency. `make bench` runs it.
 //
 // Phases, in this order: fixed rates (default 50/s and 500/s for 10 s each: open loop, a send starts on
 // schedule whether or not the earlier ones have finished), then a burst (default 10,000 events from 32

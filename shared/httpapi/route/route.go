@@ -1,7 +1,8 @@
 // Package route is the one table of outhook's HTTP API routes: for each, its method and path, whether the
 // caller must authenticate, which Lambda function serves it on AWS, and whether that function's URL serves it
 // too. The local server's mux (httpapi), each API Lambda's route filters and the API Gateway routes of the CDK
-// construct are built from it, and a test holds docs/openapi.yaml to it. It imports nothing, so the CDK app can use it without linking the domain.
+// construct are built from it, and a test holds docs/openapi.yaml to it. It imports nothing, so the CDK app
+// can use it without linking the domain.
 //
 // To add a route: add it to the table, its handler to httpapi, and the operation to docs/openapi.yaml.
 package route
